@@ -1,0 +1,548 @@
+package convert
+
+import (
+	"archive/zip"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"os"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/nlpodyssey/gopickle/pickle"
+	"github.com/nlpodyssey/gopickle/types"
+)
+
+// ErrFormat is wrapped by every error about a file that is not a readable
+// PyTorch checkpoint (as opposed to an I/O error).
+var ErrFormat = errors.New("not a readable PyTorch checkpoint")
+
+// maxPickleBytes bounds the pickle part of a checkpoint (not its tensor
+// data). Real state dicts need kilobytes.
+const maxPickleBytes = 64 << 20
+
+// maxBroadcastElements bounds a view with more elements than its storage.
+const maxBroadcastElements = 1 << 24
+
+// maxTensorDims bounds a tensor's rank.
+const maxTensorDims = 16
+
+// TensorError reports a tensor whose metadata does not fit its storage.
+type TensorError struct {
+	Tensor string // the key, or a path into the object (model.fc.weight)
+	Reason string
+}
+
+func (e *TensorError) Error() string { return fmt.Sprintf("tensor %s: %s", e.Tensor, e.Reason) }
+
+// Checkpoint is what a .pth file holds, with its state dict found.
+type Checkpoint struct {
+	Path      string
+	Format    string // "zip" (torch >= 1.6) or "legacy"
+	ByteOrder string // "little" or "big" (big-endian data is swapped on read)
+	// WrapperKey is the key of the training dict that holds the state dict
+	// ("model_state_dict"), empty when the file is the state dict itself.
+	WrapperKey string
+	// Prefix is the key prefix removed from every name ("module.").
+	Prefix    string
+	StateDict *StateDict
+	// Root is the whole top-level object, as plain values (see Dict).
+	Root interface{}
+}
+
+// formatErr wraps ErrFormat with a reason.
+func formatErr(format string, args ...interface{}) error {
+	return fmt.Errorf("%w: %s", ErrFormat, fmt.Sprintf(format, args...))
+}
+
+// ReadCheckpoint reads a PyTorch checkpoint: torch.save's zip format (any
+// torch version) or the legacy format, holding a state dict or a training
+// dict that wraps one.
+func ReadCheckpoint(filename string) (*Checkpoint, error) {
+	f, err := os.Open(filename)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if st.IsDir() {
+		return nil, fmt.Errorf("%s: is a directory", filename)
+	}
+	ck, err := readCheckpoint(f, st.Size())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", filename, err)
+	}
+	ck.Path = filename
+	return ck, nil
+}
+
+// ReadCheckpointBytes reads a checkpoint held in memory.
+func ReadCheckpointBytes(b []byte) (*Checkpoint, error) {
+	return readCheckpoint(bytes.NewReader(b), int64(len(b)))
+}
+
+func readCheckpoint(r io.ReaderAt, size int64) (ck *Checkpoint, err error) {
+	// gopickle can panic on malformed input; no panic may cross our API.
+	defer func() {
+		if p := recover(); p != nil {
+			ck, err = nil, formatErr("malformed pickle (%v)", p)
+		}
+	}()
+	if size == 0 {
+		return nil, formatErr("empty file")
+	}
+	var head [4]byte
+	n, _ := r.ReadAt(head[:], 0)
+	var root interface{}
+	ck = &Checkpoint{ByteOrder: "little"}
+	switch {
+	case n >= 4 && string(head[:4]) == "PK\x03\x04":
+		ck.Format = "zip"
+		root, err = readZip(r, size, ck)
+	case n >= 1 && head[0] == 0x80:
+		ck.Format = "legacy"
+		root, err = readLegacy(r, size, ck)
+	default:
+		return nil, formatErr("neither torch's zip format nor its legacy pickle format (starts with % x)", head[:n])
+	}
+	if err != nil {
+		return nil, err
+	}
+	plain, err := toPlain(root, 0)
+	if err != nil {
+		return nil, err
+	}
+	ck.Root = plain
+	if err := findStateDict(ck); err != nil {
+		return nil, err
+	}
+	return ck, nil
+}
+
+// unpickle runs gopickle on one pickle with the allow-list and a
+// persistent-id hook that records storages without reading them.
+func unpickle(b []byte, persistent func(*types.Tuple) (interface{}, error)) (interface{}, error) {
+	u := pickle.NewUnpickler(bytes.NewReader(b))
+	u.FindClass = findClass
+	u.PersistentLoad = func(id interface{}) (interface{}, error) {
+		t, ok := id.(*types.Tuple)
+		if !ok || t.Len() == 0 {
+			return nil, fmt.Errorf("persistent id is %T, not a tuple", id)
+		}
+		if persistent == nil {
+			return nil, fmt.Errorf("unexpected persistent id")
+		}
+		return persistent(t)
+	}
+	v, err := u.Load()
+	if err != nil {
+		var ug *UnsafeGlobalError
+		if errors.As(err, &ug) {
+			return nil, ug
+		}
+		return nil, formatErr("pickle: %v", err)
+	}
+	return v, nil
+}
+
+// loadPickle checks one pickle's framing, then unpickles it.
+func loadPickle(b []byte, persistent func(*types.Tuple) (interface{}, error)) (interface{}, int, error) {
+	n, err := scanPickle(b)
+	if err != nil {
+		return nil, 0, formatErr("%v", err)
+	}
+	v, err := unpickle(b[:n], persistent)
+	return v, n, err
+}
+
+func readZip(r io.ReaderAt, size int64, ck *Checkpoint) (interface{}, error) {
+	zr, err := zip.NewReader(r, size)
+	if err != nil {
+		return nil, formatErr("unreadable zip archive (truncated or damaged): %v", err)
+	}
+	var prefix string
+	records := map[string]*zip.File{}
+	for _, f := range zr.File {
+		records[f.Name] = f
+		if strings.HasSuffix(f.Name, "/data.pkl") && strings.Count(f.Name, "/") == 1 {
+			prefix = strings.TrimSuffix(f.Name, "data.pkl")
+		}
+	}
+	if prefix == "" {
+		return nil, formatErr("zip archive without <name>/data.pkl")
+	}
+	if _, ok := records[prefix+"constants.pkl"]; ok {
+		return nil, formatErr("a TorchScript archive (torch.jit.save), not a torch.save checkpoint: save model.state_dict() with torch.save")
+	}
+	if bo, ok := records[prefix+"byteorder"]; ok {
+		b, err := readRecord(bo, 16)
+		if err != nil {
+			return nil, err
+		}
+		switch string(b) {
+		case "little", "big":
+			ck.ByteOrder = string(b)
+		default:
+			return nil, formatErr("byteorder record %q is neither little nor big", b)
+		}
+	}
+	pkl, err := readRecord(records[prefix+"data.pkl"], maxPickleBytes)
+	if err != nil {
+		return nil, err
+	}
+	storages := map[string]*storageRef{}
+	root, n, err := loadPickle(pkl, func(id *types.Tuple) (interface{}, error) {
+		s, err := parseStorageID(id, 5)
+		if err != nil {
+			return nil, err
+		}
+		if prev, ok := storages[s.key]; ok {
+			if prev.dtype != s.dtype || prev.numel != s.numel {
+				return nil, formatErr("storage %s is declared twice with different types or sizes", s.key)
+			}
+			return prev, nil
+		}
+		storages[s.key] = s
+		return s, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if n != len(pkl) {
+		return nil, formatErr("data.pkl has %d bytes after its pickle", len(pkl)-n)
+	}
+	keys := make([]string, 0, len(storages))
+	for k := range storages {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		s := storages[k]
+		rec, ok := records[prefix+"data/"+k]
+		if !ok {
+			return nil, formatErr("storage %s: record data/%s is missing", k, k)
+		}
+		want := uint64(s.numel) * uint64(s.dtype.Size())
+		if rec.UncompressedSize64 != want {
+			return nil, formatErr("storage %s: record holds %d bytes, the pickle declares %d %s elements (%d bytes)",
+				k, rec.UncompressedSize64, s.numel, s.dtype, want)
+		}
+		// A stored record cannot be larger than the file; a deflated one
+		// cannot expand more than deflate allows.
+		if rec.Method == zip.Store && rec.CompressedSize64 < want || want > uint64(size)*1032 {
+			return nil, formatErr("storage %s: declared size %d does not fit the file", k, want)
+		}
+		s.data, err = readRecord(rec, int64(want))
+		if err != nil {
+			return nil, err
+		}
+		if ck.ByteOrder == "big" {
+			swapBytes(s.data, s.dtype.Size())
+		}
+	}
+	return root, nil
+}
+
+// readRecord reads a whole zip record of at most max bytes.
+func readRecord(f *zip.File, max int64) ([]byte, error) {
+	if f.UncompressedSize64 > uint64(max) {
+		return nil, formatErr("record %s is %d bytes, more than %d", f.Name, f.UncompressedSize64, max)
+	}
+	rc, err := f.Open()
+	if err != nil {
+		return nil, formatErr("record %s: %v", f.Name, err)
+	}
+	defer rc.Close()
+	b := make([]byte, f.UncompressedSize64)
+	if _, err := io.ReadFull(rc, b); err != nil {
+		return nil, formatErr("record %s: %v", f.Name, err)
+	}
+	// reading to EOF makes archive/zip check the CRC
+	if _, err := rc.Read(make([]byte, 1)); err != io.EOF {
+		if err == nil {
+			err = errors.New("longer than declared")
+		}
+		return nil, formatErr("record %s: %v", f.Name, err)
+	}
+	return b, nil
+}
+
+// parseStorageID reads ('storage', <StorageClass>, key, location, numel[, view]).
+func parseStorageID(id *types.Tuple, minLen int) (*storageRef, error) {
+	if id.Len() < minLen {
+		return nil, formatErr("persistent id has %d fields, want %d", id.Len(), minLen)
+	}
+	if tag, _ := id.Get(0).(string); tag != "storage" {
+		return nil, formatErr("persistent id of kind %v, want storage", id.Get(0))
+	}
+	cls, ok := id.Get(1).(*storageClass)
+	if !ok {
+		return nil, formatErr("persistent id names storage type %T", id.Get(1))
+	}
+	key, ok1 := id.Get(2).(string)
+	loc, ok2 := id.Get(3).(string)
+	numel, ok3 := id.Get(4).(int)
+	if !ok1 || !ok2 || !ok3 || numel < 0 {
+		return nil, formatErr("persistent id fields have wrong types")
+	}
+	if key == "" || strings.ContainsAny(key, "/\\") || key == "." || key == ".." {
+		return nil, formatErr("storage key %q is not a plain name", key)
+	}
+	return &storageRef{dtype: cls.dtype, key: key, numel: numel, location: loc}, nil
+}
+
+// legacy format: magic number, protocol version, sys info, the object,
+// the storage keys, then each storage as <int64 numel><data>.
+func readLegacy(r io.ReaderAt, size int64, ck *Checkpoint) (interface{}, error) {
+	if size > 1<<40 {
+		return nil, formatErr("legacy file too large")
+	}
+	b := make([]byte, size)
+	if _, err := r.ReadAt(b, 0); err != nil && err != io.EOF {
+		return nil, err
+	}
+	pos := 0
+	next := func(what string, persistent func(*types.Tuple) (interface{}, error)) (interface{}, error) {
+		end := len(b)
+		if end-pos > maxPickleBytes && persistent == nil {
+			end = pos + maxPickleBytes
+		}
+		v, n, err := loadPickle(b[pos:end], persistent)
+		if err != nil {
+			return nil, fmt.Errorf("legacy %s: %w", what, err)
+		}
+		pos += n
+		return v, nil
+	}
+	magic, err := next("magic number", nil)
+	if err != nil {
+		return nil, err
+	}
+	if m, ok := magic.(*big.Int); !ok || m.Text(16) != "1950a86a20f9469cfc6c" {
+		return nil, formatErr("a pickle, but not torch.save's (no magic number)")
+	}
+	proto, err := next("protocol version", nil)
+	if err != nil {
+		return nil, err
+	}
+	if p, ok := proto.(int); !ok || p != 1001 {
+		return nil, formatErr("legacy protocol version %v, want 1001", proto)
+	}
+	sysInfo, err := next("sys info", nil)
+	if err != nil {
+		return nil, err
+	}
+	if d, ok := sysInfo.(*types.Dict); ok {
+		if le, ok := d.Get("little_endian"); ok && le == false {
+			ck.ByteOrder = "big"
+		}
+	}
+	storages := map[string]*storageRef{}
+	roots := map[string]*storageRef{}
+	root, err := next("object", func(id *types.Tuple) (interface{}, error) {
+		if tag, _ := id.Get(0).(string); tag == "module" {
+			return nil, formatErr("the file holds a pickled nn.Module, not a state dict: save model.state_dict() instead")
+		}
+		s, err := parseStorageID(id, 6)
+		if err != nil {
+			return nil, err
+		}
+		rootRef, ok := roots[s.key]
+		if !ok {
+			roots[s.key] = s
+			rootRef = s
+		} else if rootRef.dtype != s.dtype || rootRef.numel != s.numel {
+			return nil, formatErr("storage %s is declared twice with different types or sizes", s.key)
+		}
+		view := id.Get(5)
+		if view == nil {
+			return rootRef, nil
+		}
+		vt, ok := view.(*types.Tuple)
+		if !ok || vt.Len() != 3 {
+			return nil, formatErr("storage %s: malformed view metadata", s.key)
+		}
+		vkey, ok1 := vt.Get(0).(string)
+		voff, ok2 := vt.Get(1).(int)
+		vsize, ok3 := vt.Get(2).(int)
+		if !ok1 || !ok2 || !ok3 || voff < 0 || vsize < 0 || voff > s.numel || vsize > s.numel-voff {
+			return nil, formatErr("storage view %v overruns storage %s of %d elements", view, s.key, s.numel)
+		}
+		if v, ok := storages[vkey]; ok {
+			return v, nil
+		}
+		v := &storageRef{dtype: s.dtype, key: s.key, numel: vsize, isView: true, viewOffset: voff, viewSize: vsize}
+		storages[vkey] = v
+		return v, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	keysObj, err := next("storage keys", nil)
+	if err != nil {
+		return nil, err
+	}
+	keyList, ok := keysObj.(*types.List)
+	if !ok {
+		return nil, formatErr("legacy storage key list is %T", keysObj)
+	}
+	order := binary.ByteOrder(binary.LittleEndian)
+	if ck.ByteOrder == "big" {
+		order = binary.BigEndian
+	}
+	for _, kv := range *keyList {
+		k, ok := kv.(string)
+		if !ok {
+			return nil, formatErr("legacy storage key is %T", kv)
+		}
+		s, ok := roots[k]
+		if !ok {
+			return nil, formatErr("legacy storage %s is listed but never used", k)
+		}
+		if s.data != nil {
+			return nil, formatErr("legacy storage %s is listed twice", k)
+		}
+		if len(b)-pos < 8 {
+			return nil, formatErr("legacy storage %s: truncated", k)
+		}
+		numel := order.Uint64(b[pos:])
+		pos += 8
+		if numel != uint64(s.numel) {
+			return nil, formatErr("legacy storage %s: %d elements in the data, %d in the pickle", k, numel, s.numel)
+		}
+		nb := numel * uint64(s.dtype.Size())
+		if nb > uint64(len(b)-pos) {
+			return nil, formatErr("legacy storage %s: truncated (%d bytes declared, %d remain)", k, nb, len(b)-pos)
+		}
+		s.data = b[pos : pos+int(nb)]
+		pos += int(nb)
+		if ck.ByteOrder == "big" {
+			swapBytes(s.data, s.dtype.Size())
+		}
+	}
+	for k, s := range roots {
+		if s.data == nil && s.numel > 0 {
+			return nil, formatErr("legacy storage %s has no data", k)
+		}
+		if s.data == nil {
+			s.data = []byte{}
+		}
+	}
+	for _, v := range storages {
+		es := v.dtype.Size()
+		v.data = roots[v.key].data[v.viewOffset*es : (v.viewOffset+v.viewSize)*es]
+	}
+	return root, nil
+}
+
+func swapBytes(b []byte, size int) {
+	if size == 1 {
+		return
+	}
+	for i := 0; i+size <= len(b); i += size {
+		for l, h := i, i+size-1; l < h; l, h = l+1, h-1 {
+			b[l], b[h] = b[h], b[l]
+		}
+	}
+}
+
+// materialise turns a strided view into a dense tensor, checking that the
+// view lies inside its storage. A dense view aliases the storage bytes.
+func materialise(name string, t *tensorRef) (*Tensor, error) {
+	bad := func(format string, args ...interface{}) error {
+		return fmt.Errorf("%w: %w", ErrFormat, &TensorError{name, fmt.Sprintf(format, args...)})
+	}
+	if len(t.size) > maxTensorDims {
+		return nil, bad("%d dimensions", len(t.size))
+	}
+	dt := t.dtype
+	data := t.storage.data
+	if dt != t.storage.dtype {
+		// _rebuild_tensor_v3 over an untyped (byte) storage
+		if t.storage.dtype != Uint8 || dtypeInfo[dt].size == 0 {
+			return nil, bad("dtype %s over a %s storage", dt, t.storage.dtype)
+		}
+	}
+	es := dt.Size()
+	storageNumel := len(data) / es
+	if t.offset < 0 {
+		return nil, bad("negative storage offset %d", t.offset)
+	}
+	numel := 1
+	maxIndex := t.offset
+	for i, s := range t.size {
+		if s < 0 {
+			return nil, bad("negative size %d in shape %s", s, ShapeString(t.size))
+		}
+		if s != 0 && numel > (1<<62)/s {
+			return nil, bad("element count of shape %s overflows", ShapeString(t.size))
+		}
+		numel *= s
+		if t.stride[i] < 0 {
+			return nil, bad("negative stride %d", t.stride[i])
+		}
+	}
+	shape := append([]int(nil), t.size...)
+	if numel == 0 {
+		return &Tensor{DType: dt, Shape: shape, Raw: []byte{}}, nil
+	}
+	for i, s := range t.size {
+		if t.stride[i] > 0 && s-1 > (1<<62-maxIndex)/t.stride[i] {
+			return nil, bad("strides overflow")
+		}
+		maxIndex += (s - 1) * t.stride[i]
+	}
+	if maxIndex >= storageNumel {
+		return nil, bad("shape %s with stride %s at offset %d reaches element %d of a storage of %d",
+			ShapeString(t.size), ShapeString(t.stride), t.offset, maxIndex, storageNumel)
+	}
+	// Overlapping strides (an expanded tensor) can describe far more
+	// elements than the storage holds; bound what materialising may cost.
+	if numel > storageNumel && numel > maxBroadcastElements {
+		return nil, bad("a broadcast view of %d elements over a storage of %d", numel, storageNumel)
+	}
+	contiguous := true
+	expect := 1
+	for i := len(t.size) - 1; i >= 0; i-- {
+		if t.size[i] != 1 && t.stride[i] != expect {
+			contiguous = false
+			break
+		}
+		expect *= t.size[i]
+	}
+	if contiguous {
+		return &Tensor{DType: dt, Shape: shape, Raw: data[t.offset*es : (t.offset+numel)*es : (t.offset+numel)*es]}, nil
+	}
+	raw := make([]byte, numel*es)
+	idx := make([]int, len(t.size))
+	src := t.offset
+	for i := 0; i < numel; i++ {
+		copy(raw[i*es:(i+1)*es], data[src*es:(src+1)*es])
+		for d := len(idx) - 1; d >= 0; d-- {
+			idx[d]++
+			src += t.stride[d]
+			if idx[d] < t.size[d] {
+				break
+			}
+			src -= idx[d] * t.stride[d]
+			idx[d] = 0
+		}
+	}
+	return &Tensor{DType: dt, Shape: shape, Raw: raw}, nil
+}
+
+// joinPath names a value inside the checkpoint's object for errors.
+func joinPath(parent string, key interface{}) string {
+	k := fmt.Sprint(key)
+	if parent == "" {
+		return k
+	}
+	return path.Join(parent, k)
+}

@@ -1,0 +1,145 @@
+package convert
+
+import (
+	"encoding/json"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+type manifestTensor struct {
+	Name   string    `json:"name"`
+	DType  string    `json:"dtype"`
+	Shape  []int     `json:"shape"`
+	Values []float64 `json:"values"`
+}
+
+type manifest struct {
+	Readers map[string]struct {
+		Wrapper string           `json:"wrapper"`
+		Prefix  string           `json:"prefix"`
+		Tensors []manifestTensor `json:"tensors"`
+	} `json:"readers"`
+	Bad    map[string]string `json:"bad"`
+	Models map[string]struct {
+		Keys    int    `json:"keys"`
+		DType   string `json:"dtype"`
+		Layout  string `json:"layout"`
+		Classes int    `json:"classes"`
+	} `json:"models"`
+}
+
+func loadManifest(t testing.TB) manifest {
+	b, err := os.ReadFile("../fixtures/manifest.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestReadersMatchTorch(t *testing.T) {
+	m := loadManifest(t)
+	if len(m.Readers) < 10 {
+		t.Fatalf("manifest lists only %d reader fixtures", len(m.Readers))
+	}
+	for file, want := range m.Readers {
+		t.Run(file, func(t *testing.T) {
+			ck, err := ReadCheckpoint(filepath.Join("../fixtures/readers", file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ck.WrapperKey != want.Wrapper || ck.Prefix != want.Prefix {
+				t.Errorf("wrapper %q prefix %q, want %q %q", ck.WrapperKey, ck.Prefix, want.Wrapper, want.Prefix)
+			}
+			if strings.Contains(file, "bigendian") != (ck.ByteOrder == "big") {
+				t.Errorf("byte order %s", ck.ByteOrder)
+			}
+			sd := ck.StateDict
+			if len(sd.Names) != len(want.Tensors) {
+				t.Fatalf("%d tensors, want %d", len(sd.Names), len(want.Tensors))
+			}
+			for i, wt := range want.Tensors {
+				if sd.Names[i] != wt.Name {
+					t.Fatalf("tensor %d is %q, want %q (file order)", i, sd.Names[i], wt.Name)
+				}
+				got := sd.Tensors[wt.Name]
+				if got.DType.String() != wt.DType {
+					t.Errorf("%s: dtype %s, want %s", wt.Name, got.DType, wt.DType)
+				}
+				if ShapeString(got.Shape) != ShapeString(wt.Shape) {
+					t.Errorf("%s: shape %v, want %v", wt.Name, got.Shape, wt.Shape)
+				}
+				vals := got.Float64()
+				if len(vals) != len(wt.Values) {
+					t.Fatalf("%s: %d values, want %d", wt.Name, len(vals), len(wt.Values))
+				}
+				for j := range vals {
+					w := wt.Values[j]
+					if got.DType != Float64 {
+						w = float64(float32(w))
+					}
+					if vals[j] != w && !(math.IsNaN(vals[j]) && math.IsNaN(w)) {
+						t.Fatalf("%s[%d] = %v, want %v", wt.Name, j, vals[j], w)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestBadFilesGiveClearErrors(t *testing.T) {
+	m := loadManifest(t)
+	if len(m.Bad) < 10 {
+		t.Fatalf("manifest lists only %d bad fixtures", len(m.Bad))
+	}
+	for file, reason := range m.Bad {
+		t.Run(file, func(t *testing.T) {
+			path := filepath.Join("../fixtures/bad", file)
+			_, err := ReadCheckpoint(path)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, reason) {
+				t.Errorf("error %q does not say %q", msg, reason)
+			}
+			if !strings.Contains(msg, path) {
+				t.Errorf("error %q does not name the file", msg)
+			}
+		})
+	}
+}
+
+func TestUnsafeGlobalIsTyped(t *testing.T) {
+	_, err := ReadCheckpoint("../fixtures/bad/posix_system.pth")
+	var ug *UnsafeGlobalError
+	if !errors.As(err, &ug) || ug.Module != "posix" || ug.Name != "system" {
+		t.Fatalf("got %v, want an UnsafeGlobalError for posix.system", err)
+	}
+}
+
+func TestModelsRead(t *testing.T) {
+	m := loadManifest(t)
+	for file, want := range m.Models {
+		ck, err := ReadCheckpoint(filepath.Join("../fixtures", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ck.StateDict.Len() != want.Keys {
+			t.Errorf("%s: %d keys, want %d", file, ck.StateDict.Len(), want.Keys)
+		}
+		for _, n := range ck.StateDict.Names {
+			tt := ck.StateDict.Tensors[n]
+			if tt.DType.IsFloat() && tt.DType.String() != want.DType {
+				t.Errorf("%s: %s has dtype %s", file, n, tt.DType)
+			}
+		}
+	}
+}
