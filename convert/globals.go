@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/gnconv/gnconv/tensor"
 	"github.com/nlpodyssey/gopickle/types"
 )
 
@@ -24,15 +25,15 @@ func (e *UnsafeGlobalError) Error() string {
 }
 
 // storageClass stands for torch.FloatStorage and its kin in a persistent id.
-type storageClass struct{ dtype DType }
+type storageClass struct{ dtype tensor.DType }
 
 // dtypeValue stands for torch.float32 and its kin (the dtype argument of
 // _rebuild_tensor_v3).
-type dtypeValue struct{ dtype DType }
+type dtypeValue struct{ dtype tensor.DType }
 
 // storageRef is what a persistent id resolves to: a storage not yet read.
 type storageRef struct {
-	dtype    DType
+	dtype    tensor.DType
 	key      string
 	numel    int
 	location string
@@ -50,7 +51,7 @@ type tensorRef struct {
 	offset  int
 	size    []int
 	stride  []int
-	dtype   DType
+	dtype   tensor.DType
 }
 
 // callFunc adapts a Go function to gopickle's Callable.
@@ -63,13 +64,13 @@ func (f callFunc) Call(args ...interface{}) (interface{}, error) { return f(args
 func findClass(module, name string) (interface{}, error) {
 	switch module {
 	case "torch":
-		if d, ok := dtypeByStorage[name]; ok {
+		if d, ok := tensor.DTypeOfStorage(name); ok {
 			return &storageClass{d}, nil
 		}
 		if name == "UntypedStorage" {
-			return &storageClass{Uint8}, nil
+			return &storageClass{tensor.Uint8}, nil
 		}
-		if d, ok := dtypeByName[name]; ok {
+		if d, ok := tensor.DTypeOfName(name); ok {
 			return &dtypeValue{d}, nil
 		}
 		if name == "device" {
@@ -142,7 +143,7 @@ func codecsEncode(args ...interface{}) (interface{}, error) {
 	return b, nil
 }
 
-func newTensorRef(storage, offset, size, stride interface{}, dtype DType) (*tensorRef, error) {
+func newTensorRef(storage, offset, size, stride interface{}, dtype tensor.DType) (*tensorRef, error) {
 	s, ok := storage.(*storageRef)
 	if !ok {
 		return nil, fmt.Errorf("tensor storage is %T, not a storage", storage)

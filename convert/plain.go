@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/gnconv/gnconv/tensor"
 	"github.com/nlpodyssey/gopickle/types"
 )
 
@@ -37,15 +38,15 @@ type Tuple []interface{}
 type Opaque struct{ Type string }
 
 // toPlain converts unpickled values to Dict, Tuple, []interface{}, string,
-// int, *big.Int, float64, bool, nil, []byte, *Tensor or Opaque, turning
+// int, *big.Int, float64, bool, nil, []byte, *tensor.Tensor or Opaque, turning
 // each tensor view into a dense tensor.
 func toPlain(v interface{}, depth int) (interface{}, error) {
-	c := &plainer{tensors: map[*tensorRef]*Tensor{}}
+	c := &plainer{tensors: map[*tensorRef]*tensor.Tensor{}}
 	return c.plain(v, "", depth)
 }
 
 type plainer struct {
-	tensors map[*tensorRef]*Tensor
+	tensors map[*tensorRef]*tensor.Tensor
 }
 
 func (c *plainer) plain(v interface{}, at string, depth int) (interface{}, error) {
@@ -124,37 +125,17 @@ func (c *plainer) list(items []interface{}, at string, depth int) ([]interface{}
 	return out, nil
 }
 
-// StateDict maps parameter and buffer names to tensors, in file order.
-type StateDict struct {
-	Names   []string
-	Tensors map[string]*Tensor
-}
-
-// NewStateDict returns an empty state dict.
-func NewStateDict() *StateDict { return &StateDict{Tensors: map[string]*Tensor{}} }
-
-// Set adds or replaces a tensor; a new name goes last.
-func (sd *StateDict) Set(name string, t *Tensor) {
-	if _, ok := sd.Tensors[name]; !ok {
-		sd.Names = append(sd.Names, name)
-	}
-	sd.Tensors[name] = t
-}
-
-// Len is the number of entries.
-func (sd *StateDict) Len() int { return len(sd.Names) }
-
 // asStateDict returns d as a state dict when every key is a string and
 // every value a tensor.
-func asStateDict(v interface{}) (*StateDict, bool) {
+func asStateDict(v interface{}) (*tensor.StateDict, bool) {
 	d, ok := v.(*Dict)
 	if !ok || len(d.Keys) == 0 {
 		return nil, false
 	}
-	sd := NewStateDict()
+	sd := tensor.NewStateDict()
 	for i, k := range d.Keys {
 		name, ok := k.(string)
-		t, ok2 := d.Values[i].(*Tensor)
+		t, ok2 := d.Values[i].(*tensor.Tensor)
 		if !ok || !ok2 {
 			return nil, false
 		}
@@ -188,7 +169,7 @@ func findStateDict(ck *Checkpoint) error {
 		}
 		if sd == nil {
 			var found []string
-			var last *StateDict
+			var last *tensor.StateDict
 			for i, k := range d.Keys {
 				if s, ok := asStateDict(d.Values[i]); ok {
 					found = append(found, fmt.Sprint(k))
@@ -209,7 +190,7 @@ func findStateDict(ck *Checkpoint) error {
 		changed = false
 		for _, p := range keyPrefixes {
 			if allHavePrefix(sd.Names, p) {
-				stripped := NewStateDict()
+				stripped := tensor.NewStateDict()
 				for _, n := range sd.Names {
 					stripped.Set(strings.TrimPrefix(n, p), sd.Tensors[n])
 				}
@@ -246,7 +227,7 @@ func keyList(d *Dict) string {
 
 func describe(v interface{}) string {
 	switch x := v.(type) {
-	case *Tensor:
+	case *tensor.Tensor:
 		return "single tensor"
 	case *Dict:
 		return "dict"

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/gnconv/gnconv/tensor"
 	"github.com/nlpodyssey/gopickle/pickle"
 	"github.com/nlpodyssey/gopickle/types"
 )
@@ -49,7 +50,7 @@ type Checkpoint struct {
 	WrapperKey string
 	// Prefix is the key prefix removed from every name ("module.").
 	Prefix    string
-	StateDict *StateDict
+	StateDict *tensor.StateDict
 	// Root is the whole top-level object, as plain values (see Dict).
 	Root interface{}
 }
@@ -455,7 +456,7 @@ func swapBytes(b []byte, size int) {
 
 // materialise turns a strided view into a dense tensor, checking that the
 // view lies inside its storage. A dense view aliases the storage bytes.
-func materialise(name string, t *tensorRef) (*Tensor, error) {
+func materialise(name string, t *tensorRef) (*tensor.Tensor, error) {
 	bad := func(format string, args ...interface{}) error {
 		return fmt.Errorf("%w: %w", ErrFormat, &TensorError{name, fmt.Sprintf(format, args...)})
 	}
@@ -466,7 +467,7 @@ func materialise(name string, t *tensorRef) (*Tensor, error) {
 	data := t.storage.data
 	if dt != t.storage.dtype {
 		// _rebuild_tensor_v3 over an untyped (byte) storage
-		if t.storage.dtype != Uint8 || dtypeInfo[dt].size == 0 {
+		if t.storage.dtype != tensor.Uint8 || dt.Size() == 0 {
 			return nil, bad("dtype %s over a %s storage", dt, t.storage.dtype)
 		}
 	}
@@ -479,10 +480,10 @@ func materialise(name string, t *tensorRef) (*Tensor, error) {
 	maxIndex := t.offset
 	for i, s := range t.size {
 		if s < 0 {
-			return nil, bad("negative size %d in shape %s", s, ShapeString(t.size))
+			return nil, bad("negative size %d in shape %s", s, tensor.ShapeString(t.size))
 		}
 		if s != 0 && numel > (1<<62)/s {
-			return nil, bad("element count of shape %s overflows", ShapeString(t.size))
+			return nil, bad("element count of shape %s overflows", tensor.ShapeString(t.size))
 		}
 		numel *= s
 		if t.stride[i] < 0 {
@@ -491,7 +492,7 @@ func materialise(name string, t *tensorRef) (*Tensor, error) {
 	}
 	shape := append([]int(nil), t.size...)
 	if numel == 0 {
-		return &Tensor{DType: dt, Shape: shape, Raw: []byte{}}, nil
+		return &tensor.Tensor{DType: dt, Shape: shape, Raw: []byte{}}, nil
 	}
 	for i, s := range t.size {
 		if t.stride[i] > 0 && s-1 > (1<<62-maxIndex)/t.stride[i] {
@@ -501,7 +502,7 @@ func materialise(name string, t *tensorRef) (*Tensor, error) {
 	}
 	if maxIndex >= storageNumel {
 		return nil, bad("shape %s with stride %s at offset %d reaches element %d of a storage of %d",
-			ShapeString(t.size), ShapeString(t.stride), t.offset, maxIndex, storageNumel)
+			tensor.ShapeString(t.size), tensor.ShapeString(t.stride), t.offset, maxIndex, storageNumel)
 	}
 	// Overlapping strides (an expanded tensor) can describe far more
 	// elements than the storage holds; bound what materialising may cost.
@@ -518,7 +519,7 @@ func materialise(name string, t *tensorRef) (*Tensor, error) {
 		expect *= t.size[i]
 	}
 	if contiguous {
-		return &Tensor{DType: dt, Shape: shape, Raw: data[t.offset*es : (t.offset+numel)*es : (t.offset+numel)*es]}, nil
+		return &tensor.Tensor{DType: dt, Shape: shape, Raw: data[t.offset*es : (t.offset+numel)*es : (t.offset+numel)*es]}, nil
 	}
 	raw := make([]byte, numel*es)
 	idx := make([]int, len(t.size))
@@ -535,7 +536,7 @@ func materialise(name string, t *tensorRef) (*Tensor, error) {
 			idx[d] = 0
 		}
 	}
-	return &Tensor{DType: dt, Shape: shape, Raw: raw}, nil
+	return &tensor.Tensor{DType: dt, Shape: shape, Raw: raw}, nil
 }
 
 // joinPath names a value inside the checkpoint's object for errors.

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gnconv/gnconv/tensor"
 )
 
 type manifestTensor struct {
@@ -73,7 +75,7 @@ func TestReadersMatchTorch(t *testing.T) {
 				if got.DType.String() != wt.DType {
 					t.Errorf("%s: dtype %s, want %s", wt.Name, got.DType, wt.DType)
 				}
-				if ShapeString(got.Shape) != ShapeString(wt.Shape) {
+				if tensor.ShapeString(got.Shape) != tensor.ShapeString(wt.Shape) {
 					t.Errorf("%s: shape %v, want %v", wt.Name, got.Shape, wt.Shape)
 				}
 				vals := got.Float64()
@@ -82,7 +84,7 @@ func TestReadersMatchTorch(t *testing.T) {
 				}
 				for j := range vals {
 					w := wt.Values[j]
-					if got.DType != Float64 {
+					if got.DType != tensor.Float64 {
 						w = float64(float32(w))
 					}
 					if vals[j] != w && !(math.IsNaN(vals[j]) && math.IsNaN(w)) {

@@ -1,4 +1,6 @@
-package convert
+// Package tensor holds the data that flows between gnconv's packages: dense
+// tensors in their original dtype and ordered state dicts.
+package tensor
 
 import (
 	"encoding/binary"
@@ -67,6 +69,18 @@ var dtypeByStorage = func() map[string]DType {
 	}
 	return m
 }()
+
+// DTypeOfStorage returns the dtype of torch's typed storage class name.
+func DTypeOfStorage(class string) (DType, bool) {
+	d, ok := dtypeByStorage[class]
+	return d, ok
+}
+
+// DTypeOfName returns the dtype of a torch dtype attribute (torch.half).
+func DTypeOfName(name string) (DType, bool) {
+	d, ok := dtypeByName[name]
+	return d, ok
+}
 
 // dtypeByName maps torch's dtype attribute names (torch.float32, torch.half,
 // ...) to dtypes.
@@ -233,3 +247,23 @@ func ShapeString(shape []int) string {
 	}
 	return s + "]"
 }
+
+// StateDict maps parameter and buffer names to tensors, in file order.
+type StateDict struct {
+	Names   []string
+	Tensors map[string]*Tensor
+}
+
+// NewStateDict returns an empty state dict.
+func NewStateDict() *StateDict { return &StateDict{Tensors: map[string]*Tensor{}} }
+
+// Set adds or replaces a tensor; a new name goes last.
+func (sd *StateDict) Set(name string, t *Tensor) {
+	if _, ok := sd.Tensors[name]; !ok {
+		sd.Names = append(sd.Names, name)
+	}
+	sd.Tensors[name] = t
+}
+
+// Len is the number of entries.
+func (sd *StateDict) Len() int { return len(sd.Names) }

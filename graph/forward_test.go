@@ -1,0 +1,80 @@
+package graph
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/gnconv/gnconv/convert"
+	"github.com/gnconv/gnconv/internal/fixture"
+)
+
+func loadFixture(t testing.TB, name string, opts Options) (*Net, *LoadReport) {
+	t.Helper()
+	ck, err := convert.ReadCheckpoint(filepath.Join(fixture.Dir(), name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	net, rep, err := Load(ck.StateDict, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return net, rep
+}
+
+func TestForwardMatchesTorch(t *testing.T) {
+	m, err := fixture.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Models) < 2 {
+		t.Fatalf("only %d model fixtures", len(m.Models))
+	}
+	for name, fx := range m.Models {
+		name, fx := name, fx
+		t.Run(name, func(t *testing.T) {
+			x, err := fixture.ReadF32(fx.Input)
+			if err != nil {
+				t.Fatal(err)
+			}
+			runs := []struct {
+				transform bool
+				outs      map[string]fixture.Array
+			}{{false, fx.Outputs}}
+			if fx.OutputsTransformInput != nil {
+				runs = append(runs, struct {
+					transform bool
+					outs      map[string]fixture.Array
+				}{true, fx.OutputsTransformInput})
+			}
+			for _, run := range runs {
+				net, rep := loadFixture(t, name, Options{TransformInput: run.transform})
+				if rep.Layout.String() != fx.Layout || rep.Classes != fx.Classes || rep.Aux != fx.Aux {
+					t.Fatalf("detected %s/%d classes/aux %v, want %s/%d/%v", rep.Layout, rep.Classes, rep.Aux, fx.Layout, fx.Classes, fx.Aux)
+				}
+				batch := len(x) / (3 * 224 * 224)
+				if batch < 2 {
+					t.Fatalf("batch %d", batch)
+				}
+				outs, err := net.Forward(x, batch, 224, 224, fx.Aux)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, o := range outs {
+					arr, ok := run.outs[o.Name]
+					if !ok {
+						t.Fatalf("no recorded %s", o.Name)
+					}
+					want, err := fixture.ReadF32(arr.File)
+					if err != nil {
+						t.Fatal(err)
+					}
+					d, tol := fixture.MaxAbsDiff(o.Data, want), fixture.Tolerance(want)
+					t.Logf("transform=%v %s: max abs diff %.3g (tolerance %.3g)", run.transform, o.Name, d, tol)
+					if d > tol {
+						t.Errorf("transform=%v %s: max abs diff %g > %g", run.transform, o.Name, d, tol)
+					}
+				}
+			}
+		})
+	}
+}

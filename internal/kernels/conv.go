@@ -1,0 +1,313 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"sync"
+)
+
+// ConvParams describes a 2-D convolution (one group, no dilation) on one
+// image of InC×H×W. Pads may differ per side (ONNX's pads attribute).
+type ConvParams struct {
+	InC, H, W              int
+	OutC, KH, KW           int
+	StrideH, StrideW       int
+	PadT, PadL, PadB, PadR int
+}
+
+// OutSize is the output's spatial size.
+func (p ConvParams) OutSize() (int, int) {
+	return (p.H+p.PadT+p.PadB-p.KH)/p.StrideH + 1, (p.W+p.PadL+p.PadR-p.KW)/p.StrideW + 1
+}
+
+// Check reports parameters the kernel cannot run.
+func (p ConvParams) Check() error {
+	if p.InC <= 0 || p.OutC <= 0 || p.KH <= 0 || p.KW <= 0 || p.StrideH <= 0 || p.StrideW <= 0 ||
+		p.PadT < 0 || p.PadL < 0 || p.PadB < 0 || p.PadR < 0 {
+		return fmt.Errorf("invalid convolution %+v", p)
+	}
+	if oh, ow := p.OutSize(); oh <= 0 || ow <= 0 || p.H+p.PadT+p.PadB < p.KH || p.W+p.PadL+p.PadR < p.KW {
+		return fmt.Errorf("convolution kernel %dx%d does not fit input %dx%d with its padding", p.KH, p.KW, p.H, p.W)
+	}
+	return nil
+}
+
+// Epilogue is applied to each output channel o as the result is written:
+// y = x·Scale[o] + Shift[o], then ReLU. Nil slices mean 1 and 0. It holds a
+// convolution's bias, or a batch norm applied to the convolution's output.
+type Epilogue struct {
+	Scale, Shift []float32
+	ReLU         bool
+}
+
+// Apply runs the epilogue over out (channels×plane values per image).
+func (e Epilogue) Apply(out []float32, channels, plane int) {
+	if e.Scale == nil && e.Shift == nil && !e.ReLU {
+		return
+	}
+	for c := 0; c < channels; c++ {
+		row := out[c*plane : (c+1)*plane]
+		s, t := float32(1), float32(0)
+		if e.Scale != nil {
+			s = e.Scale[c]
+		}
+		if e.Shift != nil {
+			t = e.Shift[c]
+		}
+		if e.ReLU {
+			for i, v := range row {
+				v = v*s + t
+				if v < 0 {
+					v = 0
+				}
+				row[i] = v
+			}
+		} else if e.Scale != nil {
+			for i, v := range row {
+				row[i] = v*s + t
+			}
+		} else {
+			for i := range row {
+				row[i] += t
+			}
+		}
+	}
+}
+
+var colPool sync.Pool
+
+// Conv2D convolves a batch of n images x (n×InC×H×W) with w
+// (OutC×InC×KH×KW) into out (n×OutC×OH×OW), as a GEMM of the weights with
+// the image's columns (the image itself for a 1x1 stride-1 convolution).
+func Conv2D(x []float32, n int, p ConvParams, w []float32, ep Epilogue, out []float32) {
+	oh, ow := p.OutSize()
+	inSize := p.InC * p.H * p.W
+	outSize := p.OutC * oh * ow
+	kdim := p.InC * p.KH * p.KW
+	direct := p.KH == 1 && p.KW == 1 && p.StrideH == 1 && p.StrideW == 1 &&
+		p.PadT == 0 && p.PadL == 0 && p.PadB == 0 && p.PadR == 0
+	var col []float32
+	if !direct {
+		need := kdim * oh * ow
+		if b, ok := colPool.Get().(*[]float32); ok && cap(*b) >= need {
+			col = (*b)[:need]
+		} else {
+			col = make([]float32, need)
+		}
+		defer func() { colPool.Put(&col) }()
+	}
+	for i := 0; i < n; i++ {
+		img := x[i*inSize : (i+1)*inSize]
+		o := out[i*outSize : (i+1)*outSize]
+		b := img
+		if !direct {
+			Im2Col(img, p, col)
+			b = col
+		}
+		MatMul(p.OutC, oh*ow, kdim, w, b, o, false)
+		ep.Apply(o, p.OutC, oh*ow)
+	}
+}
+
+// Im2Col lays out one image's receptive fields as a (InC·KH·KW)×(OH·OW)
+// matrix, zero where a field reaches into the padding.
+func Im2Col(img []float32, p ConvParams, col []float32) {
+	oh, ow := p.OutSize()
+	Parallel(p.InC, 1, func(lo, hi int) {
+		for c := lo; c < hi; c++ {
+			plane := img[c*p.H*p.W : (c+1)*p.H*p.W]
+			for ky := 0; ky < p.KH; ky++ {
+				for kx := 0; kx < p.KW; kx++ {
+					row := col[((c*p.KH+ky)*p.KW+kx)*oh*ow:][:oh*ow]
+					for y := 0; y < oh; y++ {
+						iy := y*p.StrideH - p.PadT + ky
+						dst := row[y*ow : (y+1)*ow]
+						if iy < 0 || iy >= p.H {
+							clear(dst)
+							continue
+						}
+						src := plane[iy*p.W : (iy+1)*p.W]
+						ix := -p.PadL + kx
+						for xo := range dst {
+							if ix >= 0 && ix < p.W {
+								dst[xo] = src[ix]
+							} else {
+								dst[xo] = 0
+							}
+							ix += p.StrideW
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// PoolParams describes 2-D max or average pooling on C×H×W planes into
+// OH×OW (the caller picks the output size: frameworks round differently).
+type PoolParams struct {
+	C, H, W                int
+	KH, KW                 int
+	StrideH, StrideW       int
+	PadT, PadL, PadB, PadR int
+	OH, OW                 int
+	// CountIncludePad divides an average by the window's size clipped to
+	// the padded input rather than by the number of input values in it.
+	CountIncludePad bool
+}
+
+// PoolOutSize is PyTorch's output size: floor or ceil of the window count,
+// dropping a last window that would start in the right padding.
+func PoolOutSize(in, k, stride, padBegin, padEnd int, ceil bool) int {
+	num := in + padBegin + padEnd - k
+	if ceil {
+		num += stride - 1
+	}
+	out := floorDiv(num, stride) + 1
+	if ceil && (out-1)*stride >= in+padBegin {
+		out--
+	}
+	return max(out, 0)
+}
+
+func floorDiv(a, b int) int {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+// MaxPool2D takes the maximum of each window; padding never wins.
+func MaxPool2D(x []float32, n int, p PoolParams, out []float32) {
+	planes := n * p.C
+	Parallel(planes, 1, func(lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			src := x[pl*p.H*p.W : (pl+1)*p.H*p.W]
+			dst := out[pl*p.OH*p.OW : (pl+1)*p.OH*p.OW]
+			for oy := 0; oy < p.OH; oy++ {
+				y0, y1 := clipWindow(oy*p.StrideH-p.PadT, p.KH, p.H)
+				for ox := 0; ox < p.OW; ox++ {
+					x0, x1 := clipWindow(ox*p.StrideW-p.PadL, p.KW, p.W)
+					m := float32(math.Inf(-1))
+					for y := y0; y < y1; y++ {
+						for _, v := range src[y*p.W+x0 : y*p.W+x1] {
+							if v > m || v != v {
+								m = v
+							}
+						}
+					}
+					dst[oy*p.OW+ox] = m
+				}
+			}
+		}
+	})
+}
+
+// AvgPool2D averages each window.
+func AvgPool2D(x []float32, n int, p PoolParams, out []float32) {
+	planes := n * p.C
+	Parallel(planes, 1, func(lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			src := x[pl*p.H*p.W : (pl+1)*p.H*p.W]
+			dst := out[pl*p.OH*p.OW : (pl+1)*p.OH*p.OW]
+			for oy := 0; oy < p.OH; oy++ {
+				ys := oy*p.StrideH - p.PadT
+				ye := min(ys+p.KH, p.H+p.PadB)
+				y0, y1 := clipWindow(ys, p.KH, p.H)
+				for ox := 0; ox < p.OW; ox++ {
+					xs := ox*p.StrideW - p.PadL
+					xe := min(xs+p.KW, p.W+p.PadR)
+					x0, x1 := clipWindow(xs, p.KW, p.W)
+					var s float32
+					for y := y0; y < y1; y++ {
+						for _, v := range src[y*p.W+x0 : y*p.W+x1] {
+							s += v
+						}
+					}
+					div := (y1 - y0) * (x1 - x0)
+					if p.CountIncludePad {
+						div = (ye - ys) * (xe - xs)
+					}
+					if div > 0 {
+						s /= float32(div)
+					}
+					dst[oy*p.OW+ox] = s
+				}
+			}
+		}
+	})
+}
+
+func clipWindow(start, k, size int) (int, int) {
+	end := min(start+k, size)
+	start = max(start, 0)
+	if end < start {
+		end = start
+	}
+	return start, end
+}
+
+// AdaptiveWindow is PyTorch's adaptive pooling window i of out over in:
+// [floor(i·in/out), ceil((i+1)·in/out)).
+func AdaptiveWindow(i, in, out int) (int, int) {
+	return i * in / out, ((i+1)*in + out - 1) / out
+}
+
+// AdaptiveAvgPool2D averages into an OH×OW grid of adaptive windows.
+func AdaptiveAvgPool2D(x []float32, n, c, h, w, oh, ow int, out []float32) {
+	Parallel(n*c, 1, func(lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			src := x[pl*h*w : (pl+1)*h*w]
+			dst := out[pl*oh*ow : (pl+1)*oh*ow]
+			for oy := 0; oy < oh; oy++ {
+				y0, y1 := AdaptiveWindow(oy, h, oh)
+				for ox := 0; ox < ow; ox++ {
+					x0, x1 := AdaptiveWindow(ox, w, ow)
+					var s float32
+					for y := y0; y < y1; y++ {
+						for _, v := range src[y*w+x0 : y*w+x1] {
+							s += v
+						}
+					}
+					dst[oy*ow+ox] = s / float32((y1-y0)*(x1-x0))
+				}
+			}
+		}
+	})
+}
+
+// LRN is local response normalisation across channels, as PyTorch's
+// LocalResponseNorm and ONNX's LRN define it:
+// b_c = a_c / (bias + alpha/size · Σ a_j²)^beta over j in
+// [c − ⌊(size−1)/2⌋, c + ⌈(size−1)/2⌉].
+func LRN(x []float32, n, c, plane, size int, alpha, beta, bias float32, out []float32) {
+	lo := (size - 1) / 2
+	hi := size - 1 - lo
+	Parallel(n*c, 1, func(a, b int) {
+		for pc := a; pc < b; pc++ {
+			img, ch := pc/c, pc%c
+			base := img * c * plane
+			dst := out[pc*plane : (pc+1)*plane]
+			j0, j1 := max(ch-lo, 0), min(ch+hi, c-1)
+			for i := 0; i < plane; i++ {
+				var s float32
+				for j := j0; j <= j1; j++ {
+					v := x[base+j*plane+i]
+					s += v * v
+				}
+				d := bias + alpha/float32(size)*s
+				dst[i] = x[base+ch*plane+i] / float32(math.Pow(float64(d), float64(beta)))
+			}
+		}
+	})
+}
+
+// ReLU clamps negatives to zero in place.
+func ReLU(x []float32) {
+	for i, v := range x {
+		if v < 0 {
+			x[i] = 0
+		}
+	}
+}

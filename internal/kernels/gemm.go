@@ -1,0 +1,141 @@
+// Package kernels holds the numeric kernels shared by the reference forward
+// pass and the ONNX interpreter: GEMM, convolution, pooling, LRN. Tensors
+// are float32 in NCHW order; every kernel is checked against a plain loop.
+package kernels
+
+import (
+	"runtime"
+	"sync"
+)
+
+// Parallel runs f over [0, n) split into contiguous chunks, one goroutine
+// per available core; chunks are multiples of align (but the last).
+func Parallel(n, align int, f func(lo, hi int)) {
+	workers := runtime.GOMAXPROCS(0)
+	if align < 1 {
+		align = 1
+	}
+	chunks := (n + align - 1) / align
+	if workers > chunks {
+		workers = chunks
+	}
+	if workers <= 1 {
+		f(0, n)
+		return
+	}
+	per := (chunks + workers - 1) / workers * align
+	var wg sync.WaitGroup
+	for lo := 0; lo < n; lo += per {
+		hi := lo + per
+		if hi > n {
+			hi = n
+		}
+		wg.Add(1)
+		go func(lo, hi int) {
+			defer wg.Done()
+			f(lo, hi)
+		}(lo, hi)
+	}
+	wg.Wait()
+}
+
+// blockN is the column block of MatMul: four C rows of it stay in L1.
+const blockN = 512
+
+// MatMul sets c (m×n) to a (m×k) times b (k×n), all row-major, or adds the
+// product to c when accumulate is set. Rows of c are split over cores.
+func MatMul(m, n, k int, a, b, c []float32, accumulate bool) {
+	if m == 0 || n == 0 {
+		return
+	}
+	_ = a[m*k-1]
+	_ = b[k*n-1]
+	_ = c[m*n-1]
+	Parallel(m, 4, func(lo, hi int) {
+		matMulRows(lo, hi, n, k, a, b, c, accumulate)
+	})
+}
+
+func matMulRows(lo, hi, n, k int, a, b, c []float32, accumulate bool) {
+	if !accumulate {
+		clear(c[lo*n : hi*n])
+	}
+	for jb := 0; jb < n; jb += blockN {
+		je := jb + blockN
+		if je > n {
+			je = n
+		}
+		nb := je - jb
+		i := lo
+		for ; i+4 <= hi; i += 4 {
+			c0 := c[i*n+jb : i*n+je]
+			c1 := c[(i+1)*n+jb : (i+1)*n+je]
+			c2 := c[(i+2)*n+jb : (i+2)*n+je]
+			c3 := c[(i+3)*n+jb : (i+3)*n+je]
+			a0 := a[i*k : i*k+k]
+			a1 := a[(i+1)*k : (i+1)*k+k]
+			a2 := a[(i+2)*k : (i+2)*k+k]
+			a3 := a[(i+3)*k : (i+3)*k+k]
+			for p := 0; p < k; p++ {
+				bp := b[p*n+jb : p*n+jb+nb]
+				x0, x1, x2, x3 := a0[p], a1[p], a2[p], a3[p]
+				c0, c1, c2, c3 := c0[:len(bp)], c1[:len(bp)], c2[:len(bp)], c3[:len(bp)]
+				for j, v := range bp {
+					c0[j] += x0 * v
+					c1[j] += x1 * v
+					c2[j] += x2 * v
+					c3[j] += x3 * v
+				}
+			}
+		}
+		for ; i < hi; i++ {
+			ci := c[i*n+jb : i*n+je]
+			ai := a[i*k : i*k+k]
+			for p := 0; p < k; p++ {
+				bp := b[p*n+jb : p*n+jb+nb]
+				x := ai[p]
+				ci := ci[:len(bp)]
+				for j, v := range bp {
+					ci[j] += x * v
+				}
+			}
+		}
+	}
+}
+
+// MatMulBT sets c (m×n) to a (m×k) times the transpose of b (n×k): the
+// product of a fully connected layer, y = x·Wᵀ. Columns are split over
+// cores, so a batch of one still uses every core.
+func MatMulBT(m, n, k int, a, b, c []float32) {
+	if m == 0 || n == 0 {
+		return
+	}
+	_ = a[m*k-1]
+	_ = b[n*k-1]
+	_ = c[m*n-1]
+	Parallel(n, 8, func(lo, hi int) {
+		for i := 0; i < m; i++ {
+			ai := a[i*k : i*k+k]
+			for j := lo; j < hi; j++ {
+				c[i*n+j] = Dot(ai, b[j*k:j*k+k])
+			}
+		}
+	})
+}
+
+// Dot is the inner product of two equal-length vectors.
+func Dot(x, y []float32) float32 {
+	y = y[:len(x)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		s0 += x[i] * y[i]
+		s1 += x[i+1] * y[i+1]
+		s2 += x[i+2] * y[i+2]
+		s3 += x[i+3] * y[i+3]
+	}
+	for ; i < len(x); i++ {
+		s0 += x[i] * y[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}

@@ -1,0 +1,243 @@
+package kernels
+
+import (
+	"math"
+	"math/rand"
+	"testing"
+)
+
+func randSlice(r *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(r.NormFloat64())
+	}
+	return s
+}
+
+func closeTo(t *testing.T, what string, got, want []float32, tol float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
+	}
+	for i := range got {
+		if d := math.Abs(float64(got[i] - want[i])); d > tol*(1+math.Abs(float64(want[i]))) || math.IsNaN(float64(got[i])) != math.IsNaN(float64(want[i])) {
+			t.Fatalf("%s[%d] = %v, want %v", what, i, got[i], want[i])
+		}
+	}
+}
+
+func TestMatMulAgainstLoop(t *testing.T) {
+	r := rand.New(rand.NewSource(1))
+	for _, s := range [][3]int{{1, 1, 1}, {3, 5, 7}, {4, 4, 4}, {13, 600, 9}, {64, 3136, 27}, {7, 1030, 130}} {
+		m, n, k := s[0], s[1], s[2]
+		a, b := randSlice(r, m*k), randSlice(r, k*n)
+		want := make([]float32, m*n)
+		for i := 0; i < m; i++ {
+			for j := 0; j < n; j++ {
+				var acc float64
+				for p := 0; p < k; p++ {
+					acc += float64(a[i*k+p]) * float64(b[p*n+j])
+				}
+				want[i*n+j] = float32(acc)
+			}
+		}
+		got := randSlice(r, m*n) // garbage that must be overwritten
+		MatMul(m, n, k, a, b, got, false)
+		closeTo(t, "MatMul", got, want, 1e-4)
+		MatMul(m, n, k, a, b, got, true)
+		for i := range want {
+			want[i] *= 2
+		}
+		closeTo(t, "MatMul accumulate", got, want, 1e-4)
+
+		bt := make([]float32, n*k)
+		for p := 0; p < k; p++ {
+			for j := 0; j < n; j++ {
+				bt[j*k+p] = b[p*n+j]
+			}
+		}
+		MatMulBT(m, n, k, a, bt, got)
+		for i := range want {
+			want[i] /= 2
+		}
+		closeTo(t, "MatMulBT", got, want, 1e-4)
+	}
+}
+
+func naiveConv(x []float32, n int, p ConvParams, w []float32, ep Epilogue) []float32 {
+	oh, ow := p.OutSize()
+	out := make([]float32, n*p.OutC*oh*ow)
+	for b := 0; b < n; b++ {
+		for o := 0; o < p.OutC; o++ {
+			for y := 0; y < oh; y++ {
+				for xx := 0; xx < ow; xx++ {
+					var acc float64
+					for c := 0; c < p.InC; c++ {
+						for ky := 0; ky < p.KH; ky++ {
+							for kx := 0; kx < p.KW; kx++ {
+								iy, ix := y*p.StrideH-p.PadT+ky, xx*p.StrideW-p.PadL+kx
+								if iy < 0 || iy >= p.H || ix < 0 || ix >= p.W {
+									continue
+								}
+								acc += float64(x[((b*p.InC+c)*p.H+iy)*p.W+ix]) * float64(w[((o*p.InC+c)*p.KH+ky)*p.KW+kx])
+							}
+						}
+					}
+					v := float32(acc)
+					if ep.Scale != nil {
+						v *= ep.Scale[o]
+					}
+					if ep.Shift != nil {
+						v += ep.Shift[o]
+					}
+					if ep.ReLU && v < 0 {
+						v = 0
+					}
+					out[((b*p.OutC+o)*oh+y)*ow+xx] = v
+				}
+			}
+		}
+	}
+	return out
+}
+
+func TestConv2DAgainstLoop(t *testing.T) {
+	r := rand.New(rand.NewSource(2))
+	cases := []ConvParams{
+		{InC: 3, H: 17, W: 15, OutC: 8, KH: 7, KW: 7, StrideH: 2, StrideW: 2, PadT: 3, PadL: 3, PadB: 3, PadR: 3},
+		{InC: 16, H: 9, W: 9, OutC: 5, KH: 1, KW: 1, StrideH: 1, StrideW: 1},
+		{InC: 6, H: 8, W: 10, OutC: 4, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1},
+		{InC: 4, H: 7, W: 7, OutC: 3, KH: 5, KW: 5, StrideH: 1, StrideW: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2},
+		{InC: 2, H: 6, W: 7, OutC: 3, KH: 3, KW: 2, StrideH: 2, StrideW: 3, PadT: 0, PadL: 1, PadB: 2, PadR: 0},
+	}
+	for _, p := range cases {
+		if err := p.Check(); err != nil {
+			t.Fatal(err)
+		}
+		n := 2
+		x := randSlice(r, n*p.InC*p.H*p.W)
+		w := randSlice(r, p.OutC*p.InC*p.KH*p.KW)
+		for _, ep := range []Epilogue{{}, {Shift: randSlice(r, p.OutC), ReLU: true}, {Scale: randSlice(r, p.OutC), Shift: randSlice(r, p.OutC)}} {
+			oh, ow := p.OutSize()
+			got := randSlice(r, n*p.OutC*oh*ow)
+			Conv2D(x, n, p, w, ep, got)
+			closeTo(t, "Conv2D", got, naiveConv(x, n, p, w, ep), 1e-4)
+		}
+	}
+}
+
+func TestPoolOutSizeMatchesPyTorch(t *testing.T) {
+	// Sizes PyTorch computes (torch.nn.functional.max_pool2d output shapes).
+	cases := []struct{ in, k, s, p int; ceil bool; want int }{
+		{112, 3, 2, 0, true, 56}, {112, 3, 2, 0, false, 55}, {14, 2, 2, 0, true, 7},
+		{14, 3, 2, 0, true, 7}, {28, 3, 1, 1, true, 28}, {14, 5, 3, 0, false, 4},
+		{5, 2, 2, 1, true, 3}, {6, 3, 3, 1, true, 3}, {4, 3, 2, 1, true, 3}, {2, 3, 2, 0, true, 1},
+	}
+	for _, c := range cases {
+		if got := PoolOutSize(c.in, c.k, c.s, c.p, c.p, c.ceil); got != c.want {
+			t.Errorf("PoolOutSize(%+v) = %d, want %d", c, got, c.want)
+		}
+	}
+}
+
+func TestPoolsAgainstLoop(t *testing.T) {
+	r := rand.New(rand.NewSource(3))
+	for _, c := range []struct {
+		h, w, k, s, p int
+		ceil, incl    bool
+	}{{11, 9, 3, 2, 0, true, false}, {8, 8, 3, 1, 1, true, true}, {8, 8, 3, 1, 1, true, false}, {14, 14, 5, 3, 0, false, true}, {7, 6, 2, 2, 1, true, true}} {
+		p := PoolParams{C: 3, H: c.h, W: c.w, KH: c.k, KW: c.k, StrideH: c.s, StrideW: c.s, PadT: c.p, PadL: c.p, PadB: c.p, PadR: c.p, CountIncludePad: c.incl}
+		p.OH = PoolOutSize(c.h, c.k, c.s, c.p, c.p, c.ceil)
+		p.OW = PoolOutSize(c.w, c.k, c.s, c.p, c.p, c.ceil)
+		x := randSlice(r, 2*3*c.h*c.w)
+		gotMax := make([]float32, 2*3*p.OH*p.OW)
+		gotAvg := make([]float32, len(gotMax))
+		MaxPool2D(x, 2, p, gotMax)
+		AvgPool2D(x, 2, p, gotAvg)
+		wantMax := make([]float32, len(gotMax))
+		wantAvg := make([]float32, len(gotMax))
+		for pl := 0; pl < 6; pl++ {
+			for oy := 0; oy < p.OH; oy++ {
+				for ox := 0; ox < p.OW; ox++ {
+					m, s, cnt, incl := float32(math.Inf(-1)), float32(0), 0, 0
+					for ky := 0; ky < c.k; ky++ {
+						for kx := 0; kx < c.k; kx++ {
+							iy, ix := oy*c.s-c.p+ky, ox*c.s-c.p+kx
+							if iy < c.h+c.p && ix < c.w+c.p {
+								incl++ // inside the padded input
+							}
+							if iy < 0 || ix < 0 || iy >= c.h || ix >= c.w {
+								continue
+							}
+							v := x[(pl*c.h+iy)*c.w+ix]
+							m = max(m, v)
+							s += v
+							cnt++
+						}
+					}
+					wantMax[(pl*p.OH+oy)*p.OW+ox] = m
+					if c.incl {
+						cnt = incl
+					}
+					wantAvg[(pl*p.OH+oy)*p.OW+ox] = s / float32(cnt)
+				}
+			}
+		}
+		closeTo(t, "MaxPool2D", gotMax, wantMax, 0)
+		closeTo(t, "AvgPool2D", gotAvg, wantAvg, 1e-5)
+	}
+}
+
+func TestAdaptiveAvgPoolAgainstLoop(t *testing.T) {
+	r := rand.New(rand.NewSource(4))
+	for _, hw := range [][2]int{{14, 14}, {9, 13}, {4, 4}, {3, 5}} {
+		h, w := hw[0], hw[1]
+		x := randSlice(r, 2*h*w)
+		got := make([]float32, 2*16)
+		AdaptiveAvgPool2D(x, 1, 2, h, w, 4, 4, got)
+		for c := 0; c < 2; c++ {
+			for i := 0; i < 4; i++ {
+				for j := 0; j < 4; j++ {
+					// PyTorch: start = floor(i*h/4), end = ceil((i+1)*h/4)
+					y0, y1 := int(math.Floor(float64(i*h)/4)), int(math.Ceil(float64((i+1)*h)/4))
+					x0, x1 := int(math.Floor(float64(j*w)/4)), int(math.Ceil(float64((j+1)*w)/4))
+					var s float32
+					for y := y0; y < y1; y++ {
+						for xx := x0; xx < x1; xx++ {
+							s += x[(c*h+y)*w+xx]
+						}
+					}
+					want := s / float32((y1-y0)*(x1-x0))
+					if d := got[(c*4+i)*4+j] - want; d > 1e-5 || d < -1e-5 {
+						t.Fatalf("%dx%d [%d,%d,%d] = %v, want %v", h, w, c, i, j, got[(c*4+i)*4+j], want)
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestLRNAgainstLoop(t *testing.T) {
+	r := rand.New(rand.NewSource(5))
+	n, c, plane := 2, 7, 5
+	x := randSlice(r, n*c*plane)
+	got := make([]float32, len(x))
+	LRN(x, n, c, plane, 5, 1e-4*1000, 0.75, 1, got)
+	for b := 0; b < n; b++ {
+		for ch := 0; ch < c; ch++ {
+			for i := 0; i < plane; i++ {
+				var s float64
+				for j := ch - 2; j <= ch+2; j++ {
+					if j >= 0 && j < c {
+						v := float64(x[(b*c+j)*plane+i])
+						s += v * v
+					}
+				}
+				want := float64(x[(b*c+ch)*plane+i]) / math.Pow(1+0.1/5*s, 0.75)
+				if d := math.Abs(float64(got[(b*c+ch)*plane+i]) - want); d > 1e-5 {
+					t.Fatalf("LRN[%d,%d,%d] = %v, want %v", b, ch, i, got[(b*c+ch)*plane+i], want)
+				}
+			}
+		}
+	}
+}
