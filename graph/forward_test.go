@@ -1,10 +1,11 @@
-package graph
+package graph_test
 
 import (
 	"path/filepath"
 	"testing"
 
 	"github.com/gnconv/gnconv/convert"
+	. "github.com/gnconv/gnconv/graph"
 	"github.com/gnconv/gnconv/internal/fixture"
 )
 

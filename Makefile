@@ -1,0 +1,31 @@
+# gnconv's build and test entry points. `make test` is what CI runs.
+GO ?= go
+
+.PHONY: all build test fuzz fixtures generate bench clean
+
+all: build
+
+build:
+	$(GO) build -o bin/gnconv ./cmd/gnconv
+
+# The whole suite: unit tests, the torch-recorded fixtures, and the interop
+# tests (onnxruntime, onnx.checker, torch), which skip outside CI when their
+# tools are missing and fail in CI (CI=true).
+test:
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+
+# A short fuzzing run of the checkpoint reader.
+fuzz:
+	$(GO) test -run='^$$' -fuzz=FuzzReadCheckpoint -fuzztime=$${FUZZTIME:-20s} ./convert
+
+# Rewrites fixtures/ with Debian's python3-torch and python3-torchvision.
+fixtures:
+	/usr/bin/python3 fixtures/make_fixtures.py
+
+# Regenerates the ONNX protobuf types (needs protoc and protoc-gen-go).
+generate:
+	$(GO) generate ./internal/onnxpb
+
+clean:
+	rm -rf bin

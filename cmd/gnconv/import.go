@@ -1,0 +1,188 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gnconv/gnconv/convert"
+	"github.com/gnconv/gnconv/graph"
+	"github.com/gnconv/gnconv/internal/atomicfile"
+	"github.com/urfave/cli/v2"
+)
+
+type importSummary struct {
+	Input        string         `json:"input"`
+	Output       string         `json:"output"`
+	Layout       string         `json:"layout"`
+	Classes      int            `json:"classes"`
+	Opset        int            `json:"opset"`
+	Nodes        int            `json:"nodes"`
+	Initializers int            `json:"initializers"`
+	Parameters   int            `json:"parameters"`
+	Bytes        int            `json:"bytes"`
+	Outputs      []string       `json:"outputs"`
+	Ops          map[string]int `json:"ops"`
+	Seconds      float64        `json:"seconds"`
+}
+
+func importCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "import",
+		Usage:     "convert a GoogLeNet checkpoint to ONNX",
+		ArgsUsage: "model.pth",
+		Flags: append(loadFlags(),
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "ONNX file to write (default: the input name with .onnx)"},
+			&cli.BoolFlag{Name: "force", Usage: "overwrite an existing output file"},
+			&cli.BoolFlag{Name: "aux", Usage: "keep the aux heads as outputs aux1 and aux2 (default: logits only, as deploy models)"},
+			&cli.IntFlag{Name: "opset", Value: convert.DefaultOpset, Usage: fmt.Sprintf("ONNX opset, %d to %d", convert.MinOpset, convert.MaxOpset)},
+			&cli.BoolFlag{Name: "no-fold-bn", Usage: "keep BatchNormalization nodes instead of folding them into the convolutions"},
+			&cli.BoolFlag{Name: "softmax", Usage: "append Softmax to each output"},
+			&cli.IntFlag{Name: "batch", Usage: "fix the batch dimension (default: symbolic)"},
+			&cli.StringFlag{Name: "size", Value: "224,224", Usage: "input height and width, H,W"},
+			&cli.BoolFlag{Name: "json", Usage: "print a JSON summary"},
+		),
+		Action: runImport,
+	}
+}
+
+func parseSize(s string) (int, int, error) {
+	parts := strings.Split(s, ",")
+	if len(parts) == 1 {
+		parts = append(parts, parts[0])
+	}
+	if len(parts) != 2 {
+		return 0, 0, fmt.Errorf("--size wants H,W (like 224,224), got %q", s)
+	}
+	h, err1 := strconv.Atoi(strings.TrimSpace(parts[0]))
+	w, err2 := strconv.Atoi(strings.TrimSpace(parts[1]))
+	if err1 != nil || err2 != nil || h <= 0 || w <= 0 {
+		return 0, 0, fmt.Errorf("--size wants two positive integers H,W, got %q", s)
+	}
+	return h, w, nil
+}
+
+func runImport(c *cli.Context) error {
+	start := time.Now()
+	if c.NArg() != 1 {
+		return fail(fmt.Errorf("import takes one checkpoint file, got %d arguments", c.NArg()))
+	}
+	in := c.Args().First()
+	out := c.String("output")
+	if out == "" {
+		out = strings.TrimSuffix(in, filepath.Ext(in)) + ".onnx"
+	}
+	if atomicfile.SameFile(in, out) {
+		return fail(fmt.Errorf("the output %s is the input file", out))
+	}
+	h, w, err := parseSize(c.String("size"))
+	if err != nil {
+		return fail(err)
+	}
+	if c.Int("batch") < 0 {
+		return fail(fmt.Errorf("--batch must be positive"))
+	}
+	if _, err := os.Stat(out); err == nil && !c.Bool("force") {
+		return fail(fmt.Errorf("%s: %w", out, atomicfile.ErrExists))
+	}
+	prog := newProgress(in)
+	prog.step("reading")
+	l, err := loadCheckpoint(c, in, graph.AuxAuto)
+	if err != nil {
+		prog.done()
+		return fail(err)
+	}
+	sum, err := fileSHA256(in)
+	if err != nil {
+		prog.done()
+		return fail(err)
+	}
+	prog.step("emitting ONNX")
+	opts := convert.ONNXOptions{
+		Opset: c.Int("opset"), Aux: c.Bool("aux"), KeepBN: c.Bool("no-fold-bn"), Softmax: c.Bool("softmax"),
+		Batch: c.Int("batch"), Height: h, Width: w,
+		SourceFile: filepath.Base(in), SourceSHA256: sum, Version: version,
+	}
+	model, err := convert.EmitONNX(l.net, opts)
+	if err != nil {
+		prog.done()
+		return fail(err)
+	}
+	data, err := model.Marshal()
+	if err != nil {
+		prog.done()
+		return fail(err)
+	}
+	prog.step("writing")
+	err = atomicfile.Write(out, c.Bool("force"), func(wr io.Writer) error {
+		_, err := wr.Write(data)
+		return err
+	})
+	prog.done()
+	if err != nil {
+		return fail(err)
+	}
+	s := importSummary{Input: in, Output: out, Layout: l.net.Layout.String(), Classes: l.net.Classes, Opset: c.Int("opset"),
+		Nodes: model.Nodes, Initializers: model.Initializers, Parameters: model.Parameters, Bytes: len(data),
+		Outputs: model.Outputs, Ops: model.OpCounts}
+	s.Seconds = time.Since(start).Seconds()
+	if c.Bool("json") {
+		if err := writeJSON(c.App.Writer, s); err != nil {
+			return fail(err)
+		}
+	} else {
+		fmt.Fprintf(c.App.Writer, "wrote %s: GoogLeNet (%s layout, %d classes), opset %d, %d nodes, %d parameters, %s, outputs %s, in %.2fs\n",
+			out, s.Layout, s.Classes, s.Opset, s.Nodes, s.Parameters, humanBytes(int64(s.Bytes)), strings.Join(s.Outputs, ", "), s.Seconds)
+	}
+	return nil
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// progress prints stage lines on a terminal for files larger than a few MB.
+type progress struct {
+	on    bool
+	name  string
+	start time.Time
+}
+
+func newProgress(path string) *progress {
+	p := &progress{name: filepath.Base(path), start: time.Now()}
+	st, err := os.Stat(path)
+	if err != nil || st.Size() < 4<<20 {
+		return p
+	}
+	if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+		p.on = true
+	}
+	return p
+}
+
+func (p *progress) step(what string) {
+	if p.on {
+		fmt.Fprintf(os.Stderr, "\r\033[K%s: %s… (%.1fs)", p.name, what, time.Since(p.start).Seconds())
+	}
+}
+
+func (p *progress) done() {
+	if p.on {
+		fmt.Fprint(os.Stderr, "\r\033[K")
+	}
+}

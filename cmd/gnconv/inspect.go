@@ -1,0 +1,177 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/gnconv/gnconv/convert"
+	"github.com/gnconv/gnconv/graph"
+	"github.com/gnconv/gnconv/tensor"
+	"github.com/urfave/cli/v2"
+)
+
+type inspectTensor struct {
+	Name     string `json:"name"`
+	DType    string `json:"dtype"`
+	Shape    []int  `json:"shape"`
+	Elements int    `json:"elements"`
+}
+
+type inspectGoogLeNet struct {
+	OK             bool              `json:"ok"`
+	Error          string            `json:"error,omitempty"`
+	Layout         string            `json:"layout"`
+	LayoutEvidence string            `json:"layout_evidence"`
+	Classes        int               `json:"classes"`
+	AuxHeads       bool              `json:"aux_heads"`
+	Strict         bool              `json:"strict"`
+	Loaded         int               `json:"loaded"`
+	Missing        []string          `json:"missing"`
+	Unexpected     []string          `json:"unexpected"`
+	Mismatched     []graph.Mismatch  `json:"mismatched"`
+	NonFinite      []string          `json:"non_finite"`
+	report         *graph.LoadReport `json:"-"`
+}
+
+type inspectResult struct {
+	File       string           `json:"file"`
+	Format     string           `json:"format"`
+	ByteOrder  string           `json:"byteorder"`
+	WrapperKey string           `json:"wrapper_key"`
+	Prefix     string           `json:"prefix"`
+	Tensors    []inspectTensor  `json:"tensors"`
+	Count      int              `json:"tensor_count"`
+	Parameters int              `json:"parameters"`
+	Bytes      int              `json:"bytes"`
+	GoogLeNet  inspectGoogLeNet `json:"googlenet"`
+}
+
+func inspectCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "inspect",
+		Usage:     "show what a checkpoint holds and how it binds to GoogLeNet",
+		ArgsUsage: "model.pth",
+		Flags: append(loadFlags(),
+			&cli.BoolFlag{Name: "json", Usage: "print JSON for scripts"},
+		),
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return fail(fmt.Errorf("inspect takes one checkpoint file, got %d arguments", c.NArg()))
+			}
+			opts, err := loadOptions(c, graph.AuxAuto)
+			if err != nil {
+				return fail(err)
+			}
+			ck, err := convert.ReadCheckpoint(c.Args().First())
+			if err != nil {
+				return fail(err)
+			}
+			res := inspect(ck, opts)
+			if c.Bool("json") {
+				return writeJSON(c.App.Writer, res)
+			}
+			printInspect(c.App.Writer, res)
+			return nil
+		},
+	}
+}
+
+func inspect(ck *convert.Checkpoint, opts graph.Options) *inspectResult {
+	res := &inspectResult{File: ck.Path, Format: ck.Format, ByteOrder: ck.ByteOrder, WrapperKey: ck.WrapperKey, Prefix: ck.Prefix}
+	sd := ck.StateDict
+	for _, n := range sd.Names {
+		t := sd.Tensors[n]
+		res.Tensors = append(res.Tensors, inspectTensor{n, t.DType.String(), t.Shape, t.Numel()})
+		res.Parameters += t.Numel()
+		res.Bytes += len(t.Raw)
+	}
+	res.Count = len(sd.Names)
+	_, rep, err := graph.Load(sd, opts)
+	g := &res.GoogLeNet
+	g.OK = err == nil
+	if err != nil {
+		g.Error = err.Error()
+	}
+	g.report = rep
+	g.Layout, g.LayoutEvidence = rep.Layout.String(), rep.LayoutEvidence
+	g.Classes, g.AuxHeads, g.Strict, g.Loaded = rep.Classes, rep.AuxInFile, rep.Strict, rep.Loaded
+	g.Missing, g.Unexpected, g.Mismatched, g.NonFinite = rep.Missing, rep.Unexpected, rep.Mismatched, rep.NonFinite
+	return res
+}
+
+func printInspect(w io.Writer, r *inspectResult) {
+	fmt.Fprintf(w, "file       %s\n", r.File)
+	fmt.Fprintf(w, "format     %s, %s-endian\n", r.Format, r.ByteOrder)
+	if r.WrapperKey != "" {
+		fmt.Fprintf(w, "wrapper    state dict found under key %q\n", r.WrapperKey)
+	}
+	if r.Prefix != "" {
+		fmt.Fprintf(w, "prefix     %q removed from every key\n", r.Prefix)
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tDTYPE\tSHAPE\tELEMENTS")
+	for _, t := range r.Tensors {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", t.Name, t.DType, tensor.ShapeString(t.Shape), t.Elements)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\ntensors %d, parameters %d, bytes %d (%s)\n\n", r.Count, r.Parameters, r.Bytes, humanBytes(int64(r.Bytes)))
+	g := r.GoogLeNet
+	fmt.Fprintln(w, "GoogLeNet")
+	fmt.Fprintf(w, "  layout     %s (%s)\n", g.Layout, g.LayoutEvidence)
+	fmt.Fprintf(w, "  classes    %d\n", g.Classes)
+	fmt.Fprintf(w, "  aux heads  %s\n", yesNo(g.AuxHeads))
+	mode := "strict"
+	if !g.Strict {
+		mode = "non-strict"
+	}
+	if g.OK {
+		fmt.Fprintf(w, "  load       %s: ok, %d tensors bound", mode, g.Loaded)
+		if n := len(g.report.Ignored); n > 0 {
+			fmt.Fprintf(w, ", %d num_batches_tracked ignored", n)
+		}
+		fmt.Fprintln(w)
+		if len(g.Missing) > 0 {
+			fmt.Fprintf(w, "  missing    %s\n", shortList(g.Missing))
+		}
+		if len(g.Unexpected) > 0 {
+			fmt.Fprintf(w, "  unexpected %s\n", shortList(g.Unexpected))
+		}
+	} else {
+		fmt.Fprintf(w, "  load       %s: FAILED\n%s\n", mode, indent(g.Error, "    "))
+	}
+	if len(g.NonFinite) > 0 {
+		fmt.Fprintf(w, "  NaN/Inf    %s\n", shortList(g.NonFinite))
+	}
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func indent(s, pre string) string {
+	out := pre
+	for _, r := range s {
+		out += string(r)
+		if r == '\n' {
+			out += pre
+		}
+	}
+	return out
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

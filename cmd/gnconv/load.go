@@ -1,0 +1,87 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/gnconv/gnconv/convert"
+	"github.com/gnconv/gnconv/graph"
+	"github.com/urfave/cli/v2"
+)
+
+// loadFlags are the flags of every command that binds a checkpoint.
+func loadFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "strict", Value: true, Usage: "fail on any missing, unexpected or mis-shaped key, as load_state_dict(strict=True)"},
+		&cli.BoolFlag{Name: "no-strict", Usage: "load what matches and report the rest, as load_state_dict(strict=False)"},
+		&cli.StringFlag{Name: "layout", Value: "auto", Usage: "GoogLeNet layout: tutorial, torchvision or auto (detected from the checkpoint)"},
+		&cli.IntFlag{Name: "classes", Usage: "class count (default: read from the checkpoint)"},
+		&cli.BoolFlag{Name: "transform-input", Usage: "apply torchvision's transform_input (its pretrained weights expect it)"},
+		&cli.BoolFlag{Name: "lrn", Usage: "insert local response normalisation after pool1 and conv3, as the original Caffe network"},
+	}
+}
+
+func loadOptions(c *cli.Context, aux graph.AuxMode) (graph.Options, error) {
+	layout, err := graph.ParseLayout(c.String("layout"))
+	if err != nil {
+		return graph.Options{}, err
+	}
+	if c.Int("classes") < 0 {
+		return graph.Options{}, fmt.Errorf("--classes must be positive")
+	}
+	return graph.Options{
+		NonStrict:      !c.Bool("strict") || c.Bool("no-strict"),
+		Layout:         layout,
+		Classes:        c.Int("classes"),
+		Aux:            aux,
+		TransformInput: c.Bool("transform-input"),
+		LRN:            c.Bool("lrn"),
+	}, nil
+}
+
+// loaded is a checkpoint bound to a network.
+type loaded struct {
+	ck     *convert.Checkpoint
+	net    *graph.Net
+	report *graph.LoadReport
+}
+
+// loadCheckpoint reads a checkpoint and binds it, printing the non-strict
+// report's findings to stderr.
+func loadCheckpoint(c *cli.Context, path string, aux graph.AuxMode) (*loaded, error) {
+	opts, err := loadOptions(c, aux)
+	if err != nil {
+		return nil, err
+	}
+	ck, err := convert.ReadCheckpoint(path)
+	if err != nil {
+		return nil, err
+	}
+	net, rep, err := graph.Load(ck.StateDict, opts)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	warnReport(rep)
+	return &loaded{ck, net, rep}, nil
+}
+
+// warnReport tells the user what a successful load left out.
+func warnReport(r *graph.LoadReport) {
+	if !r.Strict && len(r.Missing) > 0 {
+		fmt.Fprintf(os.Stderr, "gnconv: warning: missing key(s) in state_dict (not loaded): %s\n", shortList(r.Missing))
+	}
+	if !r.Strict && len(r.Unexpected) > 0 {
+		fmt.Fprintf(os.Stderr, "gnconv: warning: unexpected key(s) in state_dict (ignored): %s\n", shortList(r.Unexpected))
+	}
+	if len(r.NonFinite) > 0 {
+		fmt.Fprintf(os.Stderr, "gnconv: warning: weights hold NaN or Inf: %s\n", shortList(r.NonFinite))
+	}
+}
+
+func shortList(keys []string) string {
+	if len(keys) > 8 {
+		return strings.Join(keys[:8], ", ") + fmt.Sprintf(" and %d more", len(keys)-8)
+	}
+	return strings.Join(keys, ", ")
+}

@@ -1,0 +1,434 @@
+package convert
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/gnconv/gnconv/graph"
+	"github.com/gnconv/gnconv/internal/kernels"
+	"github.com/gnconv/gnconv/internal/onnxpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// Opsets gnconv can emit: the range Debian's onnx 1.12 checker knows,
+// starting where Slice, ReduceMean and Softmax take their modern forms.
+const (
+	MinOpset     = 13
+	MaxOpset     = 17
+	DefaultOpset = 17
+	irVersion    = 8
+)
+
+// ONNXOptions steer EmitONNX.
+type ONNXOptions struct {
+	Opset int // 0: DefaultOpset
+	// Aux adds the aux heads' outputs aux1 and aux2.
+	Aux bool
+	// KeepBN keeps BatchNormalization nodes instead of folding them into
+	// the preceding convolutions.
+	KeepBN bool
+	// Softmax appends a Softmax to each output.
+	Softmax bool
+	// Batch fixes the batch dimension; 0 leaves it symbolic ("batch").
+	Batch int
+	// Height and Width of the input (0: 224).
+	Height, Width int
+
+	// Provenance, recorded in doc_string and metadata_props.
+	SourceFile, SourceSHA256, Version string
+}
+
+// ONNX is an emitted model and what it holds.
+type ONNX struct {
+	Model        *onnxpb.ModelProto
+	Nodes        int
+	Initializers int
+	Parameters   int
+	Outputs      []string
+	OpCounts     map[string]int
+}
+
+// Marshal serialises the model.
+func (o *ONNX) Marshal() ([]byte, error) {
+	return proto.MarshalOptions{Deterministic: true}.Marshal(o.Model)
+}
+
+// onnxBuilder collects nodes and initializers in graph order.
+type onnxBuilder struct {
+	opset  int
+	nodes  []*onnxpb.NodeProto
+	inits  []*onnxpb.TensorProto
+	names  map[string]bool
+	params int
+	ops    map[string]int
+}
+
+func (b *onnxBuilder) initF32(name string, dims []int, data []float32) string {
+	if b.names[name] {
+		panic("duplicate initializer " + name)
+	}
+	b.names[name] = true
+	raw := make([]byte, 4*len(data))
+	for i, v := range data {
+		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(v))
+	}
+	b.inits = append(b.inits, &onnxpb.TensorProto{Name: proto.String(name), Dims: int64s(dims),
+		DataType: proto.Int32(int32(onnxpb.TensorProto_FLOAT)), RawData: raw})
+	b.params += len(data)
+	return name
+}
+
+func (b *onnxBuilder) initI64(name string, data []int64) string {
+	b.names[name] = true
+	raw := make([]byte, 8*len(data))
+	for i, v := range data {
+		binary.LittleEndian.PutUint64(raw[8*i:], uint64(v))
+	}
+	b.inits = append(b.inits, &onnxpb.TensorProto{Name: proto.String(name), Dims: []int64{int64(len(data))},
+		DataType: proto.Int32(int32(onnxpb.TensorProto_INT64)), RawData: raw})
+	return name
+}
+
+func (b *onnxBuilder) node(op, name string, inputs []string, output string, attrs ...*onnxpb.AttributeProto) string {
+	b.nodes = append(b.nodes, &onnxpb.NodeProto{OpType: proto.String(op), Name: proto.String(name),
+		Input: inputs, Output: []string{output}, Attribute: attrs})
+	b.ops[op]++
+	return output
+}
+
+func attrInts(name string, v ...int) *onnxpb.AttributeProto {
+	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_INTS.Enum(), Ints: int64s(v)}
+}
+
+func attrInt(name string, v int) *onnxpb.AttributeProto {
+	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_INT.Enum(), I: proto.Int64(int64(v))}
+}
+
+func attrFloat(name string, v float32) *onnxpb.AttributeProto {
+	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_FLOAT.Enum(), F: proto.Float32(v)}
+}
+
+func int64s(v []int) []int64 {
+	out := make([]int64, len(v))
+	for i, x := range v {
+		out[i] = int64(x)
+	}
+	return out
+}
+
+// nodeName turns a module path into a node name: inception4a.branch2.1
+// becomes inception4a/branch2/1.
+func nodeName(module string) string { return strings.ReplaceAll(module, ".", "/") }
+
+// EmitONNX builds the ONNX model of a network.
+func EmitONNX(net *graph.Net, opts ONNXOptions) (*ONNX, error) {
+	if opts.Opset == 0 {
+		opts.Opset = DefaultOpset
+	}
+	if opts.Opset < MinOpset || opts.Opset > MaxOpset {
+		return nil, fmt.Errorf("opset %d is not supported: gnconv emits opsets %d to %d (opset 12 and older take Slice, ReduceMean and Softmax in forms gnconv does not write; 18 and newer move ReduceMean's axes to an input, which Debian's onnx 1.12 checker does not know)",
+			opts.Opset, MinOpset, MaxOpset)
+	}
+	if opts.Height == 0 {
+		opts.Height = 224
+	}
+	if opts.Width == 0 {
+		opts.Width = 224
+	}
+	if opts.Batch < 0 || opts.Height < 0 || opts.Width < 0 {
+		return nil, fmt.Errorf("batch and input size must be positive")
+	}
+	if opts.Aux && !net.HasAux() {
+		return nil, fmt.Errorf("aux outputs asked for, but the network has no aux heads (the checkpoint holds none)")
+	}
+	check := net
+	if !opts.Aux {
+		check = net.WithoutAux()
+	}
+	if err := check.CheckInput(opts.Height, opts.Width); err != nil {
+		return nil, err
+	}
+	if miss := missing(net, opts.Aux); len(miss) > 0 {
+		return nil, fmt.Errorf("cannot emit a network without weights for %s (loaded non-strictly)", strings.Join(miss, ", "))
+	}
+	b := &onnxBuilder{opset: opts.Opset, names: map[string]bool{}, ops: map[string]int{}}
+	e := &emitter{b: b, opts: opts}
+	x := "input"
+	h, w := opts.Height, opts.Width
+	if net.TransformInput {
+		scale, shift := graph.TransformInputCoeffs()
+		s := b.initF32("transform_input.scale", []int{1, 3, 1, 1}, scale[:])
+		t := b.initF32("transform_input.shift", []int{1, 3, 1, 1}, shift[:])
+		x = b.node("Mul", "transform_input/mul", []string{x, s}, "transform_input.scaled")
+		x = b.node("Add", "transform_input/add", []string{x, t}, "transform_input")
+	}
+	x, h, w = e.conv(x, h, w, net.Conv1)
+	x, h, w = e.pool(x, h, w, net.Pool1, "maxpool1")
+	if net.LRN {
+		x = e.lrn(x, "lrn1")
+	}
+	x, h, w = e.conv(x, h, w, net.Conv2)
+	x, h, w = e.conv(x, h, w, net.Conv3)
+	if net.LRN {
+		x = e.lrn(x, "lrn2")
+	}
+	x, h, w = e.pool(x, h, w, net.Pool2, "maxpool2")
+	var outputs []string
+	var auxOut []string
+	for i, u := range net.Inception {
+		if i == 2 {
+			x, h, w = e.pool(x, h, w, net.Pool3, "maxpool3")
+		}
+		if i == 7 {
+			x, h, w = e.pool(x, h, w, net.Pool4, "maxpool4")
+		}
+		x = e.inception(x, h, w, u)
+		if opts.Aux && i == 2 {
+			auxOut = append(auxOut, e.aux(x, h, w, net.Aux1))
+		}
+		if opts.Aux && i == 5 {
+			auxOut = append(auxOut, e.aux(x, h, w, net.Aux2))
+		}
+	}
+	x = b.node("GlobalAveragePool", "avgpool", []string{x}, "avgpool")
+	x = b.node("Flatten", "flatten", []string{x}, "flatten", attrInt("axis", 1))
+	outputs = append(outputs, e.linear(x, net.FC, "logits"))
+	outputs = append(outputs, auxOut...)
+	if opts.Softmax {
+		for i, o := range outputs {
+			raw := o + ".raw"
+			renameOutput(b, o, raw)
+			outputs[i] = b.node("Softmax", o+"/softmax", []string{raw}, o, attrInt("axis", 1))
+		}
+	}
+
+	batchDim := &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimParam{DimParam: "batch"}}
+	if opts.Batch > 0 {
+		batchDim = &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: int64(opts.Batch)}}
+	}
+	valueInfo := func(name string, dims ...int) *onnxpb.ValueInfoProto {
+		shape := &onnxpb.TensorShapeProto{Dim: []*onnxpb.TensorShapeProto_Dimension{batchDim}}
+		for _, d := range dims {
+			shape.Dim = append(shape.Dim, &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: int64(d)}})
+		}
+		return &onnxpb.ValueInfoProto{Name: proto.String(name), Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{
+			TensorType: &onnxpb.TypeProto_Tensor{ElemType: proto.Int32(int32(onnxpb.TensorProto_FLOAT)), Shape: shape}}}}
+	}
+	g := &onnxpb.GraphProto{
+		Name:        proto.String("googlenet"),
+		Node:        b.nodes,
+		Initializer: b.inits,
+		Input:       []*onnxpb.ValueInfoProto{valueInfo("input", 3, opts.Height, opts.Width)},
+	}
+	for _, o := range outputs {
+		g.Output = append(g.Output, valueInfo(o, net.Classes))
+	}
+	doc := fmt.Sprintf("GoogLeNet, %s layout, %d classes, converted by gnconv %s", net.Layout, net.Classes, opts.Version)
+	if opts.SourceFile != "" {
+		doc += fmt.Sprintf(" from %s (sha256 %s)", opts.SourceFile, opts.SourceSHA256)
+	}
+	g.DocString = proto.String(doc)
+	meta := map[string]string{
+		"layout":          net.Layout.String(),
+		"classes":         fmt.Sprint(net.Classes),
+		"gnconv_version":  opts.Version,
+		"source_file":     opts.SourceFile,
+		"source_sha256":   opts.SourceSHA256,
+		"transform_input": fmt.Sprint(net.TransformInput),
+		"batch_norm":      map[bool]string{true: "kept", false: "folded"}[opts.KeepBN],
+		"aux_outputs":     fmt.Sprint(opts.Aux),
+		"softmax":         fmt.Sprint(opts.Softmax),
+	}
+	if net.Layout != graph.Torchvision {
+		meta["batch_norm"] = "none"
+	}
+	keys := make([]string, 0, len(meta))
+	for k := range meta {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	m := &onnxpb.ModelProto{
+		IrVersion:       proto.Int64(irVersion),
+		OpsetImport:     []*onnxpb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(int64(opts.Opset))}},
+		ProducerName:    proto.String("gnconv"),
+		ProducerVersion: proto.String(opts.Version),
+		DocString:       proto.String(doc),
+		Graph:           g,
+	}
+	for _, k := range keys {
+		m.MetadataProps = append(m.MetadataProps, &onnxpb.StringStringEntryProto{Key: proto.String(k), Value: proto.String(meta[k])})
+	}
+	return &ONNX{Model: m, Nodes: len(b.nodes), Initializers: len(b.inits), Parameters: b.params, Outputs: outputs, OpCounts: b.ops}, nil
+}
+
+// renameOutput renames the node output (and every use of) a value.
+func renameOutput(b *onnxBuilder, from, to string) {
+	for _, n := range b.nodes {
+		for i, o := range n.Output {
+			if o == from {
+				n.Output[i] = to
+			}
+		}
+		for i, in := range n.Input {
+			if in == from {
+				n.Input[i] = to
+			}
+		}
+	}
+}
+
+func missing(net *graph.Net, aux bool) []string {
+	n := net
+	if !aux {
+		n = net.WithoutAux()
+	}
+	var miss []string
+	for _, p := range n.Params() {
+		if p.Dst != nil && *p.Dst == nil {
+			miss = append(miss, p.Key)
+		}
+	}
+	return miss
+}
+
+type emitter struct {
+	b    *onnxBuilder
+	opts ONNXOptions
+}
+
+// conv emits a conv block: Conv (+ BatchNormalization unless folded) + Relu.
+func (e *emitter) conv(x string, h, w int, c *graph.Conv) (string, int, int) {
+	b := e.b
+	name := nodeName(c.Name)
+	dims := []int{c.Out, c.In, c.K, c.K}
+	attrs := []*onnxpb.AttributeProto{attrInts("kernel_shape", c.K, c.K), attrInts("strides", c.Stride, c.Stride),
+		attrInts("pads", c.Pad, c.Pad, c.Pad, c.Pad), attrInts("dilations", 1, 1), attrInt("group", 1)}
+	var y string
+	switch {
+	case c.BN == nil:
+		wt := b.initF32(c.Name+".conv.weight", dims, c.Weight)
+		bias := b.initF32(c.Name+".conv.bias", []int{c.Out}, c.Bias)
+		y = b.node("Conv", name+"/conv", []string{x, wt, bias}, c.Name+".conv", attrs...)
+	case e.opts.KeepBN:
+		wt := b.initF32(c.Name+".conv.weight", dims, c.Weight)
+		y = b.node("Conv", name+"/conv", []string{x, wt}, c.Name+".conv", attrs...)
+		ins := []string{y,
+			b.initF32(c.Name+".bn.weight", []int{c.Out}, c.BN.Weight),
+			b.initF32(c.Name+".bn.bias", []int{c.Out}, c.BN.Bias),
+			b.initF32(c.Name+".bn.running_mean", []int{c.Out}, c.BN.Mean),
+			b.initF32(c.Name+".bn.running_var", []int{c.Out}, c.BN.Var)}
+		y = b.node("BatchNormalization", name+"/bn", ins, c.Name+".bn", attrFloat("epsilon", c.BN.Eps), attrFloat("momentum", 0.9))
+	default:
+		fw, fb := FoldBatchNorm(c)
+		wt := b.initF32(c.Name+".conv.weight", dims, fw)
+		bias := b.initF32(c.Name+".conv.bias", []int{c.Out}, fb)
+		y = b.node("Conv", name+"/conv", []string{x, wt, bias}, c.Name+".conv", attrs...)
+	}
+	y = b.node("Relu", name+"/relu", []string{y}, c.Name)
+	p := kernels.ConvParams{InC: c.In, H: h, W: w, OutC: c.Out, KH: c.K, KW: c.K, StrideH: c.Stride, StrideW: c.Stride,
+		PadT: c.Pad, PadL: c.Pad, PadB: c.Pad, PadR: c.Pad}
+	oh, ow := p.OutSize()
+	return y, oh, ow
+}
+
+// FoldBatchNorm folds a conv block's batch norm into its convolution:
+// W' = W·s and b' = β − μ·s per output channel, with s = γ/√(σ²+ε),
+// computed in float64 and rounded once.
+func FoldBatchNorm(c *graph.Conv) (weight, bias []float32) {
+	per := c.In * c.K * c.K
+	weight = make([]float32, len(c.Weight))
+	bias = make([]float32, c.Out)
+	for o := 0; o < c.Out; o++ {
+		s := float64(c.BN.Weight[o]) / math.Sqrt(float64(c.BN.Var[o])+float64(c.BN.Eps))
+		for i := o * per; i < (o+1)*per; i++ {
+			weight[i] = float32(float64(c.Weight[i]) * s)
+		}
+		bias[o] = float32(float64(c.BN.Bias[o]) - float64(c.BN.Mean[o])*s)
+	}
+	return
+}
+
+func (e *emitter) pool(x string, h, w int, p graph.Pool, module string) (string, int, int) {
+	attrs := []*onnxpb.AttributeProto{attrInts("kernel_shape", p.K, p.K), attrInts("strides", p.Stride, p.Stride),
+		attrInts("pads", p.Pad, p.Pad, p.Pad, p.Pad)}
+	if p.Ceil {
+		attrs = append(attrs, attrInt("ceil_mode", 1))
+	}
+	op := "MaxPool"
+	if !p.Max {
+		op = "AveragePool"
+		if p.CountIncludePad {
+			attrs = append(attrs, attrInt("count_include_pad", 1))
+		}
+	}
+	y := e.b.node(op, nodeName(module), []string{x}, module, attrs...)
+	return y, kernels.PoolOutSize(h, p.K, p.Stride, p.Pad, p.Pad, p.Ceil), kernels.PoolOutSize(w, p.K, p.Stride, p.Pad, p.Pad, p.Ceil)
+}
+
+func (e *emitter) lrn(x, module string) string {
+	return e.b.node("LRN", module, []string{x}, module, attrInt("size", graph.LRNSize),
+		attrFloat("alpha", graph.LRNAlpha), attrFloat("beta", graph.LRNBeta), attrFloat("bias", graph.LRNBias))
+}
+
+func (e *emitter) inception(x string, h, w int, u *graph.Inception) string {
+	b1, _, _ := e.conv(x, h, w, u.Branch1)
+	b2, _, _ := e.conv(x, h, w, u.Branch2[0])
+	b2, _, _ = e.conv(b2, h, w, u.Branch2[1])
+	b3, _, _ := e.conv(x, h, w, u.Branch3[0])
+	b3, _, _ = e.conv(b3, h, w, u.Branch3[1])
+	b4, ph, pw := e.pool(x, h, w, u.Pool, u.Name+".branch4.0")
+	b4, _, _ = e.conv(b4, ph, pw, u.Branch4)
+	return e.b.node("Concat", nodeName(u.Name)+"/concat", []string{b1, b2, b3, b4}, u.Name, attrInt("axis", 1))
+}
+
+// aux emits an aux head. torchvision's adaptive 4x4 pooling becomes an
+// AveragePool when the map divides evenly, else its exact windows
+// [⌊i·in/4⌋, ⌈(i+1)·in/4⌉): rows first (Slice + ReduceMean per window,
+// Concat), then columns; the mean of a rectangle is the mean of its rows'
+// means, so the result is exact.
+func (e *emitter) aux(x string, h, w int, a *graph.Aux) string {
+	b := e.b
+	var pooled string
+	if !a.Adaptive {
+		pooled, _, _ = e.pool(x, h, w, a.Pool, a.Name+".pool")
+	} else if h%4 == 0 && w%4 == 0 {
+		pooled = b.node("AveragePool", nodeName(a.Name)+"/pool", []string{x}, a.Name+".pool",
+			attrInts("kernel_shape", h/4, w/4), attrInts("strides", h/4, w/4))
+	} else {
+		pooled = x
+		for _, ax := range []struct {
+			axis int
+			in   int
+			tag  string
+		}{{2, h, "rows"}, {3, w, "cols"}} {
+			var parts []string
+			for i := 0; i < 4; i++ {
+				s, t := kernels.AdaptiveWindow(i, ax.in, 4)
+				base := fmt.Sprintf("%s.pool.%s%d", a.Name, ax.tag, i)
+				starts := b.initI64(base+".starts", []int64{int64(s)})
+				ends := b.initI64(base+".ends", []int64{int64(t)})
+				axes := b.initI64(base+".axes", []int64{int64(ax.axis)})
+				sl := b.node("Slice", nodeName(base)+"/slice", []string{pooled, starts, ends, axes}, base+".slice")
+				parts = append(parts, b.node("ReduceMean", nodeName(base)+"/mean", []string{sl}, base,
+					attrInts("axes", ax.axis), attrInt("keepdims", 1)))
+			}
+			pooled = b.node("Concat", nodeName(a.Name)+"/pool/"+ax.tag, parts, a.Name+".pool."+ax.tag, attrInt("axis", ax.axis))
+		}
+	}
+	y, _, _ := e.conv(pooled, 4, 4, a.Conv)
+	y = b.node("Flatten", nodeName(a.Name)+"/flatten", []string{y}, a.Name+".flatten", attrInt("axis", 1))
+	y = e.linear(y, a.FC1, a.Name+".fc1")
+	y = b.node("Relu", nodeName(a.Name)+"/fc1/relu", []string{y}, a.Name+".fc1.relu")
+	return e.linear(y, a.FC2, a.Name)
+}
+
+func (e *emitter) linear(x string, l *graph.Linear, out string) string {
+	b := e.b
+	wt := b.initF32(l.Name+".weight", []int{l.Out, l.In}, l.Weight)
+	bias := b.initF32(l.Name+".bias", []int{l.Out}, l.Bias)
+	return b.node("Gemm", nodeName(l.Name), []string{x, wt, bias}, out,
+		attrFloat("alpha", 1), attrFloat("beta", 1), attrInt("transB", 1))
+}

@@ -1,0 +1,65 @@
+package interop
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gnconv/gnconv/convert"
+)
+
+// debianPython is Debian's interpreter, where python3-onnx and
+// python3-torch are installed (another python3 may come first on PATH).
+const debianPython = "/usr/bin/python3"
+
+// requirePython skips without Debian's python3 and the modules named,
+// except in CI.
+func requirePython(t *testing.T, modules ...string) {
+	t.Helper()
+	args := []string{"-c", "import " + strings.Join(modules, ", ")}
+	if out, err := exec.Command(debianPython, args...).CombinedOutput(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI must run the Python interop tests: %v\n%s", err, out)
+		}
+		t.Skipf("python modules %v not available: %s", modules, out)
+	}
+}
+
+func TestONNXCheckerAcceptsEveryVariant(t *testing.T) {
+	requirePython(t, "onnx")
+	dir := t.TempDir()
+	var files []string
+	for _, transform := range []bool{false, true} {
+		for _, mf := range loadModels(t, transform) {
+			for _, aux := range []bool{false, true} {
+				for _, keepBN := range []bool{false, true} {
+					for _, opset := range []int{13, 17} {
+						model, err := convert.EmitONNX(mf.net, convert.ONNXOptions{Opset: opset, Aux: aux, KeepBN: keepBN, Softmax: opset == 13 && aux, Version: "test"})
+						if err != nil {
+							t.Fatal(err)
+						}
+						data, err := model.Marshal()
+						if err != nil {
+							t.Fatal(err)
+						}
+						p := filepath.Join(dir, fmt.Sprintf("%s_t%v_a%v_bn%v_o%d.onnx", strings.TrimSuffix(mf.name, ".pth"), transform, aux, keepBN, opset))
+						if err := os.WriteFile(p, data, 0o644); err != nil {
+							t.Fatal(err)
+						}
+						files = append(files, p)
+					}
+				}
+			}
+		}
+	}
+	out, err := exec.Command(debianPython, append([]string{"check_onnx.py"}, files...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("onnx.checker failed: %v\n%s", err, out)
+	}
+	if n := strings.Count(string(out), "ok "); n != len(files) {
+		t.Fatalf("checker passed %d of %d files:\n%s", n, len(files), out)
+	}
+}

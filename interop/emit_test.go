@@ -1,0 +1,171 @@
+package interop
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/gnconv/gnconv/convert"
+	"github.com/gnconv/gnconv/graph"
+	"github.com/gnconv/gnconv/internal/fixture"
+)
+
+// requireORT skips without onnxruntime, except in CI, where the interop
+// tests must run.
+func requireORT(t *testing.T) {
+	t.Helper()
+	if err := Init(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI must run the onnxruntime tests: %v", err)
+		}
+		t.Skip(err)
+	}
+}
+
+type modelFixture struct {
+	name string
+	fx   fixture.Model
+	net  *graph.Net
+	x    []float32
+}
+
+func loadModels(t *testing.T, transform bool) []modelFixture {
+	t.Helper()
+	m, err := fixture.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []modelFixture
+	for _, name := range []string{"tutorial_aux.pth", "torchvision_aux.pth"} {
+		fx, ok := m.Models[name]
+		if !ok {
+			t.Fatalf("fixture %s missing from the manifest", name)
+		}
+		ck, err := convert.ReadCheckpoint(filepath.Join(fixture.Dir(), name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		net, _, err := graph.Load(ck.StateDict, graph.Options{TransformInput: transform})
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, err := fixture.ReadF32(fx.Input)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, modelFixture{name, fx, net, x})
+	}
+	return out
+}
+
+func softmaxRows(v []float32, cols int) []float32 {
+	out := make([]float32, len(v))
+	for r := 0; r < len(v)/cols; r++ {
+		row := v[r*cols : (r+1)*cols]
+		m := math.Inf(-1)
+		for _, x := range row {
+			m = math.Max(m, float64(x))
+		}
+		s := 0.0
+		for _, x := range row {
+			s += math.Exp(float64(x) - m)
+		}
+		for i, x := range row {
+			out[r*cols+i] = float32(math.Exp(float64(x)-m) / s)
+		}
+	}
+	return out
+}
+
+// TestEmittedONNXRunsInORTAndMatchesTorch runs every emitted variant in
+// onnxruntime and compares it with the outputs torch recorded.
+func TestEmittedONNXRunsInORTAndMatchesTorch(t *testing.T) {
+	requireORT(t)
+	for _, transform := range []bool{false, true} {
+		for _, mf := range loadModels(t, transform) {
+			recorded := mf.fx.Outputs
+			if transform {
+				if mf.fx.OutputsTransformInput == nil {
+					continue
+				}
+				recorded = mf.fx.OutputsTransformInput
+			}
+			for _, aux := range []bool{false, true} {
+				for _, keepBN := range []bool{false, true} {
+					if keepBN && mf.fx.Layout != "torchvision" {
+						continue
+					}
+					for _, opset := range []int{13, 17} {
+						for _, softmax := range []bool{false, true} {
+							if softmax && (opset != 17 || keepBN || transform) {
+								continue
+							}
+							name := fmt.Sprintf("%s/transform=%v/aux=%v/keepBN=%v/opset=%d/softmax=%v", mf.name, transform, aux, keepBN, opset, softmax)
+							t.Run(name, func(t *testing.T) {
+								model, err := convert.EmitONNX(mf.net, convert.ONNXOptions{Opset: opset, Aux: aux, KeepBN: keepBN, Softmax: softmax, Version: "test"})
+								if err != nil {
+									t.Fatal(err)
+								}
+								data, err := model.Marshal()
+								if err != nil {
+									t.Fatal(err)
+								}
+								batch := int64(len(mf.x) / (3 * 224 * 224))
+								outs, err := Run(data, "input", model.Outputs, mf.x, batch, 3, 224, 224)
+								if err != nil {
+									t.Fatal(err)
+								}
+								for i, oname := range model.Outputs {
+									want, err := fixture.ReadF32(recorded[oname].File)
+									if err != nil {
+										t.Fatal(err)
+									}
+									tol := fixture.Tolerance(want)
+									if softmax {
+										want = softmaxRows(want, mf.fx.Classes)
+										tol = 1e-5
+									}
+									if d := fixture.MaxAbsDiff(outs[i], want); d > tol {
+										t.Errorf("%s: max abs diff %g > %g", oname, d, tol)
+									}
+								}
+							})
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestSymbolicAndFixedBatch runs one image through a symbolic-batch file
+// and the batch through a fixed-batch file.
+func TestSymbolicAndFixedBatch(t *testing.T) {
+	requireORT(t)
+	for _, mf := range loadModels(t, false) {
+		want, err := fixture.ReadF32(mf.fx.Outputs["logits"].File)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, batch := range []int{0, 2} {
+			model, err := convert.EmitONNX(mf.net, convert.ONNXOptions{Batch: batch})
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, _ := model.Marshal()
+			n := 1
+			if batch == 2 {
+				n = 2
+			}
+			outs, err := Run(data, "input", []string{"logits"}, mf.x[:n*3*224*224], int64(n), 3, 224, 224)
+			if err != nil {
+				t.Fatalf("%s batch=%d: %v", mf.name, batch, err)
+			}
+			if d := fixture.MaxAbsDiff(outs[0], want[:n*mf.fx.Classes]); d > fixture.Tolerance(want) {
+				t.Errorf("%s batch=%d: max abs diff %g", mf.name, batch, d)
+			}
+		}
+	}
+}

@@ -1,0 +1,118 @@
+// Package interop runs ONNX files in onnxruntime, the executor users
+// deploy on, for gnconv's interop tests and benchmarks. It loads the
+// libonnxruntime.so that the npm package onnxruntime-node ships
+// (`npm ci --ignore-scripts` in this folder), or the one named by
+// GNCONV_ONNXRUNTIME_LIB.
+package interop
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+
+	ort "github.com/yalue/onnxruntime_go"
+)
+
+// LibraryPath is the onnxruntime shared library to load, or "" when none
+// is installed.
+func LibraryPath() string {
+	if p := os.Getenv("GNCONV_ONNXRUNTIME_LIB"); p != "" {
+		return p
+	}
+	_, file, _, _ := runtime.Caller(0)
+	arch := map[string]string{"amd64": "x64", "arm64": "arm64"}[runtime.GOARCH]
+	p := filepath.Join(filepath.Dir(file), "node_modules", "onnxruntime-node", "bin", "napi-v6", runtime.GOOS, arch, "libonnxruntime.so.1")
+	if _, err := os.Stat(p); err != nil {
+		return ""
+	}
+	return p
+}
+
+var (
+	initOnce sync.Once
+	initErr  error
+)
+
+// Init loads onnxruntime once per process.
+func Init() error {
+	initOnce.Do(func() {
+		p := LibraryPath()
+		if p == "" {
+			initErr = fmt.Errorf("onnxruntime not installed: run `npm ci --ignore-scripts` in interop/ or set GNCONV_ONNXRUNTIME_LIB")
+			return
+		}
+		ort.SetSharedLibraryPath(p)
+		initErr = ort.InitializeEnvironment()
+	})
+	return initErr
+}
+
+// Session is an onnxruntime session on one model.
+type Session struct {
+	s       *ort.DynamicAdvancedSession
+	outputs []string
+}
+
+// NewSession opens a model held in memory with the given threads (0: all
+// cores).
+func NewSession(model []byte, input string, outputs []string, threads int) (*Session, error) {
+	if err := Init(); err != nil {
+		return nil, err
+	}
+	opts, err := ort.NewSessionOptions()
+	if err != nil {
+		return nil, err
+	}
+	defer opts.Destroy()
+	if threads > 0 {
+		if err := opts.SetIntraOpNumThreads(threads); err != nil {
+			return nil, err
+		}
+		if err := opts.SetInterOpNumThreads(1); err != nil {
+			return nil, err
+		}
+	}
+	s, err := ort.NewDynamicAdvancedSessionWithONNXData(model, []string{input}, outputs, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Session{s: s, outputs: outputs}, nil
+}
+
+// Run runs the model on one float32 input and returns each output's values.
+func (s *Session) Run(x []float32, shape ...int64) ([][]float32, error) {
+	in, err := ort.NewTensor(ort.NewShape(shape...), x)
+	if err != nil {
+		return nil, err
+	}
+	defer in.Destroy()
+	outs := make([]ort.Value, len(s.outputs))
+	if err := s.s.Run([]ort.Value{in}, outs); err != nil {
+		return nil, err
+	}
+	res := make([][]float32, len(outs))
+	for i, o := range outs {
+		t, ok := o.(*ort.Tensor[float32])
+		if !ok {
+			return nil, fmt.Errorf("output %s is not float32", s.outputs[i])
+		}
+		res[i] = append([]float32(nil), t.GetData()...)
+		o.Destroy()
+	}
+	return res, nil
+}
+
+// Close releases the session.
+func (s *Session) Close() error { return s.s.Destroy() }
+
+// Run is a one-shot NewSession + Run + Close.
+func Run(model []byte, input string, outputs []string, x []float32, shape ...int64) ([][]float32, error) {
+	s, err := NewSession(model, input, outputs, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	return s.Run(x, shape...)
+}
