@@ -128,7 +128,11 @@ func TestConv2DAgainstLoop(t *testing.T) {
 
 func TestPoolOutSizeMatchesPyTorch(t *testing.T) {
 	// Sizes PyTorch computes (torch.nn.functional.max_pool2d output shapes).
-	cases := []struct{ in, k, s, p int; ceil bool; want int }{
+	cases := []struct {
+		in, k, s, p int
+		ceil        bool
+		want        int
+	}{
 		{112, 3, 2, 0, true, 56}, {112, 3, 2, 0, false, 55}, {14, 2, 2, 0, true, 7},
 		{14, 3, 2, 0, true, 7}, {28, 3, 1, 1, true, 28}, {14, 5, 3, 0, false, 4},
 		{5, 2, 2, 1, true, 3}, {6, 3, 3, 1, true, 3}, {4, 3, 2, 1, true, 3}, {2, 3, 2, 0, true, 1},
