@@ -3,6 +3,7 @@ package graph
 import (
 	"fmt"
 	"math"
+	"sort"
 	"strings"
 
 	"github.com/gnconv/gnconv/tensor"
@@ -71,6 +72,14 @@ type LoadError struct {
 }
 
 func (e *LoadError) Error() string {
+	if e.Hint != "" {
+		return e.TorchMessage() + "\n" + e.Hint
+	}
+	return e.TorchMessage()
+}
+
+// TorchMessage is the error as PyTorch's load_state_dict raises it.
+func (e *LoadError) TorchMessage() string {
 	r := e.Report
 	var msgs []string
 	if r.Strict && len(r.Missing) > 0 {
@@ -83,11 +92,7 @@ func (e *LoadError) Error() string {
 		msgs = append(msgs, fmt.Sprintf("size mismatch for %s: copying a param with shape %s from checkpoint, the shape in current model is %s.",
 			m.Key, torchSize(m.Checkpoint), torchSize(m.Model)))
 	}
-	s := "Error(s) in loading state_dict for GoogLeNet:\n\t" + strings.Join(msgs, "\n\t")
-	if e.Hint != "" {
-		s += "\n" + e.Hint
-	}
-	return s
+	return "Error(s) in loading state_dict for GoogLeNet:\n\t" + strings.Join(msgs, "\n\t")
 }
 
 func quoteKeys(keys []string) string {
@@ -177,12 +182,15 @@ func Load(sd *tensor.StateDict, opts Options) (*Net, *LoadReport, error) {
 	net := newNet(r.Layout, r.Classes, r.Aux)
 	net.TransformInput, net.LRN = opts.TransformInput, opts.LRN
 
+	params := net.Params()
 	expected := map[string]bool{}
-	for _, p := range net.Params() {
+	for _, p := range params {
 		expected[p.Key] = true
 		t, ok := sd.Tensors[p.Key]
 		if !ok {
-			if p.Dst != nil { // a missing num_batches_tracked is fine (pre-0.4.1 files)
+			// PyTorch's BatchNorm fills in a missing num_batches_tracked
+			// (files from before torch 0.4.1 have none).
+			if p.Dst != nil {
 				r.Missing = append(r.Missing, p.Key)
 			}
 			continue
@@ -210,6 +218,7 @@ func Load(sd *tensor.StateDict, opts Options) (*Net, *LoadReport, error) {
 			r.Unexpected = append(r.Unexpected, k)
 		}
 	}
+	sortUnexpected(r.Unexpected, params)
 	if len(r.Mismatched) > 0 || (r.Strict && (len(r.Missing) > 0 || len(r.Unexpected) > 0)) {
 		return nil, r, &LoadError{Report: r, Hint: hint(r)}
 	}
@@ -269,4 +278,45 @@ func (n *Net) missingWeights() []string {
 		}
 	}
 	return miss
+}
+
+// sortUnexpected puts unexpected keys in the order PyTorch reports them:
+// each module, visited in pre-order, reports the keys under its prefix that
+// name none of its children or tensors, in state-dict order. A key is
+// reported by the deepest module of the network that its name runs through.
+func sortUnexpected(keys []string, params []Param) {
+	first := map[string]int{"": -1} // module path → index of its first tensor
+	for i, p := range params {
+		parts := strings.Split(p.Key, ".")
+		for j := 1; j < len(parts); j++ {
+			m := strings.Join(parts[:j], ".")
+			if _, ok := first[m]; !ok {
+				first[m] = i
+			}
+		}
+	}
+	type pos struct{ first, depth, order int }
+	at := map[string]pos{}
+	for order, k := range keys {
+		parts := strings.Split(k, ".")
+		m, depth := "", 0
+		for j := 1; j < len(parts); j++ {
+			cand := strings.Join(parts[:j], ".")
+			if _, ok := first[cand]; !ok {
+				break
+			}
+			m, depth = cand, j
+		}
+		at[k] = pos{first[m], depth, order}
+	}
+	sort.SliceStable(keys, func(a, b int) bool {
+		pa, pb := at[keys[a]], at[keys[b]]
+		if pa.first != pb.first {
+			return pa.first < pb.first
+		}
+		if pa.depth != pb.depth {
+			return pa.depth < pb.depth
+		}
+		return pa.order < pb.order
+	})
 }
