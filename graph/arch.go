@@ -6,6 +6,8 @@ package graph
 import (
 	"fmt"
 	"strings"
+
+	"github.com/gnconv/gnconv/tensor"
 )
 
 // Layout is one of the two GoogLeNet layouts gnconv knows.
@@ -308,4 +310,18 @@ func (n *Net) WithoutAux() *Net {
 	c := *n
 	c.Aux1, c.Aux2 = nil, nil
 	return &c
+}
+
+// StripAux returns the state dict without its aux heads' entries, in file
+// order, and the keys it removed.
+func StripAux(sd *tensor.StateDict) (kept *tensor.StateDict, removed []string) {
+	kept = tensor.NewStateDict()
+	for _, k := range sd.Names {
+		if IsAuxKey(k) {
+			removed = append(removed, k)
+			continue
+		}
+		kept.Set(k, sd.Tensors[k])
+	}
+	return kept, removed
 }

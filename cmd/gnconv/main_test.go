@@ -1,0 +1,176 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gnconv/gnconv/convert"
+	"github.com/gnconv/gnconv/internal/fixture"
+)
+
+func gnconv(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(append([]string{"gnconv"}, args...), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func fx(name string) string { return filepath.Join(fixture.Dir(), name) }
+
+func TestInspectEveryReaderFixture(t *testing.T) {
+	files, _ := filepath.Glob(fx("readers/*.pth"))
+	for _, f := range files {
+		code, out, errs := gnconv(t, "inspect", "--json", f)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", f, code, errs)
+		}
+		var res inspectResult
+		if err := json.Unmarshal([]byte(out), &res); err != nil {
+			t.Fatal(err)
+		}
+		ck, err := convert.ReadCheckpoint(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Count != ck.StateDict.Len() || res.WrapperKey != ck.WrapperKey || res.Prefix != ck.Prefix || res.GoogLeNet.OK {
+			t.Errorf("%s: %+v", f, res)
+		}
+	}
+}
+
+func TestInspectGoogLeNet(t *testing.T) {
+	code, out, _ := gnconv(t, "inspect", fx("torchvision_aux.pth"))
+	for _, want := range []string{"layout     torchvision", "classes    7", "aux heads  yes", "strict: ok, 305 tensors bound, 59 num_batches_tracked ignored", "tensors 364"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Fatalf("exit %d, output lacks %q:\n%s", code, want, out)
+		}
+	}
+	code, out, _ = gnconv(t, "inspect", fx("tutorial_aux.pth"), "--layout", "torchvision")
+	if code != 0 || !strings.Contains(out, "FAILED") || !strings.Contains(out, "holds the tutorial layout") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+}
+
+func TestBadFilesExit2(t *testing.T) {
+	files, _ := filepath.Glob(fx("bad/*.pth"))
+	for _, f := range files {
+		code, _, errs := gnconv(t, "inspect", f)
+		if code != exitError || !strings.HasPrefix(errs, "gnconv: ") || !strings.Contains(errs, f) {
+			t.Errorf("%s: exit %d, stderr %q", f, code, errs)
+		}
+	}
+	if code, _, _ := gnconv(t, "inspect"); code != exitError {
+		t.Errorf("no file: exit %d", code)
+	}
+	if code, _, _ := gnconv(t, "inspect", "/nonexistent.pth"); code != exitError {
+		t.Errorf("missing file: exit %d", code)
+	}
+}
+
+func TestImportWritesAtomicallyAndNeverOverwrites(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "m.onnx")
+	code, stdout, errs := gnconv(t, "import", fx("tutorial_aux.pth"), "-o", out)
+	if code != 0 || !strings.Contains(stdout, "wrote "+out) {
+		t.Fatalf("exit %d: %s %s", code, stdout, errs)
+	}
+	first, _ := os.ReadFile(out)
+	code, _, errs = gnconv(t, "import", fx("torchvision_aux.pth"), "-o", out)
+	if code != exitError || !strings.Contains(errs, "--force") {
+		t.Fatalf("overwrite without --force: exit %d %s", code, errs)
+	}
+	if now, _ := os.ReadFile(out); !bytes.Equal(now, first) {
+		t.Fatal("the existing output changed")
+	}
+	// A failure after reading (an impossible input size) leaves nothing.
+	bad := filepath.Join(dir, "bad.onnx")
+	if code, _, errs := gnconv(t, "import", fx("tutorial_aux.pth"), "-o", bad, "--aux", "--size", "288,288"); code != exitError || !strings.Contains(errs, "aux") {
+		t.Fatalf("exit %d %s", code, errs)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Fatalf("files left behind: %v", entries)
+	}
+	code, stdout, _ = gnconv(t, "import", fx("torchvision_aux.pth"), "-o", out, "--force", "--json", "--aux", "--opset", "13")
+	var s importSummary
+	if code != 0 || json.Unmarshal([]byte(stdout), &s) != nil || len(s.Outputs) != 3 || s.Opset != 13 || s.Ops["Slice"] != 16 {
+		t.Fatalf("exit %d: %s", code, stdout)
+	}
+	if code, _, errs := gnconv(t, "import", fx("torchvision_aux.pth"), "-o", out, "--force", "--opset", "12"); code != exitError || !strings.Contains(errs, "opset 12") {
+		t.Fatalf("opset 12: exit %d %s", code, errs)
+	}
+}
+
+func TestPruneAuxLeavesInputAndWritesDeployCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	in := fx("torchvision_aux.pth")
+	before := sha(t, in)
+	out := filepath.Join(dir, "deploy.pth")
+	code, stdout, errs := gnconv(t, "prune-aux", in, "-o", out, "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var s pruneSummary
+	if err := json.Unmarshal([]byte(stdout), &s); err != nil || len(s.Removed) != 20 || s.KeptKeys != 344 {
+		t.Fatalf("%v: %s", err, stdout)
+	}
+	if sha(t, in) != before {
+		t.Fatal("the input changed")
+	}
+	code, stdout, _ = gnconv(t, "inspect", out)
+	if code != 0 || !strings.Contains(stdout, "aux heads  no") || !strings.Contains(stdout, "strict: ok") {
+		t.Fatalf("exit %d:\n%s", code, stdout)
+	}
+	if code, _, errs := gnconv(t, "prune-aux", out, "-o", filepath.Join(dir, "again.pth")); code != exitError || !strings.Contains(errs, "nothing to prune") {
+		t.Fatalf("pruning a deploy checkpoint: exit %d %s", code, errs)
+	}
+	if code, _, errs := gnconv(t, "prune-aux", in, "-o", in); code != exitError || !strings.Contains(errs, "input") {
+		t.Fatalf("output = input: exit %d %s", code, errs)
+	}
+}
+
+func TestPruneAuxKeepWrapper(t *testing.T) {
+	dir := t.TempDir()
+	// A wrapped, DataParallel-prefixed training checkpoint made from the fixture.
+	ck, err := convert.ReadCheckpoint(fx("tutorial_aux.pth"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd := &convert.Dict{}
+	for _, n := range ck.StateDict.Names {
+		sd.Keys = append(sd.Keys, "module."+n)
+		sd.Values = append(sd.Values, ck.StateDict.Tensors[n])
+	}
+	wrapped := filepath.Join(dir, "train.pth")
+	f, _ := os.Create(wrapped)
+	if err := convert.WriteObject(f, &convert.Dict{Keys: []interface{}{"epoch", "model_state_dict", "best"}, Values: []interface{}{12, sd, 0.75}}, false); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	out := filepath.Join(dir, "deploy.pth")
+	if code, _, errs := gnconv(t, "prune-aux", wrapped, "-o", out, "--keep-wrapper"); code != 0 {
+		t.Fatalf("exit %d %s", code, errs)
+	}
+	back, err := convert.ReadCheckpoint(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := back.Root.(*convert.Dict)
+	epoch, _ := root.Get("epoch")
+	if back.WrapperKey != "model_state_dict" || back.Prefix != "module." || back.StateDict.Len() != 116 || epoch != 12 {
+		t.Fatalf("wrapper %q prefix %q, %d keys, epoch %v", back.WrapperKey, back.Prefix, back.StateDict.Len(), epoch)
+	}
+}
+
+func sha(t *testing.T, p string) [32]byte {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sha256.Sum256(b)
+}

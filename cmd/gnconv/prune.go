@@ -1,0 +1,234 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/gnconv/gnconv/convert"
+	"github.com/gnconv/gnconv/graph"
+	"github.com/gnconv/gnconv/internal/atomicfile"
+	"github.com/gnconv/gnconv/internal/onnxpb"
+	"github.com/gnconv/gnconv/tensor"
+	"github.com/urfave/cli/v2"
+	"google.golang.org/protobuf/proto"
+)
+
+type pruneSummary struct {
+	Input             string   `json:"input"`
+	Output            string   `json:"output"`
+	Format            string   `json:"format"`
+	Removed           []string `json:"removed"`
+	RemovedParameters int      `json:"removed_parameters"`
+	BytesSaved        int      `json:"bytes_saved"`
+	KeptKeys          int      `json:"kept_keys"`
+	KeptParameters    int      `json:"kept_parameters"`
+	KeptBytes         int      `json:"kept_bytes"`
+	RemovedNodes      int      `json:"removed_nodes,omitempty"`
+	RemovedInits      int      `json:"removed_initializers,omitempty"`
+	WrapperKept       bool     `json:"wrapper_kept"`
+}
+
+func pruneAuxCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "prune-aux",
+		Usage: "drop the aux heads: a deploy checkpoint that PyTorch loads with strict=True, or an ONNX file with logits only",
+		Description: "For a checkpoint, the aux1.* and aux2.* entries are removed and the rest is written as a plain\n" +
+			"state dict (torch's zip format), in file order, each tensor in its own dtype, bit for bit. It loads\n" +
+			"with load_state_dict(strict=True) into the network built with aux_logits=False.\n" +
+			"For an ONNX file, the aux1 and aux2 outputs and everything only they used are removed.",
+		ArgsUsage: "train.pth|model.onnx",
+		Flags: append(loadFlags(),
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "file to write (default: the input name with _deploy)"},
+			&cli.BoolFlag{Name: "force", Usage: "overwrite an existing output file"},
+			&cli.BoolFlag{Name: "keep-wrapper", Usage: "write a wrapping training dict back with only its state dict pruned"},
+			&cli.BoolFlag{Name: "json", Usage: "print a JSON summary"},
+		),
+		Action: runPruneAux,
+	}
+}
+
+func runPruneAux(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return fail(fmt.Errorf("prune-aux takes one file, got %d arguments", c.NArg()))
+	}
+	in := c.Args().First()
+	ext := filepath.Ext(in)
+	out := c.String("output")
+	if out == "" {
+		out = strings.TrimSuffix(in, ext) + "_deploy" + ext
+	}
+	if atomicfile.SameFile(in, out) {
+		return fail(fmt.Errorf("the output %s is the input file: the input is never modified", out))
+	}
+	if _, err := os.Stat(out); err == nil && !c.Bool("force") {
+		return fail(fmt.Errorf("%s: %w", out, atomicfile.ErrExists))
+	}
+	var s *pruneSummary
+	var err error
+	if isONNX(in) {
+		s, err = pruneONNX(c, in, out)
+	} else {
+		s, err = pruneCheckpoint(c, in, out)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	if c.Bool("json") {
+		return writeJSON(c.App.Writer, s)
+	}
+	w := c.App.Writer
+	fmt.Fprintf(w, "wrote %s: removed %d entries (%d parameters, %s)", out, len(s.Removed), s.RemovedParameters, humanBytes(int64(s.BytesSaved)))
+	if s.Format == "onnx" {
+		fmt.Fprintf(w, ", %d nodes and %d initializers", s.RemovedNodes, s.RemovedInits)
+	}
+	fmt.Fprintf(w, "; kept %d (%d parameters, %s)\n", s.KeptKeys, s.KeptParameters, humanBytes(int64(s.KeptBytes)))
+	if s.Format == "pth" {
+		fmt.Fprintf(w, "removed: %s\n", shortList(s.Removed))
+	}
+	return nil
+}
+
+// isONNX tells an ONNX file from a checkpoint: a checkpoint starts as a
+// zip archive or a pickle.
+func isONNX(path string) bool {
+	if strings.EqualFold(filepath.Ext(path), ".onnx") {
+		return true
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, 4)
+	n, _ := io.ReadFull(f, head)
+	return n == 4 && !bytes.HasPrefix(head, []byte("PK")) && head[0] != 0x80
+}
+
+func pruneCheckpoint(c *cli.Context, in, out string) (*pruneSummary, error) {
+	l, err := loadCheckpoint(c, in, graph.AuxAuto)
+	if err != nil {
+		return nil, err
+	}
+	if !l.report.AuxInFile {
+		return nil, fmt.Errorf("%s has no aux heads: there is nothing to prune", in)
+	}
+	kept, removed := graph.StripAux(l.ck.StateDict)
+	// The result must be what the deploy network loads strictly.
+	opts, _ := loadOptions(c, graph.AuxOff)
+	opts.NonStrict = false
+	if _, _, err := graph.Load(kept, opts); err != nil {
+		return nil, fmt.Errorf("the pruned state dict does not load into the deploy network: %w", err)
+	}
+	s := &pruneSummary{Input: in, Output: out, Format: "pth", Removed: removed}
+	for _, k := range removed {
+		t := l.ck.StateDict.Tensors[k]
+		s.RemovedParameters += t.Numel()
+		s.BytesSaved += len(t.Raw)
+	}
+	for _, k := range kept.Names {
+		t := kept.Tensors[k]
+		s.KeptKeys++
+		s.KeptParameters += t.Numel()
+		s.KeptBytes += len(t.Raw)
+	}
+	var root interface{}
+	if c.Bool("keep-wrapper") && l.ck.WrapperKey != "" {
+		root, err = rewrapped(l.ck, kept)
+		if err != nil {
+			return nil, err
+		}
+		s.WrapperKept = true
+	}
+	err = atomicfile.Write(out, c.Bool("force"), func(w io.Writer) error {
+		if root != nil {
+			return convert.WriteObject(w, root, false)
+		}
+		return convert.WriteCheckpoint(w, kept)
+	})
+	if errors.Is(err, convert.ErrNotPlain) {
+		return nil, fmt.Errorf("--keep-wrapper: the training dict holds a value gnconv does not write back (%w); drop --keep-wrapper to write the plain state dict", err)
+	}
+	return s, err
+}
+
+// rewrapped is the checkpoint's top-level dict with the state dict under
+// its wrapper key replaced by the pruned one (under its original names).
+func rewrapped(ck *convert.Checkpoint, kept *tensor.StateDict) (interface{}, error) {
+	root, ok := ck.Root.(*convert.Dict)
+	if !ok {
+		return nil, fmt.Errorf("--keep-wrapper: the file's top level is not a dict")
+	}
+	sd := &convert.Dict{}
+	for _, k := range kept.Names {
+		sd.Keys = append(sd.Keys, ck.Prefix+k)
+		sd.Values = append(sd.Values, kept.Tensors[k])
+	}
+	out := &convert.Dict{Keys: root.Keys, Values: append([]interface{}(nil), root.Values...)}
+	for i, k := range root.Keys {
+		if k == ck.WrapperKey {
+			out.Values[i] = sd
+		}
+	}
+	return out, nil
+}
+
+func pruneONNX(c *cli.Context, in, out string) (*pruneSummary, error) {
+	data, err := os.ReadFile(in)
+	if err != nil {
+		return nil, err
+	}
+	m := &onnxpb.ModelProto{}
+	if err := proto.Unmarshal(data, m); err != nil {
+		return nil, fmt.Errorf("%s: not an ONNX model: %v", in, err)
+	}
+	before := map[string]*onnxpb.TensorProto{}
+	for _, t := range m.GetGraph().GetInitializer() {
+		before[t.GetName()] = t
+	}
+	nodes, inits, err := convert.PruneONNXOutputs(m, []string{"aux1", "aux2"})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", in, err)
+	}
+	for _, p := range m.MetadataProps {
+		if p.GetKey() == "aux_outputs" {
+			p.Value = proto.String("false")
+		}
+	}
+	s := &pruneSummary{Input: in, Output: out, Format: "onnx", RemovedNodes: nodes, RemovedInits: inits}
+	after := map[string]bool{}
+	for _, t := range m.GetGraph().GetInitializer() {
+		after[t.GetName()] = true
+		s.KeptKeys++
+		s.KeptParameters += elements(t)
+		s.KeptBytes += len(t.GetRawData())
+	}
+	for name, t := range before {
+		if !after[name] {
+			s.Removed = append(s.Removed, name)
+			s.RemovedParameters += elements(t)
+			s.BytesSaved += len(t.GetRawData())
+		}
+	}
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	err = atomicfile.Write(out, c.Bool("force"), func(w io.Writer) error {
+		_, err := w.Write(b)
+		return err
+	})
+	return s, err
+}
+
+func elements(t *onnxpb.TensorProto) int {
+	n := 1
+	for _, d := range t.GetDims() {
+		n *= int(d)
+	}
+	return n
+}
