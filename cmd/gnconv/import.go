@@ -30,6 +30,7 @@ type importSummary struct {
 	Outputs      []string       `json:"outputs"`
 	Ops          map[string]int `json:"ops"`
 	Seconds      float64        `json:"seconds"`
+	Verify       *verifyReport  `json:"verify,omitempty"`
 }
 
 func importCommand() *cli.Command {
@@ -37,7 +38,7 @@ func importCommand() *cli.Command {
 		Name:      "import",
 		Usage:     "convert a GoogLeNet checkpoint to ONNX",
 		ArgsUsage: "model.pth",
-		Flags: append(loadFlags(),
+		Flags: append(append(loadFlags(), verifyFlags(false)...),
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "ONNX file to write (default: the input name with .onnx)"},
 			&cli.BoolFlag{Name: "force", Usage: "overwrite an existing output file"},
 			&cli.BoolFlag{Name: "aux", Usage: "keep the aux heads as outputs aux1 and aux2 (default: logits only, as deploy models)"},
@@ -46,6 +47,7 @@ func importCommand() *cli.Command {
 			&cli.BoolFlag{Name: "softmax", Usage: "append Softmax to each output"},
 			&cli.IntFlag{Name: "batch", Usage: "fix the batch dimension (default: symbolic)"},
 			&cli.StringFlag{Name: "size", Value: "224,224", Usage: "input height and width, H,W"},
+			&cli.BoolFlag{Name: "verify", Usage: "run gnconv verify on the written file (exit 1 on a mismatch)"},
 			&cli.BoolFlag{Name: "json", Usage: "print a JSON summary"},
 		),
 		Action: runImport,
@@ -131,6 +133,10 @@ func runImport(c *cli.Context) error {
 	s := importSummary{Input: in, Output: out, Layout: l.net.Layout.String(), Classes: l.net.Classes, Opset: c.Int("opset"),
 		Nodes: model.Nodes, Initializers: model.Initializers, Parameters: model.Parameters, Bytes: len(data),
 		Outputs: model.Outputs, Ops: model.OpCounts}
+	var verr error
+	if c.Bool("verify") {
+		s.Verify, verr = verifyFile(c, out, l)
+	}
 	s.Seconds = time.Since(start).Seconds()
 	if c.Bool("json") {
 		if err := writeJSON(c.App.Writer, s); err != nil {
@@ -139,8 +145,11 @@ func runImport(c *cli.Context) error {
 	} else {
 		fmt.Fprintf(c.App.Writer, "wrote %s: GoogLeNet (%s layout, %d classes), opset %d, %d nodes, %d parameters, %s, outputs %s, in %.2fs\n",
 			out, s.Layout, s.Classes, s.Opset, s.Nodes, s.Parameters, humanBytes(int64(s.Bytes)), strings.Join(s.Outputs, ", "), s.Seconds)
+		if s.Verify != nil {
+			printVerify(c.App.Writer, s.Verify)
+		}
 	}
-	return nil
+	return verr
 }
 
 func fileSHA256(path string) (string, error) {

@@ -47,6 +47,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			inspectCommand(),
 			importCommand(),
 			pruneAuxCommand(),
+			verifyCommand(),
 		},
 		HideHelpCommand: true,
 		ExitErrHandler:  func(*cli.Context, error) {},

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/gnconv/gnconv/graph"
+	"github.com/gnconv/gnconv/verify"
+	"github.com/urfave/cli/v2"
+)
+
+type verifyReport = verify.Report
+
+// verifyFlags are verify's input and tolerance flags; import shares them
+// but has a --batch of its own (the file's batch, which verify then uses).
+func verifyFlags(withBatch bool) []cli.Flag {
+	fs := []cli.Flag{
+		&cli.IntFlag{Name: "inputs", Value: 1, Usage: "number of random input batches (standard normal)"},
+		&cli.Int64Flag{Name: "seed", Value: 0, Usage: "seed of the random inputs"},
+		&cli.StringFlag{Name: "image", Usage: "comma-separated JPEG or PNG files to run as one more batch (resized, centre-cropped, ImageNet-normalised)"},
+		&cli.Float64Flag{Name: "atol", Value: verify.DefaultATol, Usage: "absolute tolerance: an output passes when max abs error <= atol + rtol * max |reference|"},
+		&cli.Float64Flag{Name: "rtol", Value: verify.DefaultRTol, Usage: "relative tolerance (see --atol)"},
+	}
+	if withBatch {
+		fs = append(fs, &cli.IntFlag{Name: "batch", Value: 2, Usage: "batch size of random inputs, when the file leaves it open"})
+	}
+	return fs
+}
+
+func verifyCommand() *cli.Command {
+	flags := append(loadFlags(), verifyFlags(true)...)
+	flags = append(flags,
+		&cli.StringFlag{Name: "weights", Aliases: []string{"w"}, Usage: "the checkpoint the ONNX file should compute (required)"},
+		&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
+	)
+	return &cli.Command{
+		Name:  "verify",
+		Usage: "run an ONNX file in gnconv's interpreter and compare it with the reference forward pass of the weights",
+		Description: "Exit status: 0 when every output is within tolerance and the file's structure reads the same\n" +
+			"with onnx-go's decoder, 1 on a mismatch, 2 on an error.",
+		ArgsUsage: "model.onnx --weights model.pth",
+		Flags:     flags,
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return fail(fmt.Errorf("verify takes one ONNX file, got %d arguments", c.NArg()))
+			}
+			if c.String("weights") == "" {
+				return fail(fmt.Errorf("verify needs --weights model.pth"))
+			}
+			l, err := loadCheckpoint(c, c.String("weights"), graph.AuxAuto)
+			if err != nil {
+				return fail(err)
+			}
+			rep, err := verifyFile(c, c.Args().First(), l)
+			if rep != nil {
+				if c.Bool("json") {
+					if jerr := writeJSON(c.App.Writer, rep); jerr != nil {
+						return fail(jerr)
+					}
+				} else {
+					printVerify(c.App.Writer, rep)
+				}
+			}
+			return err
+		},
+	}
+}
+
+// verifyFile runs the checks and returns the report, with an exitErr of
+// status 1 when they fail and 2 when they cannot run.
+func verifyFile(c *cli.Context, path string, l *loaded) (*verify.Report, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fail(err)
+	}
+	opts := verify.Options{Inputs: c.Int("inputs"), Seed: c.Int64("seed"), Batch: c.Int("batch"),
+		ATol: c.Float64("atol"), RTol: c.Float64("rtol")}
+	if s := c.String("image"); s != "" {
+		opts.Images = strings.Split(s, ",")
+		if !c.IsSet("inputs") {
+			opts.Inputs = 0
+		}
+	}
+	if opts.ATol < 0 || opts.RTol < 0 || opts.Inputs < 0 {
+		return nil, fail(fmt.Errorf("--atol, --rtol and --inputs must not be negative"))
+	}
+	rep, err := verify.Run(data, l.net, opts)
+	if err != nil {
+		return nil, fail(fmt.Errorf("%s: %w", path, err))
+	}
+	if !rep.Pass {
+		var bad []string
+		for _, o := range rep.Outputs {
+			if !o.Pass {
+				bad = append(bad, fmt.Sprintf("%s (max abs error %.3g > %.3g)", o.Name, o.MaxAbs, o.Bound))
+			}
+		}
+		if !rep.Structure.Pass {
+			bad = append(bad, "structure: "+rep.Structure.Detail)
+		}
+		return rep, &exitErr{exitMismatch, fmt.Errorf("%s does not compute the weights' network: %s", path, strings.Join(bad, "; "))}
+	}
+	return rep, nil
+}
+
+func printVerify(w io.Writer, r *verify.Report) {
+	fmt.Fprintf(w, "verify: opset %d, input %s %v, %d batch(es)\n", r.Opset, r.Input, r.Shape, r.Batches)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "OUTPUT\tREFERENCE\tMAX ABS\tBOUND\tMAX REL\tCOSINE\tTOP-1\tTOP-5\tRESULT")
+	for _, o := range r.Outputs {
+		ref := o.Reference
+		if o.Softmax {
+			ref += "+softmax"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.3g\t%.3g\t%.3g\t%.7f\t%.0f%%\t%.0f%%\t%s\n", o.Name, ref, o.MaxAbs, o.Bound, o.MaxRel, o.Cosine, 100*o.Top1, 100*o.Top5, passFail(o.Pass))
+	}
+	tw.Flush()
+	s := r.Structure
+	fmt.Fprintf(w, "structure: %d nodes, %d initializers; onnx-go reads %d nodes, %d initializers, inputs %v, outputs %v: %s\n",
+		s.Nodes, s.Initializers, s.OnnxGo.Nodes, s.OnnxGo.Initializers, s.OnnxGo.Inputs, s.OnnxGo.Outputs, passFail(s.Pass))
+	if s.Detail != "" {
+		fmt.Fprintf(w, "  %s\n", s.Detail)
+	}
+	fmt.Fprintf(w, "result: %s\n", passFail(r.Pass))
+}
+
+func passFail(ok bool) string {
+	if ok {
+		return "PASS"
+	}
+	return "FAIL"
+}

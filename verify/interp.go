@@ -1,0 +1,102 @@
+package verify
+
+import (
+	"fmt"
+)
+
+// Run executes the model on one input per graph input and returns every
+// graph output, in order.
+func (m *Model) Run(inputs map[string]*Value) ([]*Value, error) {
+	env := make(map[string]*Value, len(m.inits)+len(m.order))
+	for k, v := range m.inits {
+		env[k] = v
+	}
+	for _, in := range m.Inputs {
+		v, ok := inputs[in.Name]
+		if !ok {
+			return nil, fmt.Errorf("no value for graph input %q", in.Name)
+		}
+		if v.Int || len(v.Shape) != len(in.Shape) {
+			return nil, fmt.Errorf("input %q: shape %v, the model declares %v", in.Name, v.Shape, in.Shape)
+		}
+		for d, s := range in.Shape {
+			if s >= 0 && v.Shape[d] != s {
+				return nil, fmt.Errorf("input %q: shape %v, the model declares %v", in.Name, v.Shape, in.Shape)
+			}
+		}
+		env[in.Name] = v
+	}
+	// Free each value after its last use: peak memory stays near the
+	// widest layer, not the whole network.
+	lastUse := map[string]int{}
+	for i, n := range m.order {
+		for _, in := range n.Input {
+			lastUse[in] = i
+		}
+	}
+	keep := map[string]bool{}
+	for _, o := range m.Outputs {
+		keep[o.Name] = true
+	}
+	for k := range m.inits {
+		keep[k] = true
+	}
+	for i, n := range m.order {
+		ins := make([]*Value, len(n.Input))
+		for j, name := range n.Input {
+			if name == "" {
+				continue
+			}
+			ins[j] = env[name]
+		}
+		spec := ops[n.GetOpType()]
+		for j := 0; j < spec.minIn; j++ {
+			if ins[j] == nil {
+				return nil, fmt.Errorf("node %s: required input %d is missing", nodeLabel(n), j)
+			}
+		}
+		out, err := spec.run(nodeAttrs(n), ins, m.Opset)
+		if err != nil {
+			return nil, fmt.Errorf("node %s: %w", nodeLabel(n), err)
+		}
+		env[n.Output[0]] = out
+		for _, name := range n.Input {
+			if lastUse[name] == i && !keep[name] {
+				delete(env, name)
+			}
+		}
+	}
+	outs := make([]*Value, len(m.Outputs))
+	for i, o := range m.Outputs {
+		v, ok := env[o.Name]
+		if !ok {
+			return nil, fmt.Errorf("graph output %q was not computed", o.Name)
+		}
+		if v.Int {
+			return nil, fmt.Errorf("graph output %q is int64", o.Name)
+		}
+		for d, s := range o.Shape {
+			if d < len(v.Shape) && s >= 0 && v.Shape[d] != s {
+				return nil, fmt.Errorf("graph output %q has shape %v, the model declares %v", o.Name, v.Shape, o.Shape)
+			}
+		}
+		if len(o.Shape) > 0 && len(v.Shape) != len(o.Shape) {
+			return nil, fmt.Errorf("graph output %q has shape %v, the model declares %v", o.Name, v.Shape, o.Shape)
+		}
+		outs[i] = v
+	}
+	return outs, nil
+}
+
+// ProducerOp names the operator that produces a graph output ("" for an
+// input or initializer).
+func (m *Model) ProducerOp(name string) string {
+	for _, n := range m.order {
+		for _, o := range n.Output {
+			if o == name {
+				return n.GetOpType()
+			}
+		}
+	}
+	return ""
+}

@@ -1,0 +1,267 @@
+package verify
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"sort"
+
+	"github.com/gnconv/gnconv/graph"
+)
+
+// Options steer Run.
+type Options struct {
+	// Inputs is the number of random batches (standard normal, from Seed).
+	Inputs int
+	Seed   int64
+	// Batch is the batch size of random inputs when the file leaves it
+	// symbolic.
+	Batch int
+	// Images are decoded and preprocessed into one more batch (see
+	// LoadImages).
+	Images []string
+	// ATol and RTol: an output passes when its max abs error is at most
+	// ATol + RTol × max |reference|.
+	ATol, RTol float64
+}
+
+// Default tolerances: an fp32 pipeline meets them with a wide margin (the
+// fixtures agree with torch to about 1e-6 relative).
+const (
+	DefaultATol = 1e-4
+	DefaultRTol = 1e-4
+)
+
+// OutputReport compares one output of the file with the reference.
+type OutputReport struct {
+	Name      string  `json:"name"`
+	Reference string  `json:"reference"` // logits, aux1 or aux2
+	Softmax   bool    `json:"softmax"`   // the file ends in Softmax, so the reference did too
+	Values    int     `json:"values"`
+	MaxAbs    float64 `json:"max_abs_error"`
+	MaxRel    float64 `json:"max_rel_error"`
+	Cosine    float64 `json:"cosine_similarity"`
+	Top1      float64 `json:"top1_agreement"`
+	Top5      float64 `json:"top5_agreement"`
+	Bound     float64 `json:"bound"`
+	Pass      bool    `json:"pass"`
+
+	maxRef           float64
+	dot, na, nb      float64
+	rows, top1, top5 int
+}
+
+// Report is the outcome of a verification.
+type Report struct {
+	Opset     int            `json:"opset"`
+	Input     string         `json:"input"`
+	Shape     []int          `json:"input_shape"`
+	Batches   int            `json:"batches"`
+	Outputs   []OutputReport `json:"outputs"`
+	Structure Structure      `json:"structure"`
+	Pass      bool           `json:"pass"`
+}
+
+// Batch is one input batch, NCHW.
+type Batch struct {
+	N, H, W int
+	Data    []float32
+}
+
+// Run parses an ONNX file, runs it with the interpreter and net's
+// reference forward pass on the same inputs, and compares every output the
+// reference can produce.
+func Run(data []byte, net *graph.Net, opts Options) (*Report, error) {
+	m, err := Parse(data)
+	if err != nil {
+		return nil, err
+	}
+	if opts.ATol == 0 && opts.RTol == 0 {
+		opts.ATol, opts.RTol = DefaultATol, DefaultRTol
+	}
+	if opts.Batch <= 0 {
+		opts.Batch = 2
+	}
+	if opts.Inputs <= 0 && len(opts.Images) == 0 {
+		opts.Inputs = 1
+	}
+	if len(m.Inputs) != 1 || len(m.Inputs[0].Shape) != 4 || (m.Inputs[0].Shape[1] != 3 && m.Inputs[0].Shape[1] != -1) {
+		return nil, fmt.Errorf("the model's inputs %v are not one NCHW image batch with 3 channels", m.Inputs)
+	}
+	in := m.Inputs[0]
+	h, w := in.Shape[2], in.Shape[3]
+	if h < 0 {
+		h = 224
+	}
+	if w < 0 {
+		w = 224
+	}
+	n := opts.Batch
+	if in.Shape[0] > 0 {
+		n = in.Shape[0]
+	}
+	rep := &Report{Opset: m.Opset, Input: in.Name, Shape: []int{n, 3, h, w}}
+	withAux := false
+	for _, o := range m.Outputs {
+		ref := o.Name
+		switch o.Name {
+		case "logits", "aux1", "aux2":
+		default:
+			if len(m.Outputs) != 1 {
+				return nil, fmt.Errorf("cannot tell which reference output the file's output %q is (name them logits, aux1, aux2)", o.Name)
+			}
+			ref = "logits"
+		}
+		if ref != "logits" {
+			withAux = true
+		}
+		rep.Outputs = append(rep.Outputs, OutputReport{Name: o.Name, Reference: ref, Softmax: m.ProducerOp(o.Name) == "Softmax"})
+	}
+	if withAux && !net.HasAux() {
+		return nil, fmt.Errorf("the file has aux outputs but the weights have no aux heads")
+	}
+	var batches []Batch
+	rng := rand.New(rand.NewSource(opts.Seed))
+	for i := 0; i < opts.Inputs; i++ {
+		b := Batch{n, h, w, make([]float32, n*3*h*w)}
+		for j := range b.Data {
+			b.Data[j] = float32(rng.NormFloat64())
+		}
+		batches = append(batches, b)
+	}
+	if len(opts.Images) > 0 {
+		imgs, err := LoadImages(opts.Images, h, w)
+		if err != nil {
+			return nil, err
+		}
+		if in.Shape[0] > 0 && imgs.N != in.Shape[0] {
+			return nil, fmt.Errorf("the file fixes the batch at %d, but %d images were given", in.Shape[0], imgs.N)
+		}
+		batches = append(batches, imgs)
+	}
+	for _, b := range batches {
+		ref, err := net.Forward(b.Data, b.N, b.H, b.W, withAux)
+		if err != nil {
+			return nil, fmt.Errorf("reference forward pass: %w", err)
+		}
+		got, err := m.Run(map[string]*Value{in.Name: {Shape: []int{b.N, 3, b.H, b.W}, F: b.Data}})
+		if err != nil {
+			return nil, fmt.Errorf("interpreter: %w", err)
+		}
+		for i := range rep.Outputs {
+			o := &rep.Outputs[i]
+			var want []float32
+			for _, r := range ref {
+				if r.Name == o.Reference {
+					want = r.Data
+				}
+			}
+			if o.Softmax {
+				want = softmaxRows(want, net.Classes)
+			}
+			if len(got[i].F) != len(want) {
+				return nil, fmt.Errorf("output %s has %d values (shape %v), the reference %s has %d", o.Name, len(got[i].F), got[i].Shape, o.Reference, len(want))
+			}
+			o.add(got[i].F, want, net.Classes)
+		}
+		rep.Batches++
+	}
+	rep.Pass = true
+	for i := range rep.Outputs {
+		o := &rep.Outputs[i]
+		o.finish(opts.ATol, opts.RTol)
+		rep.Pass = rep.Pass && o.Pass
+	}
+	rep.Structure = CheckStructure(data, m)
+	rep.Pass = rep.Pass && rep.Structure.Pass
+	return rep, nil
+}
+
+func (o *OutputReport) add(got, want []float32, classes int) {
+	for _, v := range want {
+		o.maxRef = math.Max(o.maxRef, math.Abs(float64(v)))
+	}
+	for i := range got {
+		a, b := float64(got[i]), float64(want[i])
+		d := math.Abs(a - b)
+		if math.IsNaN(d) {
+			d = math.Inf(1)
+		}
+		o.MaxAbs = math.Max(o.MaxAbs, d)
+		o.dot += a * b
+		o.na += a * a
+		o.nb += b * b
+	}
+	// relative error per element, against a floor of 1e-3 of the largest
+	// reference value so that near-zero references do not dominate
+	floor := math.Max(1e-3*o.maxRef, 1e-12)
+	for i := range got {
+		d := math.Abs(float64(got[i]) - float64(want[i]))
+		if math.IsNaN(d) {
+			d = math.Inf(1)
+		}
+		o.MaxRel = math.Max(o.MaxRel, d/math.Max(math.Abs(float64(want[i])), floor))
+	}
+	o.Values += len(got)
+	k := min(5, classes)
+	for r := 0; r < len(got)/classes; r++ {
+		g, w := got[r*classes:(r+1)*classes], want[r*classes:(r+1)*classes]
+		tg, tw := topK(g, k), topK(w, k)
+		o.rows++
+		if tg[0] == tw[0] {
+			o.top1++
+		}
+		sort.Ints(tg)
+		sort.Ints(tw)
+		same := true
+		for i := range tg {
+			same = same && tg[i] == tw[i]
+		}
+		if same {
+			o.top5++
+		}
+	}
+}
+
+func (o *OutputReport) finish(atol, rtol float64) {
+	o.Bound = atol + rtol*o.maxRef
+	o.Cosine = 1
+	if o.na > 0 && o.nb > 0 {
+		o.Cosine = o.dot / math.Sqrt(o.na*o.nb)
+	} else if o.na != o.nb {
+		o.Cosine = 0
+	}
+	if o.rows > 0 {
+		o.Top1, o.Top5 = float64(o.top1)/float64(o.rows), float64(o.top5)/float64(o.rows)
+	}
+	o.Pass = o.MaxAbs <= o.Bound
+}
+
+// topK returns the indices of the k largest values, largest first.
+func topK(v []float32, k int) []int {
+	idx := make([]int, len(v))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return v[idx[a]] > v[idx[b]] })
+	return idx[:k]
+}
+
+func softmaxRows(v []float32, cols int) []float32 {
+	out := make([]float32, len(v))
+	for r := 0; r < len(v)/cols; r++ {
+		row := v[r*cols : (r+1)*cols]
+		m := math.Inf(-1)
+		for _, x := range row {
+			m = math.Max(m, float64(x))
+		}
+		s := 0.0
+		for _, x := range row {
+			s += math.Exp(float64(x) - m)
+		}
+		for i, x := range row {
+			out[r*cols+i] = float32(math.Exp(float64(x)-m) / s)
+		}
+	}
+	return out
+}
