@@ -58,6 +58,11 @@ type Session struct {
 // NewSession opens a model held in memory with the given threads (0: all
 // cores).
 func NewSession(model []byte, input string, outputs []string, threads int) (*Session, error) {
+	return NewSessionInputs(model, []string{input}, outputs, threads)
+}
+
+// NewSessionInputs opens a model with several float32 inputs.
+func NewSessionInputs(model []byte, inputs, outputs []string, threads int) (*Session, error) {
 	if err := Init(); err != nil {
 		return nil, err
 	}
@@ -74,7 +79,7 @@ func NewSession(model []byte, input string, outputs []string, threads int) (*Ses
 			return nil, err
 		}
 	}
-	s, err := ort.NewDynamicAdvancedSessionWithONNXData(model, []string{input}, outputs, opts)
+	s, err := ort.NewDynamicAdvancedSessionWithONNXData(model, inputs, outputs, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -83,13 +88,23 @@ func NewSession(model []byte, input string, outputs []string, threads int) (*Ses
 
 // Run runs the model on one float32 input and returns each output's values.
 func (s *Session) Run(x []float32, shape ...int64) ([][]float32, error) {
-	in, err := ort.NewTensor(ort.NewShape(shape...), x)
-	if err != nil {
-		return nil, err
+	return s.RunInputs([][]float32{x}, [][]int64{shape})
+}
+
+// RunInputs runs the model on several float32 inputs, in the session's
+// input order.
+func (s *Session) RunInputs(xs [][]float32, shapes [][]int64) ([][]float32, error) {
+	ins := make([]ort.Value, len(xs))
+	for i, x := range xs {
+		in, err := ort.NewTensor(ort.NewShape(shapes[i]...), x)
+		if err != nil {
+			return nil, err
+		}
+		defer in.Destroy()
+		ins[i] = in
 	}
-	defer in.Destroy()
 	outs := make([]ort.Value, len(s.outputs))
-	if err := s.s.Run([]ort.Value{in}, outs); err != nil {
+	if err := s.s.Run(ins, outs); err != nil {
 		return nil, err
 	}
 	res := make([][]float32, len(outs))

@@ -16,7 +16,7 @@ func (m *Model) Run(inputs map[string]*Value) ([]*Value, error) {
 		if !ok {
 			return nil, fmt.Errorf("no value for graph input %q", in.Name)
 		}
-		if v.Int || len(v.Shape) != len(in.Shape) {
+		if v.Int || (in.Shape != nil && len(v.Shape) != len(in.Shape)) {
 			return nil, fmt.Errorf("input %q: shape %v, the model declares %v", in.Name, v.Shape, in.Shape)
 		}
 		for d, s := range in.Shape {
@@ -80,7 +80,7 @@ func (m *Model) Run(inputs map[string]*Value) ([]*Value, error) {
 				return nil, fmt.Errorf("graph output %q has shape %v, the model declares %v", o.Name, v.Shape, o.Shape)
 			}
 		}
-		if len(o.Shape) > 0 && len(v.Shape) != len(o.Shape) {
+		if o.Shape != nil && len(v.Shape) != len(o.Shape) {
 			return nil, fmt.Errorf("graph output %q has shape %v, the model declares %v", o.Name, v.Shape, o.Shape)
 		}
 		outs[i] = v

@@ -51,7 +51,7 @@ type Model struct {
 }
 
 // IO is a graph input or output: its name and declared shape (-1 for a
-// symbolic dimension).
+// symbolic dimension, nil when the shape is not declared).
 type IO struct {
 	Name  string
 	Shape []int
@@ -145,6 +145,9 @@ func ioOf(v *onnxpb.ValueInfoProto) (IO, error) {
 	if tt.GetElemType() != int32(onnxpb.TensorProto_FLOAT) {
 		return io, fmt.Errorf("graph value %s has element type %s; the interpreter runs float32 inputs and outputs",
 			v.GetName(), onnxpb.TensorProto_DataType(tt.GetElemType()))
+	}
+	if tt.Shape != nil {
+		io.Shape = []int{} // declared, possibly rank 0; nil means unknown
 	}
 	for _, d := range tt.GetShape().GetDim() {
 		if d.GetDimParam() != "" || d.Value == nil {

@@ -174,3 +174,33 @@ func sha(t *testing.T, p string) [32]byte {
 	}
 	return sha256.Sum256(b)
 }
+
+func TestVerifyExitStatuses(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.onnx")
+	if code, _, errs := gnconv(t, "import", fx("tutorial_aux.pth"), "-o", good, "--aux"); code != 0 {
+		t.Fatalf("import: %d %s", code, errs)
+	}
+	code, out, errs := gnconv(t, "verify", good, "--weights", fx("tutorial_aux.pth"), "--inputs", "2", "--seed", "3")
+	if code != 0 || !strings.Contains(out, "result: PASS") || strings.Count(out, "PASS") != 5 {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	// The same file checked against other weights: a mismatch, exit 1.
+	code, out, errs = gnconv(t, "verify", good, "--weights", fx("tutorial_aux.pth"), "--json", "--transform-input")
+	var rep verifyReport
+	if code != exitMismatch || json.Unmarshal([]byte(out), &rep) != nil || rep.Pass || !strings.Contains(errs, "logits (max abs error") {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	if code, _, errs := gnconv(t, "verify", good); code != exitError || !strings.Contains(errs, "--weights") {
+		t.Fatalf("no weights: exit %d %s", code, errs)
+	}
+	if code, _, errs := gnconv(t, "verify", fx("tutorial_aux.pth"), "--weights", fx("tutorial_aux.pth")); code != exitError || !strings.Contains(errs, "not an ONNX model") {
+		t.Fatalf("a .pth as the model: exit %d %s", code, errs)
+	}
+	// import --verify: exit 0, and the report in the JSON summary
+	code, out, _ = gnconv(t, "import", fx("torchvision_aux.pth"), "-o", filepath.Join(dir, "tv.onnx"), "--verify", "--json", "--no-fold-bn")
+	var s importSummary
+	if code != 0 || json.Unmarshal([]byte(out), &s) != nil || s.Verify == nil || !s.Verify.Pass {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+}

@@ -1,0 +1,65 @@
+package interop
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/gnconv/gnconv/convert"
+	"github.com/gnconv/gnconv/graph"
+	"github.com/gnconv/gnconv/internal/fixture"
+	"github.com/gnconv/gnconv/verify"
+)
+
+// TestVerifyRunsTorchExports has torch.onnx.export write GoogLeNet at
+// opsets 11 to 17 and checks that verify runs those files (which gnconv
+// did not write), finds them equal to the reference, and tells them from
+// the network without (or with) transform_input.
+func TestVerifyRunsTorchExports(t *testing.T) {
+	requirePython(t, "torch", "torchvision", "onnx")
+	weights := filepath.Join(fixture.Dir(), "torchvision_aux.pth")
+	ck, err := convert.ReadCheckpoint(weights)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, opset := range []int{11, 12, 13, 14, 15, 16, 17} {
+		for _, transform := range []bool{false, true} {
+			if transform && opset != 11 && opset != 17 {
+				continue
+			}
+			t.Run(fmt.Sprintf("opset=%d/transform=%v", opset, transform), func(t *testing.T) {
+				out := filepath.Join(dir, fmt.Sprintf("tv_%d_%v.onnx", opset, transform))
+				args := []string{"torch_export.py", weights, out, fmt.Sprint(opset), "--dynamic"}
+				if transform {
+					args = append(args, "--transform-input")
+				}
+				if res, err := exec.Command(debianPython, args...).CombinedOutput(); err != nil {
+					t.Fatalf("torch.onnx.export: %v\n%s", err, res)
+				}
+				net, _, err := graph.Load(ck.StateDict, graph.Options{Aux: graph.AuxOff, NonStrict: true, TransformInput: transform})
+				if err != nil {
+					t.Fatal(err)
+				}
+				data, err := os.ReadFile(out)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rep, err := verify.Run(data, net, verify.Options{Inputs: 1, Batch: 3, Seed: int64(opset)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !rep.Pass || rep.Opset != opset || rep.Outputs[0].Top1 != 1 {
+					t.Fatalf("%+v", rep)
+				}
+				// the wrong weights' network (no transform_input) must not pass
+				other, _, _ := graph.Load(ck.StateDict, graph.Options{Aux: graph.AuxOff, NonStrict: true, TransformInput: !transform})
+				if rep, err := verify.Run(data, other, verify.Options{Inputs: 1}); err != nil || rep.Pass {
+					t.Fatalf("verify passed a network with transform_input=%v: %v", !transform, err)
+				}
+			})
+		}
+	}
+}
