@@ -6,6 +6,9 @@ package graph
 import (
 	"fmt"
 	"strings"
+	"sync"
+
+	"github.com/gnconv/gnconv/internal/kernels"
 
 	"github.com/gnconv/gnconv/tensor"
 )
@@ -101,6 +104,10 @@ type Conv struct {
 	Weight                  []float32 // Out×In×K×K
 	Bias                    []float32 // tutorial layout
 	BN                      *BatchNorm
+
+	// the weights packed for the GEMM, made on first use
+	packOnce sync.Once
+	packed   *kernels.PackedMatrix
 }
 
 // Pool is a max or average pooling with PyTorch's parameters.

@@ -170,7 +170,8 @@ func conv(a Activation, c *Conv) Activation {
 		StrideH: c.Stride, StrideW: c.Stride, PadT: c.Pad, PadL: c.Pad, PadB: c.Pad, PadR: c.Pad}
 	oh, ow := p.OutSize()
 	out := make([]float32, a.N*c.Out*oh*ow)
-	kernels.Conv2D(a.Data, a.N, p, c.Weight, ConvEpilogue(c), out)
+	c.packOnce.Do(func() { c.packed = kernels.PackConvWeights(p, c.Weight) })
+	kernels.Conv2D(a.Data, a.N, p, c.packed, ConvEpilogue(c), out)
 	return Activation{a.N, c.Out, oh, ow, out}
 }
 

@@ -9,6 +9,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"sync"
+
+	"github.com/gnconv/gnconv/internal/kernels"
 
 	"github.com/gnconv/gnconv/internal/onnxpb"
 	"google.golang.org/protobuf/proto"
@@ -27,6 +30,11 @@ type Value struct {
 	F     []float32 // when !Int
 	I     []int64   // when Int
 	Int   bool
+
+	// a convolution weight packed for the GEMM, made on first use (an
+	// initializer is packed once for every run)
+	packOnce sync.Once
+	packed   *kernels.PackedMatrix
 }
 
 // Numel is the element count.

@@ -329,7 +329,8 @@ func runConv(a attrs, in []*Value, _ int) (*Value, error) {
 	oh, ow := p.OutSize()
 	out := &Value{Shape: []int{x.Shape[0], p.OutC, oh, ow}}
 	out.F = make([]float32, out.Numel())
-	kernels.Conv2D(x.F, x.Shape[0], p, w.F, ep, out.F)
+	w.packOnce.Do(func() { w.packed = kernels.PackConvWeights(p, w.F) })
+	kernels.Conv2D(x.F, x.Shape[0], p, w.packed, ep, out.F)
 	return out, nil
 }
 

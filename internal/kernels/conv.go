@@ -40,6 +40,26 @@ type Epilogue struct {
 	ReLU         bool
 }
 
+// applyRow runs the epilogue over one row of channel c.
+func (e Epilogue) applyRow(row []float32, c int) {
+	s, t := float32(1), float32(0)
+	if e.Scale != nil {
+		s = e.Scale[c]
+	}
+	if e.Shift != nil {
+		t = e.Shift[c]
+	}
+	if e.ReLU {
+		for i, v := range row {
+			row[i] = max(v*s+t, 0)
+		}
+		return
+	}
+	for i, v := range row {
+		row[i] = v*s + t
+	}
+}
+
 // Apply runs the epilogue over out (channels×plane values per image).
 func (e Epilogue) Apply(out []float32, channels, plane int) {
 	if e.Scale == nil && e.Shift == nil && !e.ReLU {
@@ -76,19 +96,23 @@ func (e Epilogue) Apply(out []float32, channels, plane int) {
 
 var colPool sync.Pool
 
-// Conv2D convolves a batch of n images x (n×InC×H×W) with w
-// (OutC×InC×KH×KW) into out (n×OutC×OH×OW), as a GEMM of the weights with
-// the image's columns (the image itself for a 1x1 stride-1 convolution).
-func Conv2D(x []float32, n int, p ConvParams, w []float32, ep Epilogue, out []float32) {
+// PackConvWeights packs convolution weights (OutC×InC×KH×KW) for Conv2D.
+func PackConvWeights(p ConvParams, w []float32) *PackedMatrix {
+	return PackMatrix(p.OutC, p.InC*p.KH*p.KW, w)
+}
+
+// Conv2D convolves a batch of n images x (n×InC×H×W) with packed weights w
+// into out (n×OutC×OH×OW), as a GEMM of the weights with the image's
+// columns (the image itself for a 1x1 stride-1 convolution).
+func Conv2D(x []float32, n int, p ConvParams, w *PackedMatrix, ep Epilogue, out []float32) {
 	oh, ow := p.OutSize()
 	inSize := p.InC * p.H * p.W
 	outSize := p.OutC * oh * ow
-	kdim := p.InC * p.KH * p.KW
 	direct := p.KH == 1 && p.KW == 1 && p.StrideH == 1 && p.StrideW == 1 &&
 		p.PadT == 0 && p.PadL == 0 && p.PadB == 0 && p.PadR == 0
 	var col []float32
 	if !direct {
-		need := kdim * oh * ow
+		need := p.InC * p.KH * p.KW * oh * ow
 		if b, ok := colPool.Get().(*[]float32); ok && cap(*b) >= need {
 			col = (*b)[:need]
 		} else {
@@ -104,8 +128,7 @@ func Conv2D(x []float32, n int, p ConvParams, w []float32, ep Epilogue, out []fl
 			Im2Col(img, p, col)
 			b = col
 		}
-		MatMul(p.OutC, oh*ow, kdim, w, b, o, false)
-		ep.Apply(o, p.OutC, oh*ow)
+		MatMulPackedA(w, oh*ow, b, o, false, ep)
 	}
 }
 
@@ -178,65 +201,121 @@ func floorDiv(a, b int) int {
 	return q
 }
 
-// MaxPool2D takes the maximum of each window; padding never wins.
+// MaxPool2D takes the maximum of each window; padding never wins. NaN
+// propagates, as in PyTorch.
 func MaxPool2D(x []float32, n int, p PoolParams, out []float32) {
+	pool2D(x, n, p, out, true)
+}
+
+// AvgPool2D averages each window.
+func AvgPool2D(x []float32, n int, p PoolParams, out []float32) {
+	pool2D(x, n, p, out, false)
+}
+
+// pool2D pools separably: each input row is reduced over the column
+// windows, then the reduced rows over the row windows, so a k×k window
+// costs 2k steps instead of k².
+func pool2D(x []float32, n int, p PoolParams, out []float32, isMax bool) {
 	planes := n * p.C
+	cols := make([][2]int, p.OW)
+	for ox := range cols {
+		cols[ox][0], cols[ox][1] = clipWindow(ox*p.StrideW-p.PadL, p.KW, p.W)
+	}
+	rows := make([][2]int, p.OH)
+	for oy := range rows {
+		rows[oy][0], rows[oy][1] = clipWindow(oy*p.StrideH-p.PadT, p.KH, p.H)
+	}
+	var div []float32
+	if !isMax {
+		div = make([]float32, p.OH*p.OW)
+		for oy := 0; oy < p.OH; oy++ {
+			ys := oy*p.StrideH - p.PadT
+			ye := min(ys+p.KH, p.H+p.PadB)
+			for ox := 0; ox < p.OW; ox++ {
+				xs := ox*p.StrideW - p.PadL
+				xe := min(xs+p.KW, p.W+p.PadR)
+				d := (rows[oy][1] - rows[oy][0]) * (cols[ox][1] - cols[ox][0])
+				if p.CountIncludePad {
+					d = (ye - ys) * (xe - xs)
+				}
+				div[oy*p.OW+ox] = float32(max(d, 1))
+			}
+		}
+	}
+	negInf := float32(math.Inf(-1))
+	// the branch pools of an Inception unit: 3 wide, stride 1, padded 1
+	same3 := p.KW == 3 && p.StrideW == 1 && p.PadL == 1 && p.OW == p.W && p.W >= 2
 	Parallel(planes, 1, func(lo, hi int) {
+		red := make([]float32, p.H*p.OW)
 		for pl := lo; pl < hi; pl++ {
 			src := x[pl*p.H*p.W : (pl+1)*p.H*p.W]
 			dst := out[pl*p.OH*p.OW : (pl+1)*p.OH*p.OW]
-			for oy := 0; oy < p.OH; oy++ {
-				y0, y1 := clipWindow(oy*p.StrideH-p.PadT, p.KH, p.H)
-				for ox := 0; ox < p.OW; ox++ {
-					x0, x1 := clipWindow(ox*p.StrideW-p.PadL, p.KW, p.W)
-					m := float32(math.Inf(-1))
-					for y := y0; y < y1; y++ {
-						for _, v := range src[y*p.W+x0 : y*p.W+x1] {
-							if v > m || v != v {
-								m = v
-							}
+			for y := 0; y < p.H; y++ {
+				line := src[y*p.W : (y+1)*p.W]
+				r := red[y*p.OW : (y+1)*p.OW]
+				if isMax && same3 {
+					max3Row(line, r)
+					continue
+				}
+				for ox, c := range cols {
+					if isMax {
+						m := negInf
+						for _, v := range line[c[0]:c[1]] {
+							m = max(m, v)
+						}
+						r[ox] = m
+					} else {
+						var s float32
+						for _, v := range line[c[0]:c[1]] {
+							s += v
+						}
+						r[ox] = s
+					}
+				}
+			}
+			for oy, rw := range rows {
+				o := dst[oy*p.OW : (oy+1)*p.OW]
+				if isMax {
+					copy(o, red[rw[0]*p.OW:(rw[0]+1)*p.OW])
+					for y := rw[0] + 1; y < rw[1]; y++ {
+						r := red[y*p.OW : (y+1)*p.OW]
+						r = r[:len(o)]
+						for ox, v := range r {
+							o[ox] = max(o[ox], v)
 						}
 					}
-					dst[oy*p.OW+ox] = m
+					if rw[0] == rw[1] {
+						for ox := range o {
+							o[ox] = negInf
+						}
+					}
+				} else {
+					clear(o)
+					for y := rw[0]; y < rw[1]; y++ {
+						r := red[y*p.OW : (y+1)*p.OW]
+						for ox, v := range r {
+							o[ox] += v
+						}
+					}
+					d := div[oy*p.OW : (oy+1)*p.OW]
+					for ox := range o {
+						o[ox] /= d[ox]
+					}
 				}
 			}
 		}
 	})
 }
 
-// AvgPool2D averages each window.
-func AvgPool2D(x []float32, n int, p PoolParams, out []float32) {
-	planes := n * p.C
-	Parallel(planes, 1, func(lo, hi int) {
-		for pl := lo; pl < hi; pl++ {
-			src := x[pl*p.H*p.W : (pl+1)*p.H*p.W]
-			dst := out[pl*p.OH*p.OW : (pl+1)*p.OH*p.OW]
-			for oy := 0; oy < p.OH; oy++ {
-				ys := oy*p.StrideH - p.PadT
-				ye := min(ys+p.KH, p.H+p.PadB)
-				y0, y1 := clipWindow(ys, p.KH, p.H)
-				for ox := 0; ox < p.OW; ox++ {
-					xs := ox*p.StrideW - p.PadL
-					xe := min(xs+p.KW, p.W+p.PadR)
-					x0, x1 := clipWindow(xs, p.KW, p.W)
-					var s float32
-					for y := y0; y < y1; y++ {
-						for _, v := range src[y*p.W+x0 : y*p.W+x1] {
-							s += v
-						}
-					}
-					div := (y1 - y0) * (x1 - x0)
-					if p.CountIncludePad {
-						div = (ye - ys) * (xe - xs)
-					}
-					if div > 0 {
-						s /= float32(div)
-					}
-					dst[oy*p.OW+ox] = s
-				}
-			}
-		}
-	})
+// max3Row sets r[x] to the maximum of line[x-1..x+1], clipped at the ends.
+func max3Row(line, r []float32) {
+	n := len(line)
+	r = r[:n]
+	r[0] = max(line[0], line[1])
+	for x := 1; x < n-1; x++ {
+		r[x] = max(line[x-1], line[x], line[x+1])
+	}
+	r[n-1] = max(line[n-2], line[n-1])
 }
 
 func clipWindow(start, k, size int) (int, int) {

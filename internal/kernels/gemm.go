@@ -51,6 +51,13 @@ func MatMul(m, n, k int, a, b, c []float32, accumulate bool) {
 	_ = a[m*k-1]
 	_ = b[k*n-1]
 	_ = c[m*n-1]
+	if useMicroKernel(m, n, k) {
+		if !accumulate {
+			clear(c[:m*n])
+		}
+		matMulPacked(m, n, k, a, b, c)
+		return
+	}
 	Parallel(m, 4, func(lo, hi int) {
 		matMulRows(lo, hi, n, k, a, b, c, accumulate)
 	})

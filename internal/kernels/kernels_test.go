@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"fmt"
 	"math"
 	"math/rand"
 	"testing"
@@ -120,7 +121,7 @@ func TestConv2DAgainstLoop(t *testing.T) {
 		for _, ep := range []Epilogue{{}, {Shift: randSlice(r, p.OutC), ReLU: true}, {Scale: randSlice(r, p.OutC), Shift: randSlice(r, p.OutC)}} {
 			oh, ow := p.OutSize()
 			got := randSlice(r, n*p.OutC*oh*ow)
-			Conv2D(x, n, p, w, ep, got)
+			Conv2D(x, n, p, PackConvWeights(p, w), ep, got)
 			closeTo(t, "Conv2D", got, naiveConv(x, n, p, w, ep), 1e-4)
 		}
 	}
@@ -243,5 +244,51 @@ func TestLRNAgainstLoop(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestKernel6x16AgainstGoTwin holds the micro-kernel (assembly where the
+// CPU has it) to its plain-Go twin.
+func TestKernel6x16AgainstGoTwin(t *testing.T) {
+	r := rand.New(rand.NewSource(6))
+	for _, k := range []int{0, 1, 2, 7, 64, 257} {
+		a, b := randSlice(r, 6*k+1), randSlice(r, 16*k+1)
+		ldc := 21
+		c := randSlice(r, 6*ldc)
+		want := append([]float32(nil), c...)
+		kernel6x16(k, &a[0], &b[0], &c[0], ldc)
+		kernel6x16Go(k, a, b, want, ldc)
+		closeTo(t, "kernel6x16", c, want, 1e-5)
+	}
+	t.Logf("assembly micro-kernel in use: %v", hasKernel6x16)
+}
+
+func TestPackedMatMulRaggedShapes(t *testing.T) {
+	r := rand.New(rand.NewSource(7))
+	for i := 0; i < 40; i++ {
+		m, n, k := 1+r.Intn(130), 1+r.Intn(700), 1+r.Intn(600)
+		if i%4 == 0 {
+			m, n, k = 1+r.Intn(7), 1+r.Intn(40), 1+r.Intn(20)
+		}
+		a, b := randSlice(r, m*k), randSlice(r, k*n)
+		c := randSlice(r, m*n)
+		want := append([]float32(nil), c...)
+		matMulRows(0, m, n, k, a, b, want, true)
+		matMulPacked(m, n, k, a, b, c)
+		closeTo(t, "matMulPacked", c, want, 1e-4)
+	}
+}
+
+func BenchmarkMatMul(b *testing.B) {
+	r := rand.New(rand.NewSource(8))
+	for _, s := range [][3]int{{128, 784, 480}, {192, 3136, 576}, {384, 49, 832}} {
+		m, n, k := s[0], s[1], s[2]
+		a, bb, c := randSlice(r, m*k), randSlice(r, k*n), make([]float32, m*n)
+		b.Run(fmt.Sprintf("%dx%dx%d", m, n, k), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				MatMul(m, n, k, a, bb, c, false)
+			}
+			b.ReportMetric(float64(2*m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+		})
 	}
 }
