@@ -41,7 +41,11 @@ func (m *Model) Run(inputs map[string]*Value) ([]*Value, error) {
 	for k := range m.inits {
 		keep[k] = true
 	}
+	fused := m.fusions()
 	for i, n := range m.order {
+		if fused[i] < 0 {
+			continue // a Relu already applied by its Conv
+		}
 		ins := make([]*Value, len(n.Input))
 		for j, name := range n.Input {
 			if name == "" {
@@ -55,11 +59,20 @@ func (m *Model) Run(inputs map[string]*Value) ([]*Value, error) {
 				return nil, fmt.Errorf("node %s: required input %d is missing", nodeLabel(n), j)
 			}
 		}
-		out, err := spec.run(nodeAttrs(n), ins, m.Opset)
+		var out *Value
+		var err error
+		if fused[i] > 0 {
+			out, err = runConv(nodeAttrs(n), ins, true)
+		} else {
+			out, err = spec.run(nodeAttrs(n), ins, m.Opset)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("node %s: %w", nodeLabel(n), err)
 		}
 		env[n.Output[0]] = out
+		if fused[i] > 0 {
+			env[m.order[fused[i]].Output[0]] = out
+		}
 		for _, name := range n.Input {
 			if lastUse[name] == i && !keep[name] {
 				delete(env, name)
@@ -86,6 +99,33 @@ func (m *Model) Run(inputs map[string]*Value) ([]*Value, error) {
 		outs[i] = v
 	}
 	return outs, nil
+}
+
+// fusions pairs each Conv whose output only a Relu reads (and that is not
+// a graph output) with that Relu: fused[conv] is the Relu's index, and
+// fused[relu] is -1.
+func (m *Model) fusions() []int {
+	fused := make([]int, len(m.order))
+	readers := map[string][]int{}
+	for i, n := range m.order {
+		for _, in := range n.Input {
+			readers[in] = append(readers[in], i)
+		}
+	}
+	outputs := map[string]bool{}
+	for _, o := range m.Outputs {
+		outputs[o.Name] = true
+	}
+	for i, n := range m.order {
+		if n.GetOpType() != "Conv" || outputs[n.Output[0]] {
+			continue
+		}
+		r := readers[n.Output[0]]
+		if len(r) == 1 && m.order[r[0]].GetOpType() == "Relu" && r[0] > i {
+			fused[i], fused[r[0]] = r[0], -1
+		}
+	}
+	return fused
 }
 
 // ProducerOp names the operator that produces a graph output ("" for an

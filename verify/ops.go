@@ -47,7 +47,7 @@ func init() {
 	}
 	ops = map[string]opSpec{
 		"Conv": {attrs: map[string]attrKind{"auto_pad": aString, "dilations": aInts, "group": aInt, "kernel_shape": aInts, "pads": aInts, "strides": aInts},
-			minIn: 2, maxIn: 3, maxOut: 1, check: checkConv, run: runConv},
+			minIn: 2, maxIn: 3, maxOut: 1, check: checkConv, run: func(a attrs, in []*Value, _ int) (*Value, error) { return runConv(a, in, false) }},
 		"MaxPool": {attrs: maxAttrs, minIn: 1, maxIn: 1, maxOut: 1, check: checkPool,
 			run: func(a attrs, in []*Value, _ int) (*Value, error) { return runPool(a, in[0], true) }},
 		"AveragePool": {attrs: avgAttrs, minIn: 1, maxIn: 1, maxOut: 1, check: checkPool,
@@ -291,7 +291,9 @@ func strides2(a attrs) (int, int, error) {
 	return int(s[0]), int(s[1]), nil
 }
 
-func runConv(a attrs, in []*Value, _ int) (*Value, error) {
+// runConv runs a convolution; relu applies a following Relu in the same
+// pass (the interpreter fuses a Conv whose only reader is a Relu).
+func runConv(a attrs, in []*Value, relu bool) (*Value, error) {
 	x, w := in[0], in[1]
 	if err := floatInput(x, "Conv input"); err != nil {
 		return nil, err
@@ -319,7 +321,7 @@ func runConv(a attrs, in []*Value, _ int) (*Value, error) {
 	if err := p.Check(); err != nil {
 		return nil, err
 	}
-	var ep kernels.Epilogue
+	ep := kernels.Epilogue{ReLU: relu}
 	if len(in) == 3 && in[2] != nil {
 		if in[2].Int || in[2].Numel() != p.OutC {
 			return nil, fmt.Errorf("Conv: bias %v does not match %d output channels", in[2].Shape, p.OutC)

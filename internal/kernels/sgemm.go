@@ -71,7 +71,7 @@ func MatMulPackedA(pa *PackedMatrix, n int, b, c []float32, accumulate bool, ep 
 	_ = c[m*n-1]
 	_ = b[pa.K*n-1]
 	workers := runtime.GOMAXPROCS(0)
-	if n >= 2*nr*workers || m < 2*mr*workers {
+	if n >= nr*workers || m < 2*mr*workers {
 		Parallel(n, nr, func(lo, hi int) { packedBlock(pa, 0, m, lo, hi, n, b, c, accumulate, ep) })
 	} else {
 		Parallel(m, mr, func(lo, hi int) { packedBlock(pa, lo, hi, 0, n, n, b, c, accumulate, ep) })
