@@ -3,13 +3,16 @@ package convert
 import (
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math"
 	"sort"
 	"strings"
+	"unsafe"
 
 	"github.com/gnconv/gnconv/graph"
 	"github.com/gnconv/gnconv/internal/kernels"
 	"github.com/gnconv/gnconv/internal/onnxpb"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -56,6 +59,72 @@ func (o *ONNX) Marshal() ([]byte, error) {
 	return proto.MarshalOptions{Deterministic: true}.Marshal(o.Model)
 }
 
+// WriteTo streams the serialised model to w one initializer at a time, so
+// the weights are never held twice. The bytes are a valid ModelProto with
+// the graph field last (protobuf readers accept fields in any order).
+func (o *ONNX) WriteTo(w io.Writer) (int64, error) {
+	mo := proto.MarshalOptions{Deterministic: true}
+	m, og := o.Model, o.Model.Graph
+	// shallow copies without the graph and without the initializers
+	head := &onnxpb.ModelProto{IrVersion: m.IrVersion, OpsetImport: m.OpsetImport, ProducerName: m.ProducerName,
+		ProducerVersion: m.ProducerVersion, Domain: m.Domain, ModelVersion: m.ModelVersion, DocString: m.DocString,
+		MetadataProps: m.MetadataProps}
+	g := &onnxpb.GraphProto{Node: og.Node, Name: og.Name, DocString: og.DocString, Input: og.Input, Output: og.Output, ValueInfo: og.ValueInfo}
+	inits := og.Initializer
+	var n int64
+	write := func(b []byte) error {
+		k, err := w.Write(b)
+		n += int64(k)
+		return err
+	}
+	b, err := mo.Marshal(head)
+	if err != nil {
+		return n, err
+	}
+	if err := write(b); err != nil {
+		return n, err
+	}
+	gb, err := mo.Marshal(g)
+	if err != nil {
+		return n, err
+	}
+	size := len(gb)
+	for _, t := range o.Model.Graph.Initializer {
+		s := mo.Size(t)
+		size += protowire.SizeTag(5) + protowire.SizeBytes(s)
+	}
+	hdr := protowire.AppendTag(nil, 7, protowire.BytesType)
+	hdr = protowire.AppendVarint(hdr, uint64(size))
+	if err := write(append(hdr, gb...)); err != nil {
+		return n, err
+	}
+	for _, t := range inits {
+		if len(t.FloatData)+len(t.Int64Data)+len(t.Int32Data)+len(t.DoubleData)+len(t.ExternalData) > 0 {
+			return n, fmt.Errorf("initializer %s keeps its values outside raw_data", t.GetName())
+		}
+		// the tensor's small fields through protobuf, then its raw_data
+		// (field 9) straight from the weights
+		meta := &onnxpb.TensorProto{Dims: t.Dims, DataType: t.DataType, Name: t.Name, DocString: t.DocString}
+		tb, err := mo.Marshal(meta)
+		if err != nil {
+			return n, err
+		}
+		raw := t.RawData
+		rawHdr := protowire.AppendTag(nil, 9, protowire.BytesType)
+		rawHdr = protowire.AppendVarint(rawHdr, uint64(len(raw)))
+		h := protowire.AppendTag(nil, 5, protowire.BytesType)
+		h = protowire.AppendVarint(h, uint64(len(tb)+len(rawHdr)+len(raw)))
+		h = append(append(h, tb...), rawHdr...)
+		if err := write(h); err != nil {
+			return n, err
+		}
+		if err := write(raw); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
 // onnxBuilder collects nodes and initializers in graph order.
 type onnxBuilder struct {
 	opset  int
@@ -71,15 +140,33 @@ func (b *onnxBuilder) initF32(name string, dims []int, data []float32) string {
 		panic("duplicate initializer " + name)
 	}
 	b.names[name] = true
-	raw := make([]byte, 4*len(data))
-	for i, v := range data {
-		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(v))
-	}
+	raw := float32Bytes(data)
 	b.inits = append(b.inits, &onnxpb.TensorProto{Name: proto.String(name), Dims: int64s(dims),
 		DataType: proto.Int32(int32(onnxpb.TensorProto_FLOAT)), RawData: raw})
 	b.params += len(data)
 	return name
 }
+
+// float32Bytes is data as little-endian bytes: the same memory on a
+// little-endian machine (the weights are not copied again), else a copy.
+func float32Bytes(data []float32) []byte {
+	if len(data) == 0 {
+		return []byte{}
+	}
+	if littleEndian {
+		return unsafe.Slice((*byte)(unsafe.Pointer(&data[0])), 4*len(data))
+	}
+	raw := make([]byte, 4*len(data))
+	for i, v := range data {
+		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(v))
+	}
+	return raw
+}
+
+var littleEndian = func() bool {
+	x := uint16(1)
+	return *(*byte)(unsafe.Pointer(&x)) == 1
+}()
 
 func (b *onnxBuilder) initI64(name string, data []int64) string {
 	b.names[name] = true

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"math/big"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/gnconv/gnconv/internal/mapfile"
 	"github.com/gnconv/gnconv/tensor"
 	"github.com/nlpodyssey/gopickle/pickle"
 	"github.com/nlpodyssey/gopickle/types"
@@ -76,7 +78,7 @@ func ReadCheckpoint(filename string) (*Checkpoint, error) {
 	if st.IsDir() {
 		return nil, fmt.Errorf("%s: is a directory", filename)
 	}
-	ck, err := readCheckpoint(f, st.Size())
+	ck, err := readCheckpoint(f, st.Size(), nil)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", filename, err)
 	}
@@ -84,12 +86,35 @@ func ReadCheckpoint(filename string) (*Checkpoint, error) {
 	return ck, nil
 }
 
-// ReadCheckpointBytes reads a checkpoint held in memory.
+// ReadCheckpointBytes reads a checkpoint held in memory. Tensors stored
+// uncompressed alias b, which must not change while they are in use.
 func ReadCheckpointBytes(b []byte) (*Checkpoint, error) {
-	return readCheckpoint(bytes.NewReader(b), int64(len(b)))
+	return readCheckpoint(bytes.NewReader(b), int64(len(b)), b)
 }
 
-func readCheckpoint(r io.ReaderAt, size int64) (ck *Checkpoint, err error) {
+// MapCheckpoint is ReadCheckpoint without copying the tensor data: the file
+// is memory-mapped read-only and tensors stored uncompressed alias the
+// mapping, which stays for the life of the process. For a command that
+// converts one file; a long-running program should use ReadCheckpoint.
+func MapCheckpoint(filename string) (*Checkpoint, error) {
+	b, err := mapfile.Map(filename)
+	if err != nil || b == nil {
+		if err == nil {
+			return ReadCheckpoint(filename) // empty, or mapping unavailable
+		}
+		return nil, err
+	}
+	ck, err := ReadCheckpointBytes(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", filename, err)
+	}
+	ck.Path = filename
+	return ck, nil
+}
+
+// readCheckpoint reads from r; whole, when not nil, is the same bytes in
+// memory, which stored records are sliced from instead of copied.
+func readCheckpoint(r io.ReaderAt, size int64, whole []byte) (ck *Checkpoint, err error) {
 	// gopickle can panic on malformed input; no panic may cross our API.
 	defer func() {
 		if p := recover(); p != nil {
@@ -106,10 +131,10 @@ func readCheckpoint(r io.ReaderAt, size int64) (ck *Checkpoint, err error) {
 	switch {
 	case n >= 4 && string(head[:4]) == "PK\x03\x04":
 		ck.Format = "zip"
-		root, err = readZip(r, size, ck)
+		root, err = readZip(r, size, whole, ck)
 	case n >= 1 && head[0] == 0x80:
 		ck.Format = "legacy"
-		root, err = readLegacy(r, size, ck)
+		root, err = readLegacy(r, size, whole, ck)
 	default:
 		return nil, formatErr("neither torch's zip format nor its legacy pickle format (starts with % x)", head[:n])
 	}
@@ -163,7 +188,7 @@ func loadPickle(b []byte, persistent func(*types.Tuple) (interface{}, error)) (i
 	return v, n, err
 }
 
-func readZip(r io.ReaderAt, size int64, ck *Checkpoint) (interface{}, error) {
+func readZip(r io.ReaderAt, size int64, whole []byte, ck *Checkpoint) (interface{}, error) {
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
 		return nil, formatErr("unreadable zip archive (truncated or damaged): %v", err)
@@ -240,15 +265,34 @@ func readZip(r io.ReaderAt, size int64, ck *Checkpoint) (interface{}, error) {
 		if rec.Method == zip.Store && rec.CompressedSize64 < want || want > uint64(size)*1032 {
 			return nil, formatErr("storage %s: declared size %d does not fit the file", k, want)
 		}
-		s.data, err = readRecord(rec, int64(want))
+		s.data, err = recordBytes(rec, int64(want), whole)
 		if err != nil {
 			return nil, err
 		}
 		if ck.ByteOrder == "big" {
-			swapBytes(s.data, s.dtype.Size())
+			s.data = swapBytes(s.data, s.dtype.Size())
 		}
 	}
 	return root, nil
+}
+
+// recordBytes returns a record's bytes: a slice of whole for a stored
+// record when the file is in memory (its CRC checked), else a copy.
+func recordBytes(f *zip.File, max int64, whole []byte) ([]byte, error) {
+	if whole == nil || f.Method != zip.Store || f.UncompressedSize64 != f.CompressedSize64 {
+		return readRecord(f, max)
+	}
+	off, err := f.DataOffset()
+	if err != nil || off < 0 || uint64(off)+f.UncompressedSize64 > uint64(len(whole)) {
+		return readRecord(f, max)
+	}
+	b := whole[off : uint64(off)+f.UncompressedSize64 : uint64(off)+f.UncompressedSize64]
+	if f.CRC32 != 0 || len(b) > 0 {
+		if crc32.ChecksumIEEE(b) != f.CRC32 {
+			return nil, formatErr("record %s: checksum mismatch", f.Name)
+		}
+	}
+	return b, nil
 }
 
 // readRecord reads a whole zip record of at most max bytes.
@@ -301,13 +345,16 @@ func parseStorageID(id *types.Tuple, minLen int) (*storageRef, error) {
 
 // legacy format: magic number, protocol version, sys info, the object,
 // the storage keys, then each storage as <int64 numel><data>.
-func readLegacy(r io.ReaderAt, size int64, ck *Checkpoint) (interface{}, error) {
+func readLegacy(r io.ReaderAt, size int64, whole []byte, ck *Checkpoint) (interface{}, error) {
 	if size > 1<<40 {
 		return nil, formatErr("legacy file too large")
 	}
-	b := make([]byte, size)
-	if _, err := r.ReadAt(b, 0); err != nil && err != io.EOF {
-		return nil, err
+	b := whole
+	if b == nil {
+		b = make([]byte, size)
+		if _, err := r.ReadAt(b, 0); err != nil && err != io.EOF {
+			return nil, err
+		}
 	}
 	pos := 0
 	next := func(what string, persistent func(*types.Tuple) (interface{}, error)) (interface{}, error) {
@@ -422,10 +469,10 @@ func readLegacy(r io.ReaderAt, size int64, ck *Checkpoint) (interface{}, error) 
 		if nb > uint64(len(b)-pos) {
 			return nil, formatErr("legacy storage %s: truncated (%d bytes declared, %d remain)", k, nb, len(b)-pos)
 		}
-		s.data = b[pos : pos+int(nb)]
+		s.data = b[pos : pos+int(nb) : pos+int(nb)]
 		pos += int(nb)
 		if ck.ByteOrder == "big" {
-			swapBytes(s.data, s.dtype.Size())
+			s.data = swapBytes(s.data, s.dtype.Size())
 		}
 	}
 	for k, s := range roots {
@@ -443,15 +490,20 @@ func readLegacy(r io.ReaderAt, size int64, ck *Checkpoint) (interface{}, error) 
 	return root, nil
 }
 
-func swapBytes(b []byte, size int) {
+// swapBytes returns a copy of b with each size-byte element reversed (the
+// input may be a read-only mapping).
+func swapBytes(b []byte, size int) []byte {
+	out := make([]byte, len(b))
+	copy(out, b)
 	if size == 1 {
-		return
+		return out
 	}
-	for i := 0; i+size <= len(b); i += size {
+	for i := 0; i+size <= len(out); i += size {
 		for l, h := i, i+size-1; l < h; l, h = l+1, h-1 {
-			b[l], b[h] = b[h], b[l]
+			out[l], out[h] = out[h], out[l]
 		}
 	}
+	return out
 }
 
 // materialise turns a strided view into a dense tensor, checking that the

@@ -51,48 +51,51 @@ func TestReadersMatchTorch(t *testing.T) {
 	if len(m.Readers) < 10 {
 		t.Fatalf("manifest lists only %d reader fixtures", len(m.Readers))
 	}
+	readers := map[string]func(string) (*Checkpoint, error){"read": ReadCheckpoint, "map": MapCheckpoint}
 	for file, want := range m.Readers {
-		t.Run(file, func(t *testing.T) {
-			ck, err := ReadCheckpoint(filepath.Join("../fixtures/readers", file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if ck.WrapperKey != want.Wrapper || ck.Prefix != want.Prefix {
-				t.Errorf("wrapper %q prefix %q, want %q %q", ck.WrapperKey, ck.Prefix, want.Wrapper, want.Prefix)
-			}
-			if strings.Contains(file, "bigendian") != (ck.ByteOrder == "big") {
-				t.Errorf("byte order %s", ck.ByteOrder)
-			}
-			sd := ck.StateDict
-			if len(sd.Names) != len(want.Tensors) {
-				t.Fatalf("%d tensors, want %d", len(sd.Names), len(want.Tensors))
-			}
-			for i, wt := range want.Tensors {
-				if sd.Names[i] != wt.Name {
-					t.Fatalf("tensor %d is %q, want %q (file order)", i, sd.Names[i], wt.Name)
+		for how, read := range readers {
+			t.Run(how+"/"+file, func(t *testing.T) {
+				ck, err := read(filepath.Join("../fixtures/readers", file))
+				if err != nil {
+					t.Fatal(err)
 				}
-				got := sd.Tensors[wt.Name]
-				if got.DType.String() != wt.DType {
-					t.Errorf("%s: dtype %s, want %s", wt.Name, got.DType, wt.DType)
+				if ck.WrapperKey != want.Wrapper || ck.Prefix != want.Prefix {
+					t.Errorf("wrapper %q prefix %q, want %q %q", ck.WrapperKey, ck.Prefix, want.Wrapper, want.Prefix)
 				}
-				if tensor.ShapeString(got.Shape) != tensor.ShapeString(wt.Shape) {
-					t.Errorf("%s: shape %v, want %v", wt.Name, got.Shape, wt.Shape)
+				if strings.Contains(file, "bigendian") != (ck.ByteOrder == "big") {
+					t.Errorf("byte order %s", ck.ByteOrder)
 				}
-				vals := got.Float64()
-				if len(vals) != len(wt.Values) {
-					t.Fatalf("%s: %d values, want %d", wt.Name, len(vals), len(wt.Values))
+				sd := ck.StateDict
+				if len(sd.Names) != len(want.Tensors) {
+					t.Fatalf("%d tensors, want %d", len(sd.Names), len(want.Tensors))
 				}
-				for j := range vals {
-					w := wt.Values[j]
-					if got.DType != tensor.Float64 {
-						w = float64(float32(w))
+				for i, wt := range want.Tensors {
+					if sd.Names[i] != wt.Name {
+						t.Fatalf("tensor %d is %q, want %q (file order)", i, sd.Names[i], wt.Name)
 					}
-					if vals[j] != w && !(math.IsNaN(vals[j]) && math.IsNaN(w)) {
-						t.Fatalf("%s[%d] = %v, want %v", wt.Name, j, vals[j], w)
+					got := sd.Tensors[wt.Name]
+					if got.DType.String() != wt.DType {
+						t.Errorf("%s: dtype %s, want %s", wt.Name, got.DType, wt.DType)
+					}
+					if tensor.ShapeString(got.Shape) != tensor.ShapeString(wt.Shape) {
+						t.Errorf("%s: shape %v, want %v", wt.Name, got.Shape, wt.Shape)
+					}
+					vals := got.Float64()
+					if len(vals) != len(wt.Values) {
+						t.Fatalf("%s: %d values, want %d", wt.Name, len(vals), len(wt.Values))
+					}
+					for j := range vals {
+						w := wt.Values[j]
+						if got.DType != tensor.Float64 {
+							w = float64(float32(w))
+						}
+						if vals[j] != w && !(math.IsNaN(vals[j]) && math.IsNaN(w)) {
+							t.Fatalf("%s[%d] = %v, want %v", wt.Name, j, vals[j], w)
+						}
 					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
 
@@ -107,6 +110,9 @@ func TestBadFilesGiveClearErrors(t *testing.T) {
 			_, err := ReadCheckpoint(path)
 			if err == nil {
 				t.Fatal("no error")
+			}
+			if _, merr := MapCheckpoint(path); merr == nil || merr.Error() != err.Error() {
+				t.Errorf("MapCheckpoint says %v, ReadCheckpoint %v", merr, err)
 			}
 			msg := err.Error()
 			if !strings.Contains(msg, reason) {

@@ -9,7 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gnconv/gnconv/graph"
+	"github.com/gnconv/gnconv/internal/onnxpb"
 	"github.com/gnconv/gnconv/tensor"
+	"google.golang.org/protobuf/proto"
 )
 
 func sameTensors(t *testing.T, what string, got, want *tensor.StateDict) {
@@ -127,5 +130,33 @@ func TestWriteObjectPlainData(t *testing.T) {
 	}
 	if err := WriteObject(&bytes.Buffer{}, &Dict{Keys: []interface{}{"s"}, Values: []interface{}{Opaque{Type: "set"}}}, false); err == nil {
 		t.Fatal("an opaque value must be refused")
+	}
+}
+
+// TestONNXWriteToEqualsMarshal: the streamed file decodes to the same model.
+func TestONNXWriteToEqualsMarshal(t *testing.T) {
+	ck, err := ReadCheckpoint("../fixtures/tutorial_aux.pth")
+	if err != nil {
+		t.Fatal(err)
+	}
+	net, _, err := graph.Load(ck.StateDict, graph.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := EmitONNX(net, ONNXOptions{Aux: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	n, err := m.WriteTo(&buf)
+	if err != nil || n != int64(buf.Len()) {
+		t.Fatalf("wrote %d of %d: %v", n, buf.Len(), err)
+	}
+	back := &onnxpb.ModelProto{}
+	if err := proto.Unmarshal(buf.Bytes(), back); err != nil {
+		t.Fatal(err)
+	}
+	if !proto.Equal(back, m.Model) {
+		t.Fatal("the streamed model differs from the emitted one")
 	}
 }

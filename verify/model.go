@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"unsafe"
 
 	"github.com/gnconv/gnconv/internal/kernels"
 
@@ -167,6 +168,11 @@ func ioOf(v *onnxpb.ValueInfoProto) (IO, error) {
 	return io, nil
 }
 
+var littleEndian = func() bool {
+	x := uint16(1)
+	return *(*byte)(unsafe.Pointer(&x)) == 1
+}()
+
 // maxElements bounds any one tensor the interpreter builds from a file.
 const maxElements = 1 << 30
 
@@ -187,16 +193,22 @@ func tensorValue(t *onnxpb.TensorProto) (*Value, error) {
 	raw := t.GetRawData()
 	switch onnxpb.TensorProto_DataType(t.GetDataType()) {
 	case onnxpb.TensorProto_FLOAT:
-		v.F = make([]float32, n)
 		switch {
 		case raw != nil:
 			if len(raw) != 4*n {
 				return nil, fmt.Errorf("raw_data has %d bytes for %d float32 values", len(raw), n)
 			}
+			if n > 0 && littleEndian && uintptr(unsafe.Pointer(&raw[0]))%4 == 0 {
+				// the decoded message owns raw: read it in place
+				v.F = unsafe.Slice((*float32)(unsafe.Pointer(&raw[0])), n)
+				break
+			}
+			v.F = make([]float32, n)
 			for i := range v.F {
 				v.F[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
 			}
 		case len(t.FloatData) == n:
+			v.F = make([]float32, n)
 			copy(v.F, t.FloatData)
 		default:
 			return nil, fmt.Errorf("%d float values for %d elements", len(t.FloatData), n)

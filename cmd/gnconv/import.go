@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -116,22 +117,23 @@ func runImport(c *cli.Context) error {
 		prog.done()
 		return fail(err)
 	}
-	data, err := model.Marshal()
-	if err != nil {
-		prog.done()
-		return fail(err)
-	}
 	prog.step("writing")
+	var written int64
 	err = atomicfile.Write(out, c.Bool("force"), func(wr io.Writer) error {
-		_, err := wr.Write(data)
-		return err
+		bw := bufio.NewWriterSize(wr, 1<<20)
+		n, err := model.WriteTo(bw)
+		written = n
+		if err != nil {
+			return err
+		}
+		return bw.Flush()
 	})
 	prog.done()
 	if err != nil {
 		return fail(err)
 	}
 	s := importSummary{Input: in, Output: out, Layout: l.net.Layout.String(), Classes: l.net.Classes, Opset: c.Int("opset"),
-		Nodes: model.Nodes, Initializers: model.Initializers, Parameters: model.Parameters, Bytes: len(data),
+		Nodes: model.Nodes, Initializers: model.Initializers, Parameters: model.Parameters, Bytes: int(written),
 		Outputs: model.Outputs, Ops: model.OpCounts}
 	var verr error
 	if c.Bool("verify") {

@@ -54,7 +54,7 @@ func loadCheckpoint(c *cli.Context, path string, aux graph.AuxMode) (*loaded, er
 	if err != nil {
 		return nil, err
 	}
-	ck, err := convert.ReadCheckpoint(path)
+	ck, err := convert.MapCheckpoint(path)
 	if err != nil {
 		return nil, err
 	}

@@ -3,11 +3,11 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/gnconv/gnconv/graph"
+	"github.com/gnconv/gnconv/internal/mapfile"
 	"github.com/gnconv/gnconv/verify"
 	"github.com/urfave/cli/v2"
 )
@@ -72,7 +72,7 @@ func verifyCommand() *cli.Command {
 // verifyFile runs the checks and returns the report, with an exitErr of
 // status 1 when they fail and 2 when they cannot run.
 func verifyFile(c *cli.Context, path string, l *loaded) (*verify.Report, error) {
-	data, err := os.ReadFile(path)
+	data, err := mapfile.ReadFile(path)
 	if err != nil {
 		return nil, fail(err)
 	}
