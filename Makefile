@@ -29,3 +29,7 @@ generate:
 
 clean:
 	rm -rf bin
+
+# Speed and memory, side by side with onnxruntime and torch (docs/performance.md).
+bench:
+	bash bench/run.sh
