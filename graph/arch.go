@@ -319,12 +319,16 @@ func (n *Net) WithoutAux() *Net {
 	return &c
 }
 
-// StripAux returns the state dict without its aux heads' entries, in file
-// order, and the keys it removed.
-func StripAux(sd *tensor.StateDict) (kept *tensor.StateDict, removed []string) {
+// StripAux returns the state dict without the entries named, in file
+// order (see AuxEntries), and the keys it removed.
+func StripAux(sd *tensor.StateDict, drop []string) (kept *tensor.StateDict, removed []string) {
+	dropSet := map[string]bool{}
+	for _, k := range drop {
+		dropSet[k] = true
+	}
 	kept = tensor.NewStateDict()
 	for _, k := range sd.Names {
-		if IsAuxKey(k) {
+		if dropSet[k] {
 			removed = append(removed, k)
 			continue
 		}

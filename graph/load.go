@@ -62,6 +62,9 @@ type LoadReport struct {
 	Ignored []string
 	// Loaded counts the tensors bound to the network.
 	Loaded int
+	// Renamed maps the network's key names to the checkpoint's when the
+	// checkpoint names its modules otherwise and was bound by position.
+	Renamed map[string]string
 }
 
 // LoadError is a failed load, worded as PyTorch words it.
@@ -154,6 +157,27 @@ func Detect(sd *tensor.StateDict) (layout Layout, evidence string, classes int, 
 // Load binds a state dict to a GoogLeNet. On failure it returns the
 // report with a *LoadError; on success the network and the report.
 func Load(sd *tensor.StateDict, opts Options) (*Net, *LoadReport, error) {
+	net, r, err := loadNamed(sd, opts)
+	if err == nil || !foreignNames(sd) {
+		return net, r, err
+	}
+	// The names are not torchvision's: a checkpoint of the same network
+	// whose modules are named otherwise binds by position, when every
+	// tensor matches one of the network's, in order, by shape.
+	renamed, mapping, ok := matchByPosition(sd, opts)
+	if !ok {
+		return net, r, err
+	}
+	net2, r2, err2 := loadNamed(renamed, opts)
+	if err2 != nil {
+		return net, r, err
+	}
+	r2.Renamed = mapping
+	r2.LayoutEvidence += "; keys bound by position (the checkpoint names its modules differently)"
+	return net2, r2, nil
+}
+
+func loadNamed(sd *tensor.StateDict, opts Options) (*Net, *LoadReport, error) {
 	r := &LoadReport{Strict: !opts.NonStrict}
 	detected, evidence, classes, auxInFile := Detect(sd)
 	r.LayoutDetected, r.LayoutEvidence, r.AuxInFile = detected, evidence, auxInFile
@@ -319,4 +343,138 @@ func sortUnexpected(keys []string, params []Param) {
 		}
 		return pa.order < pb.order
 	})
+}
+
+// foreignNames reports whether most of a state dict's names are none of
+// the network's (either layout's): only then is binding by position tried,
+// so that a misspelled key in a checkpoint with our names still fails.
+func foreignNames(sd *tensor.StateDict) bool {
+	known := map[string]bool{}
+	for _, l := range []Layout{Tutorial, Torchvision} {
+		for _, p := range newNet(l, 1, true).Params() {
+			known[p.Key] = true
+		}
+	}
+	n := 0
+	for _, k := range sd.Names {
+		if known[k] {
+			n++
+		}
+	}
+	return n*2 < sd.Len()
+}
+
+func isBatchesTracked(name string, t *tensor.Tensor) bool {
+	return strings.HasSuffix(name, "num_batches_tracked") || (t.DType == tensor.Int64 && len(t.Shape) == 0)
+}
+
+func isAuxName(name string) bool { return strings.Contains(strings.ToLower(name), "aux") }
+
+// matchByPosition binds a state dict whose keys carry other names: the
+// tensors whose names mention "aux" are the aux heads' (in file order, aux1
+// first), the rest the main network's, each list matched one to one, in
+// order and by shape, against the network's parameters. Each
+// num_batches_tracked goes with the batch norm just before it. It returns
+// the state dict under the network's names and the renaming.
+func matchByPosition(sd *tensor.StateDict, opts Options) (*tensor.StateDict, map[string]string, bool) {
+	var main, aux []string
+	for _, k := range sd.Names {
+		if isBatchesTracked(k, sd.Tensors[k]) {
+			continue
+		}
+		if isAuxName(k) {
+			aux = append(aux, k)
+		} else {
+			main = append(main, k)
+		}
+	}
+	if len(main) == 0 {
+		return nil, nil, false
+	}
+	classes := opts.Classes
+	if last := sd.Tensors[main[len(main)-1]]; classes == 0 && len(last.Shape) == 1 && len(main) > 1 {
+		if w := sd.Tensors[main[len(main)-2]]; len(w.Shape) == 2 {
+			classes = w.Shape[0]
+		}
+	}
+	if classes <= 0 {
+		return nil, nil, false
+	}
+	layouts := []Layout{Tutorial, Torchvision}
+	if opts.Layout != LayoutAuto {
+		layouts = []Layout{opts.Layout}
+	}
+	for _, l := range layouts {
+		net := newNet(l, classes, len(aux) > 0)
+		var wantMain, wantAux []Param
+		for _, p := range net.Params() {
+			if p.Dst == nil {
+				continue
+			}
+			if IsAuxKey(p.Key) {
+				wantAux = append(wantAux, p)
+			} else {
+				wantMain = append(wantMain, p)
+			}
+		}
+		mapping := map[string]string{}
+		if !matchShapes(sd, main, wantMain, mapping) || !matchShapes(sd, aux, wantAux, mapping) {
+			continue
+		}
+		// num_batches_tracked follows its batch norm's running_var
+		inverse := map[string]string{}
+		for canon, orig := range mapping {
+			inverse[orig] = canon
+		}
+		prev := ""
+		for _, k := range sd.Names {
+			if canon, ok := inverse[k]; ok {
+				prev = canon
+				continue
+			}
+			if strings.HasSuffix(prev, ".bn.running_var") {
+				mapping[strings.TrimSuffix(prev, "running_var")+"num_batches_tracked"] = k
+			}
+		}
+		renamed := tensor.NewStateDict()
+		for _, p := range net.Params() {
+			if orig, ok := mapping[p.Key]; ok {
+				renamed.Set(p.Key, sd.Tensors[orig])
+			}
+		}
+		return renamed, mapping, true
+	}
+	return nil, nil, false
+}
+
+func matchShapes(sd *tensor.StateDict, names []string, want []Param, mapping map[string]string) bool {
+	if len(names) != len(want) {
+		return false
+	}
+	for i, n := range names {
+		if !sameShape(sd.Tensors[n].Shape, want[i].Shape) {
+			return false
+		}
+		mapping[want[i].Key] = n
+	}
+	return true
+}
+
+// AuxEntries lists the checkpoint's own names of the aux heads' entries,
+// in file order: the keys under aux1. and aux2., or, for a checkpoint bound
+// by position, those that stand for them.
+func AuxEntries(sd *tensor.StateDict, r *LoadReport) []string {
+	aux := map[string]bool{}
+	for canon, orig := range r.Renamed {
+		if IsAuxKey(canon) {
+			aux[orig] = true
+		}
+	}
+	var out []string
+	for _, k := range sd.Names {
+		if (r.Renamed == nil && IsAuxKey(k)) || aux[k] {
+			out = append(out, k)
+		}
+	}
+	return out
 }

@@ -270,3 +270,63 @@ func TestInputSizes(t *testing.T) {
 		}
 	}
 }
+
+// TestForeignNamesBindByPosition: the same networks with their modules
+// named otherwise (Sequential blocks, other unit and head names) bind by
+// position and compute the same logits; their aux entries are found.
+func TestForeignNamesBindByPosition(t *testing.T) {
+	rename := strings.NewReplacer(".conv.", ".0.", ".bn.", ".1.", "inception", "block_", "aux1.", "aux_head_a.", "aux2.", "aux_head_b.", "fc.", "classifier.")
+	x := make([]float32, 3*224*224)
+	for i := range x {
+		x[i] = float32(i%17)/8 - 1
+	}
+	for _, name := range []string{"tutorial_aux.pth", "torchvision_aux.pth"} {
+		sd := stateDict(t, name)
+		foreign := tensor.NewStateDict()
+		for _, k := range sd.Names {
+			foreign.Set(rename.Replace(k), sd.Tensors[k])
+		}
+		net, rep, err := Load(foreign, Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if rep.Renamed == nil || !strings.Contains(rep.LayoutEvidence, "by position") || !net.HasAux() {
+			t.Fatalf("%s: %+v", name, rep)
+		}
+		ref, _, _ := Load(sd, Options{})
+		a, err := net.Forward(x, 1, 224, 224, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := ref.Forward(x, 1, 224, 224, true)
+		for i := range a {
+			if fixture.MaxAbsDiff(a[i].Data, b[i].Data) != 0 {
+				t.Fatalf("%s: %s differs", name, a[i].Name)
+			}
+		}
+		aux := AuxEntries(foreign, rep)
+		want := 0
+		for _, k := range foreign.Names {
+			if strings.HasPrefix(k, "aux_head_") {
+				want++
+			}
+		}
+		if len(aux) != want {
+			t.Fatalf("%s: %d aux entries, want %d", name, len(aux), want)
+		}
+	}
+	// A checkpoint with torchvision's names and one misspelled key is not
+	// bound by position: strict loading still fails.
+	sd := stateDict(t, "tutorial_aux.pth")
+	bad := tensor.NewStateDict()
+	for _, k := range sd.Names {
+		n := k
+		if k == "inception4b.branch1.conv.weight" {
+			n = "inception4b.branch1.conv.weights"
+		}
+		bad.Set(n, sd.Tensors[k])
+	}
+	if _, _, err := Load(bad, Options{}); err == nil {
+		t.Fatal("a misspelled key loaded")
+	}
+}

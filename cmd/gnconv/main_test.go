@@ -204,3 +204,43 @@ func TestVerifyExitStatuses(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, out)
 	}
 }
+
+func TestPruneAuxForeignNames(t *testing.T) {
+	dir := t.TempDir()
+	ck, err := convert.ReadCheckpoint(fx("torchvision_aux.pth"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rename := strings.NewReplacer("inception", "mixed_", "aux1.", "aux_a.", "aux2.", "aux_b.")
+	sd := &convert.Dict{}
+	for _, n := range ck.StateDict.Names {
+		sd.Keys = append(sd.Keys, rename.Replace(n))
+		sd.Values = append(sd.Values, ck.StateDict.Tensors[n])
+	}
+	in := filepath.Join(dir, "foreign.pth")
+	f, _ := os.Create(in)
+	if err := convert.WriteObject(f, sd, true); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	code, out, errs := gnconv(t, "inspect", in)
+	if code != 0 || !strings.Contains(out, "by position") || !strings.Contains(out, "strict: ok") {
+		t.Fatalf("exit %d %s\n%s", code, errs, out)
+	}
+	pruned := filepath.Join(dir, "deploy.pth")
+	if code, _, errs := gnconv(t, "prune-aux", in, "-o", pruned); code != 0 {
+		t.Fatalf("exit %d %s", code, errs)
+	}
+	back, err := convert.ReadCheckpoint(pruned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.StateDict.Len() != 344 || back.StateDict.Names[10] != rename.Replace(ck.StateDict.Names[10]) {
+		t.Fatalf("%d keys, %v", back.StateDict.Len(), back.StateDict.Names[:12])
+	}
+	for _, n := range back.StateDict.Names {
+		if strings.Contains(n, "aux") {
+			t.Fatalf("%s kept", n)
+		}
+	}
+}

@@ -117,10 +117,11 @@ func pruneCheckpoint(c *cli.Context, in, out string) (*pruneSummary, error) {
 	if !l.report.AuxInFile {
 		return nil, fmt.Errorf("%s has no aux heads: there is nothing to prune", in)
 	}
-	kept, removed := graph.StripAux(l.ck.StateDict)
+	kept, removed := graph.StripAux(l.ck.StateDict, graph.AuxEntries(l.ck.StateDict, l.report))
 	// The result must be what the deploy network loads strictly.
 	opts, _ := loadOptions(c, graph.AuxOff)
 	opts.NonStrict = false
+	opts.Layout = l.report.Layout
 	if _, _, err := graph.Load(kept, opts); err != nil {
 		return nil, fmt.Errorf("the pruned state dict does not load into the deploy network: %w", err)
 	}
