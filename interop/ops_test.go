@@ -185,6 +185,10 @@ func opCases(r *rand.Rand) []opCase {
 		{name: "ReduceMean keepdims", opset: 13, inputs: map[string][]int{"x": {2, 3, 4, 5}}, nodes: []*onnxpb.NodeProto{nd("ReduceMean", []string{"x"}, "y", ais("axes", 2, -1))}},
 		{name: "ReduceMean no keepdims", opset: 17, inputs: map[string][]int{"x": {2, 3, 4, 5}}, nodes: []*onnxpb.NodeProto{nd("ReduceMean", []string{"x"}, "y", ais("axes", 1), ai("keepdims", 0))}},
 		{name: "ReduceMean all", opset: 13, inputs: map[string][]int{"x": {2, 3, 4}}, nodes: []*onnxpb.NodeProto{nd("ReduceMean", []string{"x"}, "y")}},
+		{name: "Pad constant", opset: 13, inputs: map[string][]int{"x": {2, 3, 4, 5}}, consts: []*onnxpb.TensorProto{iconst("p", []int{8}, 0, 1, 2, 0, 1, 0, 1, 3), fconst("v", []int{}, []float32{0.5})},
+			nodes: []*onnxpb.NodeProto{nd("Pad", []string{"x", "p", "v"}, "y")}},
+		{name: "Pad zeros", opset: 11, inputs: map[string][]int{"x": {1, 2, 3, 3}}, consts: []*onnxpb.TensorProto{iconst("p", []int{8}, 0, 0, 1, 1, 0, 0, 1, 1)},
+			nodes: []*onnxpb.NodeProto{nd("Pad", []string{"x", "p"}, "y", as("mode", "constant"))}},
 		{name: "Constant", opset: 13, inputs: map[string][]int{"x": {2, 3}},
 			nodes: []*onnxpb.NodeProto{nd("Constant", nil, "c", at("value", fconst("", []int{3}, []float32{1, 2, 3}))), nd("Constant", nil, "k", af("value_float", 0.5)), nd("Mul", []string{"x", "c"}, "m"), nd("Add", []string{"m", "k"}, "y")}},
 	}

@@ -6,6 +6,8 @@ usage: torch_export.py weights.pth out.onnx opset [--transform-input] [--dynamic
 The weights are a torchvision-layout state dict; the deploy network
 (aux_logits=False) loads them non-strictly, as the popular workaround does."""
 import argparse
+import os
+import sys
 
 import torch
 import torchvision
@@ -18,18 +20,27 @@ def main():
     ap.add_argument("opset", type=int)
     ap.add_argument("--transform-input", action="store_true")
     ap.add_argument("--dynamic", action="store_true")
+    ap.add_argument("--tutorial", action="store_true", help="the tutorial network of fixtures/, aux heads exported too")
     a = ap.parse_args()
     sd = torch.load(a.weights)
     classes = sd["fc.weight"].shape[0]
-    m = torchvision.models.googlenet(weights=None, aux_logits=False, num_classes=classes, init_weights=False,
-                                     transform_input=a.transform_input)
-    m.load_state_dict(sd, strict=False)
+    names = ["y"]
+    if a.tutorial:
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
+        from make_fixtures import TutorialGoogLeNet
+        m = TutorialGoogLeNet(num_classes=classes, aux_logits=True)
+        m.load_state_dict(sd, strict=True)
+        names = ["y", "second", "third"]  # its forward returns (logits, aux2, aux1)
+    else:
+        m = torchvision.models.googlenet(weights=None, aux_logits=False, num_classes=classes, init_weights=False,
+                                         transform_input=a.transform_input)
+        m.load_state_dict(sd, strict=False)
     m.float().eval()
     x = torch.zeros(2, 3, 224, 224)
     kw = {}
     if a.dynamic:
-        kw["dynamic_axes"] = {"x": {0: "n"}, "y": {0: "n"}}
-    torch.onnx.export(m, x, a.out, opset_version=a.opset, input_names=["x"], output_names=["y"], **kw)
+        kw["dynamic_axes"] = {"x": {0: "n"}, **{n: {0: "n"} for n in names}}
+    torch.onnx.export(m, x, a.out, opset_version=a.opset, input_names=["x"], output_names=names, **kw)
 
 
 if __name__ == "__main__":

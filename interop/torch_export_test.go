@@ -63,3 +63,41 @@ func TestVerifyRunsTorchExports(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyRunsTorchExportOfTutorialWithAux: torch exports the tutorial
+// network with its aux heads (AvgPool 5/3), under names of its own; verify
+// compares all three outputs once told what they are.
+func TestVerifyRunsTorchExportOfTutorialWithAux(t *testing.T) {
+	requirePython(t, "torch", "torchvision", "onnx")
+	weights := filepath.Join(fixture.Dir(), "tutorial_aux.pth")
+	out := filepath.Join(t.TempDir(), "tutorial.onnx")
+	if res, err := exec.Command(debianPython, "torch_export.py", weights, out, "13", "--tutorial", "--dynamic").CombinedOutput(); err != nil {
+		t.Fatalf("torch.onnx.export: %v\n%s", err, res)
+	}
+	ck, err := convert.ReadCheckpoint(weights)
+	if err != nil {
+		t.Fatal(err)
+	}
+	net, _, err := graph.Load(ck.StateDict, graph.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := verify.Run(data, net, verify.Options{}); err == nil {
+		t.Fatal("three outputs of unknown names must be named")
+	}
+	rep, err := verify.Run(data, net, verify.Options{Outputs: []string{"logits", "aux2", "aux1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Pass || len(rep.Outputs) != 3 {
+		t.Fatalf("%+v", rep)
+	}
+	rep, err = verify.Run(data, net, verify.Options{Outputs: []string{"logits", "aux1", "aux2"}})
+	if err != nil || rep.Pass {
+		t.Fatalf("swapped aux heads passed: %v", err)
+	}
+}

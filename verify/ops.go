@@ -80,6 +80,7 @@ func init() {
 		"Softmax":    {attrs: map[string]attrKind{"axis": aInt}, minIn: 1, maxIn: 1, maxOut: 1, run: runSoftmax},
 		"LRN":        {attrs: map[string]attrKind{"size": aInt, "alpha": aFloat, "beta": aFloat, "bias": aFloat}, minIn: 1, maxIn: 1, maxOut: 1, check: checkLRN, run: runLRN},
 		"Constant":   {attrs: map[string]attrKind{"value": aTensor, "value_float": aFloat, "value_floats": aFloats, "value_int": aInt, "value_ints": aInts}, minIn: 0, maxIn: 0, maxOut: 1, check: checkConstant, run: runConstant},
+		"Pad":        {attrs: map[string]attrKind{"mode": aString}, minIn: 2, maxIn: 3, maxOut: 1, check: checkPad, run: runPad},
 		"Shape":      {attrs: map[string]attrKind{"start": aInt, "end": aInt}, minIn: 1, maxIn: 1, maxOut: 1, run: runShape},
 	}
 }
@@ -1023,6 +1024,71 @@ func runShape(a attrs, in []*Value, _ int) (*Value, error) {
 	out := &Value{Int: true, Shape: []int{int(max(0, end-start))}}
 	for _, d := range in[0].Shape[start:max(start, end)] {
 		out.I = append(out.I, int64(d))
+	}
+	return out, nil
+}
+
+func checkPad(a attrs, _ int) error {
+	if m := a.str("mode", "constant"); m != "constant" {
+		return fmt.Errorf("Pad mode %q is not supported (only constant)", m)
+	}
+	return nil
+}
+
+// runPad pads with a constant (opset 11+: pads and the value are inputs).
+func runPad(_ attrs, in []*Value, _ int) (*Value, error) {
+	x := in[0]
+	if err := floatInput(x, "Pad input"); err != nil {
+		return nil, err
+	}
+	pads, err := intInput(in[1], "Pad pads")
+	if err != nil {
+		return nil, err
+	}
+	rank := len(x.Shape)
+	if len(pads) != 2*rank {
+		return nil, fmt.Errorf("Pad: %d pads for rank %d", len(pads), rank)
+	}
+	var value float32
+	if len(in) > 2 && in[2] != nil {
+		if in[2].Int || in[2].Numel() != 1 {
+			return nil, fmt.Errorf("Pad: the constant must be one float32")
+		}
+		value = in[2].F[0]
+	}
+	shape := make([]int, rank)
+	for d := range shape {
+		if pads[d] < 0 || pads[d+rank] < 0 {
+			return nil, fmt.Errorf("Pad: negative pads %v are not supported", pads)
+		}
+		shape[d] = x.Shape[d] + int(pads[d]+pads[d+rank])
+	}
+	out := &Value{Shape: shape, F: make([]float32, numel(shape))}
+	if value != 0 {
+		for i := range out.F {
+			out.F[i] = value
+		}
+	}
+	n := x.Numel()
+	if n == 0 {
+		return out, nil
+	}
+	// copy each innermost row of x to its place in out
+	inner := x.Shape[rank-1]
+	idx := make([]int, rank)
+	for start := 0; start < n; start += inner {
+		o := 0
+		for d := 0; d < rank; d++ {
+			o = o*shape[d] + idx[d] + int(pads[d])
+		}
+		copy(out.F[o:o+inner], x.F[start:start+inner])
+		for d := rank - 2; d >= 0; d-- {
+			idx[d]++
+			if idx[d] < x.Shape[d] {
+				break
+			}
+			idx[d] = 0
+		}
 	}
 	return out, nil
 }

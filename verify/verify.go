@@ -23,6 +23,10 @@ type Options struct {
 	// ATol and RTol: an output passes when its max abs error is at most
 	// ATol + RTol × max |reference|.
 	ATol, RTol float64
+	// Outputs names the reference output (logits, aux1, aux2) of each of
+	// the file's outputs, in order, for files whose outputs are named
+	// otherwise. Empty: by name, or logits for a single output.
+	Outputs []string
 }
 
 // Default tolerances: an fp32 pipeline meets them with a wide margin (the
@@ -102,13 +106,19 @@ func Run(data []byte, net *graph.Net, opts Options) (*Report, error) {
 	}
 	rep := &Report{Opset: m.Opset, Input: in.Name, Shape: []int{n, 3, h, w}}
 	withAux := false
-	for _, o := range m.Outputs {
+	if len(opts.Outputs) > 0 && len(opts.Outputs) != len(m.Outputs) {
+		return nil, fmt.Errorf("%d output names given for the file's %d outputs", len(opts.Outputs), len(m.Outputs))
+	}
+	for i, o := range m.Outputs {
 		ref := o.Name
-		switch o.Name {
+		if len(opts.Outputs) > 0 {
+			ref = opts.Outputs[i]
+		}
+		switch ref {
 		case "logits", "aux1", "aux2":
 		default:
-			if len(m.Outputs) != 1 {
-				return nil, fmt.Errorf("cannot tell which reference output the file's output %q is (name them logits, aux1, aux2)", o.Name)
+			if len(m.Outputs) != 1 || len(opts.Outputs) > 0 {
+				return nil, fmt.Errorf("cannot tell which reference output the file's output %q is: name the file's outputs in order with logits, aux1 and aux2 (--outputs)", o.Name)
 			}
 			ref = "logits"
 		}

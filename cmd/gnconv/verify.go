@@ -34,6 +34,7 @@ func verifyCommand() *cli.Command {
 	flags := append(loadFlags(), verifyFlags(true)...)
 	flags = append(flags,
 		&cli.StringFlag{Name: "weights", Aliases: []string{"w"}, Usage: "the checkpoint the ONNX file should compute (required)"},
+		&cli.StringFlag{Name: "outputs", Usage: "what the file's outputs are, in order, for files that name them otherwise: e.g. logits,aux2,aux1"},
 		&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
 	)
 	return &cli.Command{
@@ -78,6 +79,9 @@ func verifyFile(c *cli.Context, path string, l *loaded) (*verify.Report, error) 
 	}
 	opts := verify.Options{Inputs: c.Int("inputs"), Seed: c.Int64("seed"), Batch: c.Int("batch"),
 		ATol: c.Float64("atol"), RTol: c.Float64("rtol")}
+	if s := c.String("outputs"); s != "" {
+		opts.Outputs = strings.Split(s, ",")
+	}
 	if s := c.String("image"); s != "" {
 		opts.Images = strings.Split(s, ",")
 		if !c.IsSet("inputs") {
