@@ -37,18 +37,25 @@ func TestForwardMatchesTorch(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			runs := []struct {
-				transform bool
-				outs      map[string]fixture.Array
-			}{{false, fx.Outputs}}
+			type variant struct {
+				transform, lrn bool
+				outs           map[string]fixture.Array
+			}
+			runs := []variant{{false, false, fx.Outputs}}
 			if fx.OutputsTransformInput != nil {
-				runs = append(runs, struct {
-					transform bool
-					outs      map[string]fixture.Array
-				}{true, fx.OutputsTransformInput})
+				runs = append(runs, variant{true, false, fx.OutputsTransformInput})
+			}
+			if fx.OutputsLRN != nil {
+				runs = append(runs, variant{false, true, fx.OutputsLRN})
+				// the variant must be told apart from the plain network
+				a, _ := fixture.ReadF32(fx.Outputs["logits"].File)
+				b, _ := fixture.ReadF32(fx.OutputsLRN["logits"].File)
+				if fixture.MaxAbsDiff(a, b) < 5*fixture.Tolerance(a) {
+					t.Fatalf("the LRN fixture's logits are too close to the plain ones to test anything")
+				}
 			}
 			for _, run := range runs {
-				net, rep := loadFixture(t, name, Options{TransformInput: run.transform})
+				net, rep := loadFixture(t, name, Options{TransformInput: run.transform, LRN: run.lrn})
 				if rep.Layout.String() != fx.Layout || rep.Classes != fx.Classes || rep.Aux != fx.Aux {
 					t.Fatalf("detected %s/%d classes/aux %v, want %s/%d/%v", rep.Layout, rep.Classes, rep.Aux, fx.Layout, fx.Classes, fx.Aux)
 				}
@@ -70,9 +77,9 @@ func TestForwardMatchesTorch(t *testing.T) {
 						t.Fatal(err)
 					}
 					d, tol := fixture.MaxAbsDiff(o.Data, want), fixture.Tolerance(want)
-					t.Logf("transform=%v %s: max abs diff %.3g (tolerance %.3g)", run.transform, o.Name, d, tol)
+					t.Logf("transform=%v lrn=%v %s: max abs diff %.3g (tolerance %.3g)", run.transform, run.lrn, o.Name, d, tol)
 					if d > tol {
-						t.Errorf("transform=%v %s: max abs diff %g > %g", run.transform, o.Name, d, tol)
+						t.Errorf("transform=%v lrn=%v %s: max abs diff %g > %g", run.transform, run.lrn, o.Name, d, tol)
 					}
 				}
 			}

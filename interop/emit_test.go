@@ -169,3 +169,46 @@ func TestSymbolicAndFixedBatch(t *testing.T) {
 		}
 	}
 }
+
+// TestEmittedLRNMatchesTorch runs the tutorial network with LRN, as
+// emitted, in onnxruntime against torch's recorded outputs.
+func TestEmittedLRNMatchesTorch(t *testing.T) {
+	requireORT(t)
+	m, err := fixture.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx := m.Models["tutorial_aux.pth"]
+	if fx.OutputsLRN == nil {
+		t.Fatal("no LRN outputs in the manifest")
+	}
+	ck, err := convert.ReadCheckpoint(filepath.Join(fixture.Dir(), "tutorial_aux.pth"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	net, _, err := graph.Load(ck.StateDict, graph.Options{LRN: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, _ := fixture.ReadF32(fx.Input)
+	for _, opset := range []int{13, 17} {
+		model, err := convert.EmitONNX(net, convert.ONNXOptions{Opset: opset, Aux: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if model.OpCounts["LRN"] != 2 {
+			t.Fatalf("%d LRN nodes", model.OpCounts["LRN"])
+		}
+		data, _ := model.Marshal()
+		outs, err := Run(data, "input", model.Outputs, x, 2, 3, 224, 224)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, name := range model.Outputs {
+			want, _ := fixture.ReadF32(fx.OutputsLRN[name].File)
+			if d := fixture.MaxAbsDiff(outs[i], want); d > fixture.Tolerance(want) {
+				t.Errorf("opset %d %s: max abs diff %g", opset, name, d)
+			}
+		}
+	}
+}
