@@ -153,39 +153,12 @@ var wrapperKeys = []string{"state_dict", "model_state_dict", "model_state", "mod
 var keyPrefixes = []string{"module.", "_orig_mod.", "model."}
 
 func findStateDict(ck *Checkpoint) error {
-	sd, ok := asStateDict(ck.Root)
-	if !ok {
-		d, isDict := ck.Root.(*Dict)
-		if !isDict {
-			return formatErr("the file holds a %s, not a state dict", describe(ck.Root))
-		}
-		for _, k := range wrapperKeys {
-			if v, has := d.Get(k); has {
-				if s, ok := asStateDict(v); ok {
-					sd, ck.WrapperKey = s, k
-					break
-				}
-			}
-		}
-		if sd == nil {
-			var found []string
-			var last *tensor.StateDict
-			for i, k := range d.Keys {
-				if s, ok := asStateDict(d.Values[i]); ok {
-					found = append(found, fmt.Sprint(k))
-					last = s
-				}
-			}
-			switch len(found) {
-			case 0:
-				return formatErr("no state dict found: the file holds a dict with keys %s and none of them is a dict of tensors", keyList(d))
-			case 1:
-				sd, ck.WrapperKey = last, found[0]
-			default:
-				return formatErr("several state dicts found (%s); none has a known name", strings.Join(found, ", "))
-			}
-		}
+	sd, path, err := locateStateDict(ck.Root, 0)
+	if err != nil {
+		return err
 	}
+	ck.WrapperPath = path
+	ck.WrapperKey = strings.Join(path, "/")
 	for changed := true; changed; {
 		changed = false
 		for _, p := range keyPrefixes {
@@ -202,6 +175,68 @@ func findStateDict(ck *Checkpoint) error {
 	}
 	ck.StateDict = sd
 	return nil
+}
+
+// maxWrapperDepth is how deeply training checkpoints are searched for
+// their state dict ({"model": {"state_dict": ...}} is two levels).
+const maxWrapperDepth = 3
+
+// locateStateDict finds the state dict in a checkpoint's object: the
+// object itself, or under a known wrapper key, or under the one key whose
+// value is a dict of tensors, searching nested dicts the same way.
+func locateStateDict(v interface{}, depth int) (*tensor.StateDict, []string, error) {
+	if sd, ok := asStateDict(v); ok {
+		return sd, nil, nil
+	}
+	d, isDict := v.(*Dict)
+	if !isDict {
+		return nil, nil, formatErr("the file holds a %s, not a state dict", describe(v))
+	}
+	for _, k := range wrapperKeys {
+		if w, has := d.Get(k); has {
+			if s, ok := asStateDict(w); ok {
+				return s, []string{k}, nil
+			}
+		}
+	}
+	var found []string
+	var last *tensor.StateDict
+	for i, k := range d.Keys {
+		if s, ok := asStateDict(d.Values[i]); ok {
+			found = append(found, fmt.Sprint(k))
+			last = s
+		}
+	}
+	switch {
+	case len(found) == 1:
+		return last, found, nil
+	case len(found) > 1:
+		return nil, nil, formatErr("several state dicts found (%s); none has a known name", strings.Join(found, ", "))
+	}
+	if depth+1 < maxWrapperDepth {
+		// one level down: known wrapper keys first, then any dict
+		order := append([]string(nil), wrapperKeys...)
+		for _, k := range d.Keys {
+			if ks, ok := k.(string); ok {
+				order = append(order, ks)
+			}
+		}
+		tried := map[string]bool{}
+		for _, k := range order {
+			if tried[k] {
+				continue
+			}
+			tried[k] = true
+			w, has := d.Get(k)
+			if _, isDict := w.(*Dict); !has || !isDict {
+				continue
+			}
+			if s, path, err := locateStateDict(w, depth+1); err == nil {
+				return s, append([]string{k}, path...), nil
+			}
+		}
+	}
+	return nil, nil, formatErr("no state dict found: the file holds a dict with keys %s and none of them is a dict of tensors", keyList(d))
 }
 
 func allHavePrefix(names []string, p string) bool {

@@ -48,8 +48,10 @@ type Checkpoint struct {
 	Format    string // "zip" (torch >= 1.6) or "legacy"
 	ByteOrder string // "little" or "big" (big-endian data is swapped on read)
 	// WrapperKey is the key of the training dict that holds the state dict
-	// ("model_state_dict"), empty when the file is the state dict itself.
-	WrapperKey string
+	// ("model_state_dict", or "model/state_dict" when nested), empty when
+	// the file is the state dict itself; WrapperPath is the same, key by key.
+	WrapperKey  string
+	WrapperPath []string
 	// Prefix is the key prefix removed from every name ("module.").
 	Prefix    string
 	StateDict *tensor.StateDict

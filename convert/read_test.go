@@ -1,6 +1,7 @@
 package convert
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"math"
@@ -149,5 +150,31 @@ func TestModelsRead(t *testing.T) {
 				t.Errorf("%s: %s has dtype %s", file, n, tt.DType)
 			}
 		}
+	}
+}
+
+// TestNestedWrapper: {"model": {"state_dict": sd}} is found two levels down.
+func TestNestedWrapper(t *testing.T) {
+	ck, err := ReadCheckpoint("../fixtures/readers/parameters.pth")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd := &Dict{}
+	for _, n := range ck.StateDict.Names {
+		sd.Keys = append(sd.Keys, n)
+		sd.Values = append(sd.Values, ck.StateDict.Tensors[n])
+	}
+	inner := &Dict{Keys: []interface{}{"arch", "state_dict"}, Values: []interface{}{"googlenet", sd}}
+	root := &Dict{Keys: []interface{}{"epoch", "model"}, Values: []interface{}{3, inner}}
+	var buf bytes.Buffer
+	if err := WriteObject(&buf, root, false); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadCheckpointBytes(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.WrapperKey != "model/state_dict" || back.StateDict.Len() != ck.StateDict.Len() {
+		t.Fatalf("wrapper %q, %d tensors", back.WrapperKey, back.StateDict.Len())
 	}
 }

@@ -215,28 +215,28 @@ func tensorValue(t *onnxpb.TensorProto) (*Value, error) {
 		}
 	case onnxpb.TensorProto_INT64:
 		v.Int = true
-		v.I = make([]int64, n)
 		switch {
 		case raw != nil:
 			if len(raw) != 8*n {
 				return nil, fmt.Errorf("raw_data has %d bytes for %d int64 values", len(raw), n)
 			}
+			v.I = make([]int64, n)
 			for i := range v.I {
 				v.I[i] = int64(binary.LittleEndian.Uint64(raw[8*i:]))
 			}
 		case len(t.Int64Data) == n:
-			copy(v.I, t.Int64Data)
+			v.I = append([]int64(nil), t.Int64Data...)
 		default:
 			return nil, fmt.Errorf("%d int64 values for %d elements", len(t.Int64Data), n)
 		}
 	case onnxpb.TensorProto_INT32:
 		v.Int = true
+		if (raw != nil && len(raw) != 4*n) || (raw == nil && len(t.Int32Data) != n) {
+			return nil, fmt.Errorf("%d bytes or %d int32 values for %d elements", len(raw), len(t.Int32Data), n)
+		}
 		v.I = make([]int64, n)
 		switch {
 		case raw != nil:
-			if len(raw) != 4*n {
-				return nil, fmt.Errorf("raw_data has %d bytes for %d int32 values", len(raw), n)
-			}
 			for i := range v.I {
 				v.I[i] = int64(int32(binary.LittleEndian.Uint32(raw[4*i:])))
 			}

@@ -80,6 +80,8 @@ func init() {
 		"Softmax":    {attrs: map[string]attrKind{"axis": aInt}, minIn: 1, maxIn: 1, maxOut: 1, run: runSoftmax},
 		"LRN":        {attrs: map[string]attrKind{"size": aInt, "alpha": aFloat, "beta": aFloat, "bias": aFloat}, minIn: 1, maxIn: 1, maxOut: 1, check: checkLRN, run: runLRN},
 		"Constant":   {attrs: map[string]attrKind{"value": aTensor, "value_float": aFloat, "value_floats": aFloats, "value_int": aInt, "value_ints": aInts}, minIn: 0, maxIn: 0, maxOut: 1, check: checkConstant, run: runConstant},
+		"Cast":       {attrs: map[string]attrKind{"to": aInt, "saturate": aInt}, minIn: 1, maxIn: 1, maxOut: 1, check: checkCast, run: runCast},
+		"Squeeze":    {attrs: map[string]attrKind{"axes": aInts}, minIn: 1, maxIn: 2, maxOut: 1, run: runSqueeze},
 		"Pad":        {attrs: map[string]attrKind{"mode": aString}, minIn: 2, maxIn: 3, maxOut: 1, check: checkPad, run: runPad},
 		"Shape":      {attrs: map[string]attrKind{"start": aInt, "end": aInt}, minIn: 1, maxIn: 1, maxOut: 1, run: runShape},
 	}
@@ -1057,11 +1059,16 @@ func runPad(_ attrs, in []*Value, _ int) (*Value, error) {
 		value = in[2].F[0]
 	}
 	shape := make([]int, rank)
+	total := 1
 	for d := range shape {
-		if pads[d] < 0 || pads[d+rank] < 0 {
-			return nil, fmt.Errorf("Pad: negative pads %v are not supported", pads)
+		if pads[d] < 0 || pads[d+rank] < 0 || pads[d] > maxElements || pads[d+rank] > maxElements {
+			return nil, fmt.Errorf("Pad: pads %v are not supported (negative or huge)", pads)
 		}
 		shape[d] = x.Shape[d] + int(pads[d]+pads[d+rank])
+		if shape[d] > 0 && total > maxElements/shape[d] {
+			return nil, fmt.Errorf("Pad: the padded shape is too large")
+		}
+		total *= shape[d]
 	}
 	out := &Value{Shape: shape, F: make([]float32, numel(shape))}
 	if value != 0 {
@@ -1091,4 +1098,81 @@ func runPad(_ attrs, in []*Value, _ int) (*Value, error) {
 		}
 	}
 	return out, nil
+}
+
+func checkCast(a attrs, _ int) error {
+	switch onnxpb.TensorProto_DataType(a.int("to", 0)) {
+	case onnxpb.TensorProto_FLOAT, onnxpb.TensorProto_INT64, onnxpb.TensorProto_INT32:
+		return nil
+	}
+	return fmt.Errorf("Cast to %s is not supported (float32, int64 and int32 are)", onnxpb.TensorProto_DataType(a.int("to", 0)))
+}
+
+// runCast converts between float32 and the integer types (int32 values are
+// held as int64); float to integer truncates toward zero.
+func runCast(a attrs, in []*Value, _ int) (*Value, error) {
+	x := in[0]
+	to := onnxpb.TensorProto_DataType(a.int("to", 0))
+	if to == onnxpb.TensorProto_FLOAT {
+		if !x.Int {
+			return x, nil
+		}
+		out := &Value{Shape: x.Shape, F: make([]float32, len(x.I))}
+		for i, v := range x.I {
+			out.F[i] = float32(v)
+		}
+		return out, nil
+	}
+	out := &Value{Shape: x.Shape, Int: true}
+	if x.Int {
+		out.I = x.I
+	} else {
+		out.I = make([]int64, len(x.F))
+		for i, v := range x.F {
+			out.I[i] = int64(v)
+		}
+	}
+	if to == onnxpb.TensorProto_INT32 {
+		for _, v := range out.I {
+			if v != int64(int32(v)) {
+				return nil, fmt.Errorf("Cast: %d does not fit int32", v)
+			}
+		}
+	}
+	return out, nil
+}
+
+func runSqueeze(a attrs, in []*Value, opset int) (*Value, error) {
+	x := in[0]
+	axes := a.ints("axes", nil)
+	if opset >= 13 && len(in) > 1 && in[1] != nil {
+		var err error
+		if axes, err = intInput(in[1], "Squeeze axes"); err != nil {
+			return nil, err
+		}
+	}
+	rank := len(x.Shape)
+	drop := make([]bool, rank)
+	if len(axes) == 0 {
+		for d, s := range x.Shape {
+			drop[d] = s == 1
+		}
+	}
+	for _, ax := range axes {
+		d, err := normAxis(ax, rank)
+		if err != nil || x.Shape[d] != 1 {
+			return nil, fmt.Errorf("Squeeze: axis %d of shape %v is not 1", ax, x.Shape)
+		}
+		drop[d] = true
+	}
+	var shape []int
+	for d, s := range x.Shape {
+		if !drop[d] {
+			shape = append(shape, s)
+		}
+	}
+	if shape == nil {
+		shape = []int{}
+	}
+	return reshaped(x, shape), nil
 }

@@ -158,24 +158,36 @@ func pruneCheckpoint(c *cli.Context, in, out string) (*pruneSummary, error) {
 }
 
 // rewrapped is the checkpoint's top-level dict with the state dict under
-// its wrapper key replaced by the pruned one (under its original names).
+// its wrapper path replaced by the pruned one (under its original names);
+// the dicts along the path are copied, the input's values are not changed.
 func rewrapped(ck *convert.Checkpoint, kept *tensor.StateDict) (interface{}, error) {
-	root, ok := ck.Root.(*convert.Dict)
-	if !ok {
-		return nil, fmt.Errorf("--keep-wrapper: the file's top level is not a dict")
-	}
 	sd := &convert.Dict{}
 	for _, k := range kept.Names {
 		sd.Keys = append(sd.Keys, ck.Prefix+k)
 		sd.Values = append(sd.Values, kept.Tensors[k])
 	}
-	out := &convert.Dict{Keys: root.Keys, Values: append([]interface{}(nil), root.Values...)}
-	for i, k := range root.Keys {
-		if k == ck.WrapperKey {
-			out.Values[i] = sd
+	var replace func(v interface{}, path []string) (interface{}, error)
+	replace = func(v interface{}, path []string) (interface{}, error) {
+		if len(path) == 0 {
+			return sd, nil
 		}
+		d, ok := v.(*convert.Dict)
+		if !ok {
+			return nil, fmt.Errorf("--keep-wrapper: %s is not a dict", path[0])
+		}
+		out := &convert.Dict{Keys: d.Keys, Values: append([]interface{}(nil), d.Values...)}
+		for i, k := range d.Keys {
+			if k == path[0] {
+				nv, err := replace(d.Values[i], path[1:])
+				if err != nil {
+					return nil, err
+				}
+				out.Values[i] = nv
+			}
+		}
+		return out, nil
 	}
-	return out, nil
+	return replace(ck.Root, ck.WrapperPath)
 }
 
 func pruneONNX(c *cli.Context, in, out string) (*pruneSummary, error) {
