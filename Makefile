@@ -15,9 +15,10 @@ test:
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
 
-# A short fuzzing run of the checkpoint reader.
+# Short fuzzing runs of the checkpoint reader and the ONNX reader.
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzReadCheckpoint -fuzztime=$${FUZZTIME:-20s} ./convert
+	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$${FUZZTIME:-20s} ./verify
 
 # Rewrites fixtures/ with Debian's python3-torch and python3-torchvision.
 fixtures:
