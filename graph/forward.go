@@ -166,13 +166,23 @@ func ConvEpilogue(c *Conv) kernels.Epilogue {
 }
 
 func conv(a Activation, c *Conv) Activation {
-	p := kernels.ConvParams{InC: a.C, H: a.H, W: a.W, OutC: c.Out, KH: c.K, KW: c.K,
+	oh, ow := convParams(a, c).OutSize()
+	out := Activation{a.N, c.Out, oh, ow, make([]float32, a.N*c.Out*oh*ow)}
+	convInto(a, c, out, 0)
+	return out
+}
+
+func convParams(a Activation, c *Conv) kernels.ConvParams {
+	return kernels.ConvParams{InC: a.C, H: a.H, W: a.W, OutC: c.Out, KH: c.K, KW: c.K,
 		StrideH: c.Stride, StrideW: c.Stride, PadT: c.Pad, PadL: c.Pad, PadB: c.Pad, PadR: c.Pad}
-	oh, ow := p.OutSize()
-	out := make([]float32, a.N*c.Out*oh*ow)
+}
+
+// convInto runs a conv block into channels [first, first+c.Out) of out.
+func convInto(a Activation, c *Conv, out Activation, first int) {
+	p := convParams(a, c)
 	c.packOnce.Do(func() { c.packed = kernels.PackConvWeights(p, c.Weight) })
-	kernels.Conv2D(a.Data, a.N, p, c.packed, ConvEpilogue(c), out)
-	return Activation{a.N, c.Out, oh, ow, out}
+	plane := out.H * out.W
+	kernels.Conv2DInto(a.Data, a.N, p, c.packed, ConvEpilogue(c), out.Data[first*plane:], out.C*plane)
 }
 
 func pool(a Activation, p Pool) Activation {
@@ -196,32 +206,15 @@ func lrn(a Activation) Activation {
 	return a
 }
 
+// inception runs the four branches, each writing its channels of the
+// concatenated output directly.
 func inception(a Activation, u *Inception) Activation {
-	b1 := conv(a, u.Branch1)
-	b2 := conv(conv(a, u.Branch2[0]), u.Branch2[1])
-	b3 := conv(conv(a, u.Branch3[0]), u.Branch3[1])
-	b4 := conv(pool(a, u.Pool), u.Branch4)
-	return concat(b1, b2, b3, b4)
-}
-
-// concat joins activations along channels.
-func concat(parts ...Activation) Activation {
-	c := 0
-	for _, p := range parts {
-		c += p.C
-	}
-	n, h, w := parts[0].N, parts[0].H, parts[0].W
-	plane := h * w
-	out := make([]float32, n*c*plane)
-	for i := 0; i < n; i++ {
-		off := i * c * plane
-		for _, p := range parts {
-			sz := p.C * plane
-			copy(out[off:off+sz], p.Data[i*sz:(i+1)*sz])
-			off += sz
-		}
-	}
-	return Activation{n, c, h, w, out}
+	out := Activation{a.N, u.Out(), a.H, a.W, make([]float32, a.N*u.Out()*a.H*a.W)}
+	convInto(a, u.Branch1, out, 0)
+	convInto(conv(a, u.Branch2[0]), u.Branch2[1], out, u.Ch[0])
+	convInto(conv(a, u.Branch3[0]), u.Branch3[1], out, u.Ch[0]+u.Ch[2])
+	convInto(pool(a, u.Pool), u.Branch4, out, u.Ch[0]+u.Ch[2]+u.Ch[4])
+	return out
 }
 
 func auxHead(a Activation, x *Aux) []float32 {

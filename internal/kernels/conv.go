@@ -3,6 +3,7 @@ package kernels
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"sync"
 )
 
@@ -106,64 +107,92 @@ func PackConvWeights(p ConvParams, w []float32) *PackedMatrix {
 // columns (the image itself for a 1x1 stride-1 convolution).
 func Conv2D(x []float32, n int, p ConvParams, w *PackedMatrix, ep Epilogue, out []float32) {
 	oh, ow := p.OutSize()
+	Conv2DInto(x, n, p, w, ep, out, p.OutC*oh*ow)
+}
+
+// Conv2DInto is Conv2D writing image i's output at out[i*outStride:], so
+// that several convolutions can fill one concatenated activation.
+func Conv2DInto(x []float32, n int, p ConvParams, w *PackedMatrix, ep Epilogue, out []float32, outStride int) {
+	oh, ow := p.OutSize()
 	inSize := p.InC * p.H * p.W
 	outSize := p.OutC * oh * ow
 	direct := p.KH == 1 && p.KW == 1 && p.StrideH == 1 && p.StrideW == 1 &&
 		p.PadT == 0 && p.PadL == 0 && p.PadB == 0 && p.PadR == 0
-	var col []float32
-	if !direct {
-		need := p.InC * p.KH * p.KW * oh * ow
-		if b, ok := colPool.Get().(*[]float32); ok && cap(*b) >= need {
-			col = (*b)[:need]
-		} else {
-			col = make([]float32, need)
-		}
-		defer func() { colPool.Put(&col) }()
-	}
-	for i := 0; i < n; i++ {
+	one := func(i int, serial bool) {
 		img := x[i*inSize : (i+1)*inSize]
-		o := out[i*outSize : (i+1)*outSize]
+		o := out[i*outStride : i*outStride+outSize]
 		b := img
 		if !direct {
-			Im2Col(img, p, col)
-			b = col
+			need := p.InC * p.KH * p.KW * oh * ow
+			col, ok := colPool.Get().(*[]float32)
+			if !ok || cap(*col) < need {
+				c := make([]float32, need)
+				col = &c
+			}
+			defer colPool.Put(col)
+			b = (*col)[:need]
+			if serial {
+				im2col(img, p, b, 0, p.InC)
+			} else {
+				Im2Col(img, p, b)
+			}
 		}
-		MatMulPackedA(w, oh*ow, b, o, false, ep)
+		if serial {
+			matMulSerial(w, oh*ow, b, o, ep)
+		} else {
+			MatMulPackedA(w, oh*ow, b, o, false, ep)
+		}
+	}
+	// A batch at least as large as the cores: one image per core, each
+	// GEMM whole, with no synchronisation inside a layer.
+	if workers := runtime.GOMAXPROCS(0); n >= workers && workers > 1 {
+		Parallel(n, 1, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				one(i, true)
+			}
+		})
+		return
+	}
+	for i := 0; i < n; i++ {
+		one(i, false)
 	}
 }
 
 // Im2Col lays out one image's receptive fields as a (InC·KH·KW)×(OH·OW)
 // matrix, zero where a field reaches into the padding.
 func Im2Col(img []float32, p ConvParams, col []float32) {
+	Parallel(p.InC, 1, func(lo, hi int) { im2col(img, p, col, lo, hi) })
+}
+
+// im2col lays out the rows of channels [lo, hi).
+func im2col(img []float32, p ConvParams, col []float32, lo, hi int) {
 	oh, ow := p.OutSize()
-	Parallel(p.InC, 1, func(lo, hi int) {
-		for c := lo; c < hi; c++ {
-			plane := img[c*p.H*p.W : (c+1)*p.H*p.W]
-			for ky := 0; ky < p.KH; ky++ {
-				for kx := 0; kx < p.KW; kx++ {
-					row := col[((c*p.KH+ky)*p.KW+kx)*oh*ow:][:oh*ow]
-					for y := 0; y < oh; y++ {
-						iy := y*p.StrideH - p.PadT + ky
-						dst := row[y*ow : (y+1)*ow]
-						if iy < 0 || iy >= p.H {
-							clear(dst)
-							continue
+	for c := lo; c < hi; c++ {
+		plane := img[c*p.H*p.W : (c+1)*p.H*p.W]
+		for ky := 0; ky < p.KH; ky++ {
+			for kx := 0; kx < p.KW; kx++ {
+				row := col[((c*p.KH+ky)*p.KW+kx)*oh*ow:][:oh*ow]
+				for y := 0; y < oh; y++ {
+					iy := y*p.StrideH - p.PadT + ky
+					dst := row[y*ow : (y+1)*ow]
+					if iy < 0 || iy >= p.H {
+						clear(dst)
+						continue
+					}
+					src := plane[iy*p.W : (iy+1)*p.W]
+					ix := -p.PadL + kx
+					for xo := range dst {
+						if ix >= 0 && ix < p.W {
+							dst[xo] = src[ix]
+						} else {
+							dst[xo] = 0
 						}
-						src := plane[iy*p.W : (iy+1)*p.W]
-						ix := -p.PadL + kx
-						for xo := range dst {
-							if ix >= 0 && ix < p.W {
-								dst[xo] = src[ix]
-							} else {
-								dst[xo] = 0
-							}
-							ix += p.StrideW
-						}
+						ix += p.StrideW
 					}
 				}
 			}
 		}
-	})
+	}
 }
 
 // PoolParams describes 2-D max or average pooling on C×H×W planes into

@@ -115,14 +115,15 @@ func TestConv2DAgainstLoop(t *testing.T) {
 		if err := p.Check(); err != nil {
 			t.Fatal(err)
 		}
-		n := 2
-		x := randSlice(r, n*p.InC*p.H*p.W)
-		w := randSlice(r, p.OutC*p.InC*p.KH*p.KW)
-		for _, ep := range []Epilogue{{}, {Shift: randSlice(r, p.OutC), ReLU: true}, {Scale: randSlice(r, p.OutC), Shift: randSlice(r, p.OutC)}} {
-			oh, ow := p.OutSize()
-			got := randSlice(r, n*p.OutC*oh*ow)
-			Conv2D(x, n, p, PackConvWeights(p, w), ep, got)
-			closeTo(t, "Conv2D", got, naiveConv(x, n, p, w, ep), 1e-4)
+		for n := 1; n <= 3; n++ { // one image (GEMM split over cores), or one image per core
+			x := randSlice(r, n*p.InC*p.H*p.W)
+			w := randSlice(r, p.OutC*p.InC*p.KH*p.KW)
+			for _, ep := range []Epilogue{{}, {Shift: randSlice(r, p.OutC), ReLU: true}, {Scale: randSlice(r, p.OutC), Shift: randSlice(r, p.OutC)}} {
+				oh, ow := p.OutSize()
+				got := randSlice(r, n*p.OutC*oh*ow)
+				Conv2D(x, n, p, PackConvWeights(p, w), ep, got)
+				closeTo(t, "Conv2D", got, naiveConv(x, n, p, w, ep), 1e-4)
+			}
 		}
 	}
 }

@@ -78,6 +78,14 @@ func MatMulPackedA(pa *PackedMatrix, n int, b, c []float32, accumulate bool, ep 
 	}
 }
 
+// matMulSerial is MatMulPackedA (setting c) on the calling goroutine.
+func matMulSerial(pa *PackedMatrix, n int, b, c []float32, ep Epilogue) {
+	if pa.M == 0 || n == 0 {
+		return
+	}
+	packedBlock(pa, 0, pa.M, 0, n, n, b, c, false, ep)
+}
+
 // matMulPacked computes C += A·B with the packed micro-kernel.
 func matMulPacked(m, n, k int, a, b, c []float32) {
 	MatMulPackedA(PackMatrix(m, k, a), n, b, c, true, Epilogue{})
