@@ -17,15 +17,30 @@ func loadFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "no-strict", Usage: "load what matches and report the rest, as load_state_dict(strict=False)"},
 		&cli.StringFlag{Name: "layout", Value: "auto", Usage: "GoogLeNet layout: tutorial, torchvision or auto (detected from the checkpoint)"},
 		&cli.IntFlag{Name: "classes", Usage: "class count (default: read from the checkpoint)"},
+		&cli.StringFlag{Name: "aux-heads", Value: "auto", Usage: "the network's aux heads: auto (as the checkpoint), yes (the training network, aux_logits=True) or no (the deploy network, aux_logits=False)"},
 		&cli.BoolFlag{Name: "transform-input", Usage: "apply torchvision's transform_input (its pretrained weights expect it)"},
 		&cli.BoolFlag{Name: "lrn", Usage: "insert local response normalisation after pool1 and conv3, as the original Caffe network"},
 	}
 }
 
+// loadOptions reads the loading flags; aux is the network's aux heads when
+// the command fixes them (prune-aux's deploy network), else AuxAuto and
+// the --aux-heads flag decides.
 func loadOptions(c *cli.Context, aux graph.AuxMode) (graph.Options, error) {
 	layout, err := graph.ParseLayout(c.String("layout"))
 	if err != nil {
 		return graph.Options{}, err
+	}
+	if aux == graph.AuxAuto {
+		switch c.String("aux-heads") {
+		case "", "auto":
+		case "yes", "on", "true":
+			aux = graph.AuxOn
+		case "no", "off", "false":
+			aux = graph.AuxOff
+		default:
+			return graph.Options{}, fmt.Errorf("--aux-heads is auto, yes or no, not %q", c.String("aux-heads"))
+		}
 	}
 	if c.Int("classes") < 0 {
 		return graph.Options{}, fmt.Errorf("--classes must be positive")

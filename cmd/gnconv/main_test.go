@@ -10,7 +10,9 @@ import (
 	"testing"
 
 	"github.com/gnconv/gnconv/convert"
+	"github.com/gnconv/gnconv/graph"
 	"github.com/gnconv/gnconv/internal/fixture"
+	"github.com/gnconv/gnconv/internal/onnxpb"
 )
 
 func gnconv(t *testing.T, args ...string) (int, string, string) {
@@ -242,5 +244,56 @@ func TestPruneAuxForeignNames(t *testing.T) {
 		if strings.Contains(n, "aux") {
 			t.Fatalf("%s kept", n)
 		}
+	}
+}
+
+func TestAuxHeadsFlag(t *testing.T) {
+	code, out, _ := gnconv(t, "inspect", fx("torchvision_aux.pth"), "--aux-heads", "no")
+	if code != 0 || !strings.Contains(out, "FAILED") || !strings.Contains(out, `Unexpected key(s) in state_dict: "aux1.conv.conv.weight"`) {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	code, out, _ = gnconv(t, "inspect", fx("torchvision_aux.pth"), "--aux-heads", "no", "--no-strict")
+	if code != 0 || !strings.Contains(out, "non-strict: ok") || !strings.Contains(out, "unexpected aux1.conv.conv.weight") {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	if code, _, errs := gnconv(t, "inspect", fx("torchvision_aux.pth"), "--aux-heads", "maybe"); code != exitError || !strings.Contains(errs, "--aux-heads") {
+		t.Fatalf("exit %d %s", code, errs)
+	}
+}
+
+// TestVerifyAlteredFileExit1: a file with ceil_mode dropped from one pool
+// fails with exit 1, naming the output and its error.
+func TestVerifyAlteredFileExit1(t *testing.T) {
+	ck, err := convert.ReadCheckpoint(fx("tutorial_aux.pth"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	net, _, err := graph.Load(ck.StateDict, graph.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := convert.EmitONNX(net, convert.ONNXOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range m.Model.Graph.Node {
+		if n.GetName() == "maxpool3" {
+			var kept []*onnxpb.AttributeProto
+			for _, a := range n.Attribute {
+				if a.GetName() != "ceil_mode" {
+					kept = append(kept, a)
+				}
+			}
+			n.Attribute = kept
+		}
+	}
+	data, _ := m.Marshal()
+	p := filepath.Join(t.TempDir(), "altered.onnx")
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := gnconv(t, "verify", p, "--weights", fx("tutorial_aux.pth"))
+	if code != exitMismatch || !strings.Contains(errs, "logits (max abs error") || !strings.Contains(out, "FAIL") {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
 	}
 }
