@@ -2,7 +2,6 @@ package interop
 
 import (
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -10,6 +9,7 @@ import (
 	"github.com/gnconv/gnconv/convert"
 	"github.com/gnconv/gnconv/graph"
 	"github.com/gnconv/gnconv/internal/fixture"
+	"github.com/gnconv/gnconv/verify"
 )
 
 // requireORT skips without onnxruntime, except in CI, where the interop
@@ -60,25 +60,6 @@ func loadModels(t *testing.T, transform bool) []modelFixture {
 	return out
 }
 
-func softmaxRows(v []float32, cols int) []float32 {
-	out := make([]float32, len(v))
-	for r := 0; r < len(v)/cols; r++ {
-		row := v[r*cols : (r+1)*cols]
-		m := math.Inf(-1)
-		for _, x := range row {
-			m = math.Max(m, float64(x))
-		}
-		s := 0.0
-		for _, x := range row {
-			s += math.Exp(float64(x) - m)
-		}
-		for i, x := range row {
-			out[r*cols+i] = float32(math.Exp(float64(x)-m) / s)
-		}
-	}
-	return out
-}
-
 // TestEmittedONNXRunsInORTAndMatchesTorch runs every emitted variant in
 // onnxruntime and compares it with the outputs torch recorded.
 func TestEmittedONNXRunsInORTAndMatchesTorch(t *testing.T) {
@@ -124,7 +105,7 @@ func TestEmittedONNXRunsInORTAndMatchesTorch(t *testing.T) {
 									}
 									tol := fixture.Tolerance(want)
 									if softmax {
-										want = softmaxRows(want, mf.fx.Classes)
+										want = verify.SoftmaxRows(want, mf.fx.Classes)
 										tol = 1e-5
 									}
 									if d := fixture.MaxAbsDiff(outs[i], want); d > tol {

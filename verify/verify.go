@@ -170,7 +170,7 @@ func Run(data []byte, net *graph.Net, opts Options) (*Report, error) {
 				}
 			}
 			if o.Softmax {
-				want = softmaxRows(want, net.Classes)
+				want = SoftmaxRows(want, net.Classes)
 			}
 			if len(got[i].F) != len(want) {
 				return nil, fmt.Errorf("output %s has %d values (shape %v), the reference %s has %d", o.Name, len(got[i].F), got[i].Shape, o.Reference, len(want))
@@ -260,7 +260,9 @@ func topK(v []float32, k int) []int {
 	return idx[:k]
 }
 
-func softmaxRows(v []float32, cols int) []float32 {
+// SoftmaxRows is the softmax of each row of a rows×cols matrix, computed
+// in float64.
+func SoftmaxRows(v []float32, cols int) []float32 {
 	out := make([]float32, len(v))
 	for r := 0; r < len(v)/cols; r++ {
 		row := v[r*cols : (r+1)*cols]

@@ -67,31 +67,7 @@ func (e Epilogue) Apply(out []float32, channels, plane int) {
 		return
 	}
 	for c := 0; c < channels; c++ {
-		row := out[c*plane : (c+1)*plane]
-		s, t := float32(1), float32(0)
-		if e.Scale != nil {
-			s = e.Scale[c]
-		}
-		if e.Shift != nil {
-			t = e.Shift[c]
-		}
-		if e.ReLU {
-			for i, v := range row {
-				v = v*s + t
-				if v < 0 {
-					v = 0
-				}
-				row[i] = v
-			}
-		} else if e.Scale != nil {
-			for i, v := range row {
-				row[i] = v*s + t
-			}
-		} else {
-			for i := range row {
-				row[i] += t
-			}
-		}
+		e.applyRow(out[c*plane:(c+1)*plane], c)
 	}
 }
 

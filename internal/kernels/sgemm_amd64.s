@@ -2,60 +2,71 @@
 
 #include "textflag.h"
 
+// The two kernels share their arguments, their twelve accumulators and
+// their k loop; they differ in how the tile reaches C.
+
+#define LOADARGS \
+	MOVQ k+0(FP), CX \
+	MOVQ a+8(FP), SI \
+	MOVQ b+16(FP), DI \
+	MOVQ c+24(FP), DX \
+	MOVQ ldc+32(FP), R8 \
+	SHLQ $2, R8
+
+#define ZEROACC \
+	VXORPS Y0, Y0, Y0 \
+	VXORPS Y1, Y1, Y1 \
+	VXORPS Y2, Y2, Y2 \
+	VXORPS Y3, Y3, Y3 \
+	VXORPS Y4, Y4, Y4 \
+	VXORPS Y5, Y5, Y5 \
+	VXORPS Y6, Y6, Y6 \
+	VXORPS Y7, Y7, Y7 \
+	VXORPS Y8, Y8, Y8 \
+	VXORPS Y9, Y9, Y9 \
+	VXORPS Y10, Y10, Y10 \
+	VXORPS Y11, Y11, Y11
+
+// one step of k: two 8-wide rows of B, six broadcast values of A
+#define KSTEP \
+	VMOVUPS      (DI), Y12 \
+	VMOVUPS      32(DI), Y13 \
+	VBROADCASTSS (SI), Y14 \
+	VFMADD231PS  Y12, Y14, Y0 \
+	VFMADD231PS  Y13, Y14, Y1 \
+	VBROADCASTSS 4(SI), Y15 \
+	VFMADD231PS  Y12, Y15, Y2 \
+	VFMADD231PS  Y13, Y15, Y3 \
+	VBROADCASTSS 8(SI), Y14 \
+	VFMADD231PS  Y12, Y14, Y4 \
+	VFMADD231PS  Y13, Y14, Y5 \
+	VBROADCASTSS 12(SI), Y15 \
+	VFMADD231PS  Y12, Y15, Y6 \
+	VFMADD231PS  Y13, Y15, Y7 \
+	VBROADCASTSS 16(SI), Y14 \
+	VFMADD231PS  Y12, Y14, Y8 \
+	VFMADD231PS  Y13, Y14, Y9 \
+	VBROADCASTSS 20(SI), Y15 \
+	VFMADD231PS  Y12, Y15, Y10 \
+	VFMADD231PS  Y13, Y15, Y11 \
+	ADDQ         $24, SI \
+	ADDQ         $64, DI
+
 // func kernel6x16(k int, a, b, c *float32, ldc int)
 //
 // c[i*ldc+j] += sum_p a[p*6+i] * b[p*16+j] for i < 6, j < 16: a 6x16 tile
 // of C from a packed 6-row panel of A and a packed 16-column panel of B,
 // with twelve YMM accumulators.
 TEXT ·kernel6x16(SB), NOSPLIT, $0-40
-	MOVQ k+0(FP), CX
-	MOVQ a+8(FP), SI
-	MOVQ b+16(FP), DI
-	MOVQ c+24(FP), DX
-	MOVQ ldc+32(FP), R8
-	SHLQ $2, R8
-
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-
+	LOADARGS
+	ZEROACC
 	TESTQ CX, CX
 	JE    store
 
 loop:
-	VMOVUPS      (DI), Y12
-	VMOVUPS      32(DI), Y13
-	VBROADCASTSS (SI), Y14
-	VFMADD231PS  Y12, Y14, Y0
-	VFMADD231PS  Y13, Y14, Y1
-	VBROADCASTSS 4(SI), Y15
-	VFMADD231PS  Y12, Y15, Y2
-	VFMADD231PS  Y13, Y15, Y3
-	VBROADCASTSS 8(SI), Y14
-	VFMADD231PS  Y12, Y14, Y4
-	VFMADD231PS  Y13, Y14, Y5
-	VBROADCASTSS 12(SI), Y15
-	VFMADD231PS  Y12, Y15, Y6
-	VFMADD231PS  Y13, Y15, Y7
-	VBROADCASTSS 16(SI), Y14
-	VFMADD231PS  Y12, Y14, Y8
-	VFMADD231PS  Y13, Y14, Y9
-	VBROADCASTSS 20(SI), Y15
-	VFMADD231PS  Y12, Y15, Y10
-	VFMADD231PS  Y13, Y15, Y11
-	ADDQ         $24, SI
-	ADDQ         $64, DI
-	DECQ         CX
-	JNE          loop
+	KSTEP
+	DECQ CX
+	JNE  loop
 
 store:
 	VADDPS  (DX), Y0, Y0
@@ -92,58 +103,17 @@ store:
 
 // func kernel6x16Set(k int, a, b, c *float32, ldc int)
 //
-// c[i*ldc+j] = sum_p a[p*6+i] * b[p*16+j] for i < 6, j < 16: a 6x16 tile
-// of C from a packed 6-row panel of A and a packed 16-column panel of B,
-// with twelve YMM accumulators.
+// c[i*ldc+j] = sum_p a[p*6+i] * b[p*16+j]: kernel6x16 storing the tile.
 TEXT ·kernel6x16Set(SB), NOSPLIT, $0-40
-	MOVQ k+0(FP), CX
-	MOVQ a+8(FP), SI
-	MOVQ b+16(FP), DI
-	MOVQ c+24(FP), DX
-	MOVQ ldc+32(FP), R8
-	SHLQ $2, R8
-
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-
+	LOADARGS
+	ZEROACC
 	TESTQ CX, CX
 	JE    storeset
 
 loopset:
-	VMOVUPS      (DI), Y12
-	VMOVUPS      32(DI), Y13
-	VBROADCASTSS (SI), Y14
-	VFMADD231PS  Y12, Y14, Y0
-	VFMADD231PS  Y13, Y14, Y1
-	VBROADCASTSS 4(SI), Y15
-	VFMADD231PS  Y12, Y15, Y2
-	VFMADD231PS  Y13, Y15, Y3
-	VBROADCASTSS 8(SI), Y14
-	VFMADD231PS  Y12, Y14, Y4
-	VFMADD231PS  Y13, Y14, Y5
-	VBROADCASTSS 12(SI), Y15
-	VFMADD231PS  Y12, Y15, Y6
-	VFMADD231PS  Y13, Y15, Y7
-	VBROADCASTSS 16(SI), Y14
-	VFMADD231PS  Y12, Y14, Y8
-	VFMADD231PS  Y13, Y14, Y9
-	VBROADCASTSS 20(SI), Y15
-	VFMADD231PS  Y12, Y15, Y10
-	VFMADD231PS  Y13, Y15, Y11
-	ADDQ         $24, SI
-	ADDQ         $64, DI
-	DECQ         CX
-	JNE          loopset
+	KSTEP
+	DECQ CX
+	JNE  loopset
 
 storeset:
 	VMOVUPS Y0, (DX)
