@@ -39,7 +39,7 @@ func importCommand() *cli.Command {
 		Name:      "import",
 		Usage:     "convert a GoogLeNet checkpoint to ONNX",
 		ArgsUsage: "model.pth",
-		Flags: append(append(loadFlags(), verifyFlags(false)...),
+		Flags: append(append(loadFlags(),
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "ONNX file to write (default: the input name with .onnx)"},
 			&cli.BoolFlag{Name: "force", Usage: "overwrite an existing output file"},
 			&cli.BoolFlag{Name: "aux", Usage: "keep the aux heads as outputs aux1 and aux2 (default: logits only, as deploy models)"},
@@ -51,6 +51,7 @@ func importCommand() *cli.Command {
 			&cli.BoolFlag{Name: "verify", Usage: "run gnconv verify on the written file (exit 1 on a mismatch)"},
 			&cli.BoolFlag{Name: "json", Usage: "print a JSON summary"},
 		),
+			verifyFlags(false)...),
 		Action: runImport,
 	}
 }

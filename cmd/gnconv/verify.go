@@ -26,6 +26,19 @@ func verifyFlags(withBatch bool) []cli.Flag {
 	}
 	if withBatch {
 		fs = append(fs, &cli.IntFlag{Name: "batch", Value: 2, Usage: "batch size of random inputs, when the file leaves it open"})
+	} else {
+		for _, f := range fs { // import's copy applies with --verify
+			switch f := f.(type) {
+			case *cli.IntFlag:
+				f.Usage = "with --verify: " + f.Usage
+			case *cli.Int64Flag:
+				f.Usage = "with --verify: " + f.Usage
+			case *cli.StringFlag:
+				f.Usage = "with --verify: " + f.Usage
+			case *cli.Float64Flag:
+				f.Usage = "with --verify: " + f.Usage
+			}
+		}
 	}
 	return fs
 }
