@@ -159,15 +159,14 @@ type Net struct {
 	// as the original Caffe network does.
 	LRN bool
 
-	Conv1         *Conv
-	Pool1         Pool
-	Conv2, Conv3  *Conv
-	Pool2         Pool
-	Inception     [9]*Inception
-	Pool3, Pool4  Pool
-	Aux1, Aux2    *Aux // nil when the network has no aux heads
-	FC            *Linear
-	AvgPoolGlobal bool // always true: global average pool before FC
+	Conv1        *Conv
+	Pool1        Pool
+	Conv2, Conv3 *Conv
+	Pool2        Pool
+	Inception    [9]*Inception
+	Pool3, Pool4 Pool
+	Aux1, Aux2   *Aux // nil when the network has no aux heads
+	FC           *Linear
 }
 
 // LRN's parameters, as in the original network.
@@ -189,7 +188,7 @@ func newNet(layout Layout, classes int, aux bool) *Net {
 		return &Conv{Name: name, In: in, Out: out, K: k, Stride: stride, Pad: pad}
 	}
 	stagePool := Pool{Max: true, K: 3, Stride: 2, Ceil: true}
-	n := &Net{Layout: layout, Classes: classes, AvgPoolGlobal: true}
+	n := &Net{Layout: layout, Classes: classes}
 	n.Conv1 = conv("conv1", 3, 64, 7, 2, 3)
 	n.Pool1 = stagePool
 	n.Conv2 = conv("conv2", 64, 64, 1, 1, 0)
