@@ -21,6 +21,9 @@ def main():
     ap.add_argument("--transform-input", action="store_true")
     ap.add_argument("--dynamic", action="store_true")
     ap.add_argument("--tutorial", action="store_true", help="the tutorial network of fixtures/, aux heads exported too")
+    ap.add_argument("--no-folding", action="store_true",
+                    help="do_constant_folding=False and TrainingMode.PRESERVE: BatchNormalization and Dropout nodes stay")
+    ap.add_argument("--inits-as-inputs", action="store_true", help="keep_initializers_as_inputs=True")
     a = ap.parse_args()
     sd = torch.load(a.weights)
     classes = sd["fc.weight"].shape[0]
@@ -37,7 +40,9 @@ def main():
         m.load_state_dict(sd, strict=False)
     m.float().eval()
     x = torch.zeros(2, 3, 224, 224)
-    kw = {}
+    kw = {"do_constant_folding": not a.no_folding, "keep_initializers_as_inputs": a.inits_as_inputs}
+    if a.no_folding:
+        kw["training"] = torch.onnx.TrainingMode.PRESERVE
     if a.dynamic:
         kw["dynamic_axes"] = {"x": {0: "n"}, **{n: {0: "n"} for n in names}}
     torch.onnx.export(m, x, a.out, opset_version=a.opset, input_names=["x"], output_names=names, **kw)

@@ -26,15 +26,19 @@ func TestVerifyRunsTorchExports(t *testing.T) {
 	}
 	dir := t.TempDir()
 	for _, opset := range []int{11, 12, 13, 14, 15, 16, 17} {
-		for _, transform := range []bool{false, true} {
-			if transform && opset != 11 && opset != 17 {
+		for _, variant := range []string{"plain", "transform", "unfolded"} {
+			if variant != "plain" && opset != 11 && opset != 17 {
 				continue
 			}
-			t.Run(fmt.Sprintf("opset=%d/transform=%v", opset, transform), func(t *testing.T) {
-				out := filepath.Join(dir, fmt.Sprintf("tv_%d_%v.onnx", opset, transform))
+			transform := variant == "transform"
+			t.Run(fmt.Sprintf("opset=%d/%s", opset, variant), func(t *testing.T) {
+				out := filepath.Join(dir, fmt.Sprintf("tv_%d_%s.onnx", opset, variant))
 				args := []string{"torch_export.py", weights, out, fmt.Sprint(opset), "--dynamic"}
-				if transform {
+				switch variant {
+				case "transform":
 					args = append(args, "--transform-input")
+				case "unfolded": // BatchNormalization nodes, initializers listed as inputs
+					args = append(args, "--no-folding", "--inits-as-inputs")
 				}
 				if res, err := exec.Command(debianPython, args...).CombinedOutput(); err != nil {
 					t.Fatalf("torch.onnx.export: %v\n%s", err, res)
