@@ -190,7 +190,7 @@ func TestVerifyExitStatuses(t *testing.T) {
 	// The same file checked against other weights: a mismatch, exit 1.
 	code, out, errs = gnconv(t, "verify", good, "--weights", fx("tutorial_aux.pth"), "--json", "--transform-input")
 	var rep verifyReport
-	if code != exitMismatch || json.Unmarshal([]byte(out), &rep) != nil || rep.Pass || !strings.Contains(errs, "logits (max abs error") {
+	if code != exitMismatch || json.Unmarshal([]byte(out), &rep) != nil || rep.Pass || !strings.Contains(errs, "logits (max abs error") || !strings.Contains(errs, "transform_input=false") {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
 	}
 	if code, _, errs := gnconv(t, "verify", good); code != exitError || !strings.Contains(errs, "--weights") {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -118,7 +119,11 @@ func verifyFile(c *cli.Context, path string, l *loaded) (*verify.Report, error) 
 		if !rep.Structure.Pass {
 			bad = append(bad, "structure: "+rep.Structure.Detail)
 		}
-		return rep, &exitErr{exitMismatch, fmt.Errorf("%s does not compute the weights' network: %s", path, strings.Join(bad, "; "))}
+		msg := fmt.Sprintf("%s does not compute the weights' network: %s", path, strings.Join(bad, "; "))
+		if hint := metadataHint(data, l); hint != "" {
+			msg += "\n" + hint
+		}
+		return rep, &exitErr{exitMismatch, errors.New(msg)}
 	}
 	return rep, nil
 }
@@ -149,4 +154,27 @@ func passFail(ok bool) string {
 		return "PASS"
 	}
 	return "FAIL"
+}
+
+// metadataHint compares what a gnconv-made file records about its network
+// (metadata_props) with the flags the weights were loaded with.
+func metadataHint(data []byte, l *loaded) string {
+	m, err := verify.Parse(data)
+	if err != nil {
+		return ""
+	}
+	var hints []string
+	for _, p := range m.Proto.GetMetadataProps() {
+		switch p.GetKey() {
+		case "transform_input":
+			if want := fmt.Sprint(l.net.TransformInput); p.GetValue() != want {
+				hints = append(hints, fmt.Sprintf("the file was written with transform_input=%s, the weights were loaded with transform_input=%s (--transform-input)", p.GetValue(), want))
+			}
+		case "layout":
+			if p.GetValue() != l.net.Layout.String() {
+				hints = append(hints, fmt.Sprintf("the file holds the %s layout, the weights the %s layout", p.GetValue(), l.net.Layout))
+			}
+		}
+	}
+	return strings.Join(hints, "\n")
 }
