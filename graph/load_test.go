@@ -3,40 +3,22 @@ package graph_test
 import (
 	"errors"
 	"math"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/gnconv/gnconv/convert"
 	. "github.com/gnconv/gnconv/graph"
 	"github.com/gnconv/gnconv/internal/fixture"
 	"github.com/gnconv/gnconv/tensor"
 )
 
-var (
-	sdOnce  sync.Once
-	sdCache = map[string]*tensor.StateDict{}
-	sdErr   error
-)
-
 // stateDict returns a copy of a fixture's state dict (tensors shared).
 func stateDict(t *testing.T, name string) *tensor.StateDict {
 	t.Helper()
-	sdOnce.Do(func() {
-		for _, n := range []string{"tutorial_aux.pth", "torchvision_aux.pth"} {
-			ck, err := convert.ReadCheckpoint(filepath.Join(fixture.Dir(), n))
-			if err != nil {
-				sdErr = err
-				return
-			}
-			sdCache[n] = ck.StateDict
-		}
-	})
-	if sdErr != nil {
-		t.Fatal(sdErr)
+	ck, err := fixture.Checkpoint(name)
+	if err != nil {
+		t.Fatal(err)
 	}
-	src := sdCache[name]
+	src := ck.StateDict
 	out := tensor.NewStateDict()
 	for _, k := range src.Names {
 		out.Set(k, src.Tensors[k])

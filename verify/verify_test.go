@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,30 +17,28 @@ import (
 )
 
 var (
-	netsOnce sync.Once
-	nets     = map[string]*graph.Net{}
-	netsErr  error
+	netsMu sync.Mutex
+	nets   = map[string]*graph.Net{}
 )
 
+// net is a fixture's network, loaded once (verify only reads it).
 func net(t *testing.T, name string) *graph.Net {
 	t.Helper()
-	netsOnce.Do(func() {
-		for _, n := range []string{"tutorial_aux.pth", "torchvision_aux.pth"} {
-			ck, err := convert.ReadCheckpoint(filepath.Join(fixture.Dir(), n))
-			if err != nil {
-				netsErr = err
-				return
-			}
-			nets[n], _, netsErr = graph.Load(ck.StateDict, graph.Options{})
-			if netsErr != nil {
-				return
-			}
-		}
-	})
-	if netsErr != nil {
-		t.Fatal(netsErr)
+	netsMu.Lock()
+	defer netsMu.Unlock()
+	if n, ok := nets[name]; ok {
+		return n
 	}
-	return nets[name]
+	ck, err := fixture.Checkpoint(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _, err := graph.Load(ck.StateDict, graph.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nets[name] = n
+	return n
 }
 
 func emit(t *testing.T, n *graph.Net, opts convert.ONNXOptions) *onnxpb.ModelProto {
