@@ -193,3 +193,40 @@ func TestEmittedLRNMatchesTorch(t *testing.T) {
 		}
 	}
 }
+
+// TestOtherInputSizesInORT: torchvision's adaptive aux pooling at input
+// sizes whose maps do not divide by 4 (and one that does), emitted and run
+// in onnxruntime, against the reference forward pass.
+func TestOtherInputSizesInORT(t *testing.T) {
+	requireORT(t)
+	for _, mf := range loadModels(t, false) {
+		if mf.fx.Layout != "torchvision" {
+			continue
+		}
+		for _, hw := range [][2]int{{299, 299}, {160, 200}, {256, 256}} {
+			h, w := hw[0], hw[1]
+			x := make([]float32, 2*3*h*w)
+			for i := range x {
+				x[i] = float32((i*7919)%1000)/500 - 1
+			}
+			model, err := convert.EmitONNX(mf.net, convert.ONNXOptions{Aux: true, Height: h, Width: w})
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, _ := model.Marshal()
+			got, err := Run(data, "input", model.Outputs, x, 2, 3, int64(h), int64(w))
+			if err != nil {
+				t.Fatalf("%dx%d: %v", h, w, err)
+			}
+			want, err := mf.net.Forward(x, 2, h, w, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range want {
+				if d := fixture.MaxAbsDiff(got[i], want[i].Data); d > fixture.Tolerance(want[i].Data) {
+					t.Errorf("%dx%d %s: max abs diff %g", h, w, want[i].Name, d)
+				}
+			}
+		}
+	}
+}
