@@ -264,6 +264,33 @@ func TestKernel6x16AgainstGoTwin(t *testing.T) {
 	t.Logf("assembly micro-kernel in use: %v", hasKernel6x16)
 }
 
+// TestEpilogueKernelsAgainstGoTwin: the store-through-epilogue kernels,
+// with and without ReLU, adding C or not, NaN kept.
+func TestEpilogueKernelsAgainstGoTwin(t *testing.T) {
+	r := rand.New(rand.NewSource(16))
+	for _, k := range []int{0, 1, 5, 256} {
+		for _, floor := range []float32{0, float32(math.Inf(-1))} {
+			a, b := randSlice(r, 6*k+1), randSlice(r, 16*k+1)
+			if k > 0 {
+				a[0] = float32(math.NaN()) // row 0 becomes NaN
+			}
+			scale, shift := randSlice(r, 6), randSlice(r, 6)
+			ldc := 19
+			c0 := randSlice(r, 6*ldc)
+			for _, add := range []bool{false, true} {
+				got, want := append([]float32(nil), c0...), append([]float32(nil), c0...)
+				if add {
+					kernel6x16AddEp(k, &a[0], &b[0], &got[0], ldc, &scale[0], &shift[0], floor)
+				} else {
+					kernel6x16SetEp(k, &a[0], &b[0], &got[0], ldc, &scale[0], &shift[0], floor)
+				}
+				kernel6x16EpGo(k, a, b, want, ldc, scale, shift, floor, add)
+				closeTo(t, fmt.Sprintf("epilogue kernel k=%d floor=%v add=%v", k, floor, add), got, want, 1e-5)
+			}
+		}
+	}
+}
+
 func TestPackedMatMulRaggedShapes(t *testing.T) {
 	r := rand.New(rand.NewSource(7))
 	for i := 0; i < 40; i++ {

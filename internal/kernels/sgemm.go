@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"math"
 	"runtime"
 	"sync"
 )
@@ -98,6 +99,11 @@ func packedBlock(pa *PackedMatrix, i0, i1, j0, j1, n int, b, c []float32, accumu
 	bufs := packPool.Get().(*packBufs)
 	defer packPool.Put(bufs)
 	hasEp := ep.Scale != nil || ep.Shift != nil || ep.ReLU
+	var epScale, epShift []float32
+	var floor float32
+	if hasEp {
+		epScale, epShift, floor = ep.rows(pa.mpad)
+	}
 	for jc := j0; jc < j1; jc += nc {
 		ncur := min(nc, j1-jc)
 		for pc := 0; pc < k || pc == 0; pc += kc {
@@ -114,7 +120,14 @@ func packedBlock(pa *PackedMatrix, i0, i1, j0, j1, n int, b, c []float32, accumu
 					mrcur := min(mr, i1-ir)
 					ap := pa.panel(pc, kcur, ir)
 					ci := ir*n + jc + jr
+					full := mrcur == mr && nrcur == nr
 					switch {
+					case full && last && hasEp && set:
+						kernel6x16SetEp(kcur, &ap[0], &bp[0], &c[ci], n, &epScale[ir], &epShift[ir], floor)
+						continue
+					case full && last && hasEp:
+						kernel6x16AddEp(kcur, &ap[0], &bp[0], &c[ci], n, &epScale[ir], &epShift[ir], floor)
+						continue
 					case kcur == 0:
 						if set {
 							for i := 0; i < mrcur; i++ {
@@ -189,6 +202,44 @@ func packA(a []float32, k, ic, mcur, pc, kcur int, dst []float32) {
 			for p, v := range src {
 				panel[p*mr+i] = v
 			}
+		}
+	}
+}
+
+// rows spells the epilogue out for the epilogue kernels: a scale and a
+// shift for each of n rows (ones and zeros where the epilogue has none),
+// and the floor, 0 for ReLU, -Inf without.
+func (e Epilogue) rows(n int) (scale, shift []float32, floor float32) {
+	scale, shift = make([]float32, n), make([]float32, n)
+	for i := range scale {
+		scale[i] = 1
+	}
+	copy(scale, e.Scale)
+	copy(shift, e.Shift)
+	floor = float32(math.Inf(-1))
+	if e.ReLU {
+		floor = 0
+	}
+	return
+}
+
+// kernel6x16EpGo is the plain-Go twin of the epilogue kernels: the tile
+// (plus C when add is set) through max(x·scale[i] + shift[i], floor).
+func kernel6x16EpGo(k int, a, b, c []float32, ldc int, scale, shift []float32, floor float32, add bool) {
+	var t [mr * nr]float32
+	kernel6x16Go(k, a, b, t[:], nr)
+	for i := 0; i < mr; i++ {
+		row := c[i*ldc : i*ldc+nr]
+		for j := range row {
+			v := t[i*nr+j]
+			if add {
+				v += row[j]
+			}
+			v = v*scale[i] + shift[i]
+			if !(v != v) && v < floor {
+				v = floor
+			}
+			row[j] = v
 		}
 	}
 }

@@ -52,6 +52,22 @@
 	ADDQ         $24, SI \
 	ADDQ         $64, DI
 
+// the epilogue of one row of the tile: y = max(x·scale + shift, floor),
+// with NaN kept (VMAXPS returns its second source, x, when either is NaN)
+#define EPROW(off, ya, yb) \
+	VBROADCASTSS off(R9), Y14 \
+	VBROADCASTSS off(R10), Y15 \
+	VFMADD213PS  Y15, Y14, ya \
+	VFMADD213PS  Y15, Y14, yb \
+	VMAXPS       ya, Y12, ya \
+	VMAXPS       yb, Y12, yb \
+	VMOVUPS      ya, (DX) \
+	VMOVUPS      yb, 32(DX)
+
+#define EPARGS \
+	MOVQ scale+40(FP), R9 \
+	MOVQ shift+48(FP), R10
+
 // func kernel6x16(k int, a, b, c *float32, ldc int)
 //
 // c[i*ldc+j] += sum_p a[p*6+i] * b[p*16+j] for i < 6, j < 16: a 6x16 tile
@@ -133,5 +149,82 @@ storeset:
 	ADDQ    R8, DX
 	VMOVUPS Y10, (DX)
 	VMOVUPS Y11, 32(DX)
+	VZEROUPPER
+	RET
+
+// func kernel6x16SetEp(k int, a, b, c *float32, ldc int, scale, shift *float32, floor float32)
+//
+// c[i*ldc+j] = max(sum_p a[p*6+i]*b[p*16+j] · scale[i] + shift[i], floor):
+// the tile with a conv block's bias or batch norm and ReLU (floor 0) or
+// none (floor -Inf) applied as it is stored.
+TEXT ·kernel6x16SetEp(SB), NOSPLIT, $0-60
+	LOADARGS
+	EPARGS
+	ZEROACC
+	TESTQ CX, CX
+	JE    storesetep
+
+loopsetep:
+	KSTEP
+	DECQ CX
+	JNE  loopsetep
+
+storesetep:
+	VBROADCASTSS floor+56(FP), Y12 // Y12 held B in the loop
+	EPROW(0, Y0, Y1)
+	ADDQ R8, DX
+	EPROW(4, Y2, Y3)
+	ADDQ R8, DX
+	EPROW(8, Y4, Y5)
+	ADDQ R8, DX
+	EPROW(12, Y6, Y7)
+	ADDQ R8, DX
+	EPROW(16, Y8, Y9)
+	ADDQ R8, DX
+	EPROW(20, Y10, Y11)
+	VZEROUPPER
+	RET
+
+// func kernel6x16AddEp(k int, a, b, c *float32, ldc int, scale, shift *float32, floor float32)
+//
+// kernel6x16SetEp for the last block of a longer sum: the tile adds C's
+// partial sums before the epilogue.
+TEXT ·kernel6x16AddEp(SB), NOSPLIT, $0-60
+	LOADARGS
+	EPARGS
+	ZEROACC
+	TESTQ CX, CX
+	JE    storeaddep
+
+loopaddep:
+	KSTEP
+	DECQ CX
+	JNE  loopaddep
+
+storeaddep:
+	VBROADCASTSS floor+56(FP), Y12 // Y12 held B in the loop
+	VADDPS (DX), Y0, Y0
+	VADDPS 32(DX), Y1, Y1
+	EPROW(0, Y0, Y1)
+	ADDQ   R8, DX
+	VADDPS (DX), Y2, Y2
+	VADDPS 32(DX), Y3, Y3
+	EPROW(4, Y2, Y3)
+	ADDQ   R8, DX
+	VADDPS (DX), Y4, Y4
+	VADDPS 32(DX), Y5, Y5
+	EPROW(8, Y4, Y5)
+	ADDQ   R8, DX
+	VADDPS (DX), Y6, Y6
+	VADDPS 32(DX), Y7, Y7
+	EPROW(12, Y6, Y7)
+	ADDQ   R8, DX
+	VADDPS (DX), Y8, Y8
+	VADDPS 32(DX), Y9, Y9
+	EPROW(16, Y8, Y9)
+	ADDQ   R8, DX
+	VADDPS (DX), Y10, Y10
+	VADDPS 32(DX), Y11, Y11
+	EPROW(20, Y10, Y11)
 	VZEROUPPER
 	RET

@@ -17,3 +17,14 @@ func kernel6x16(k int, a, b, c *float32, ldc int)
 //
 //go:noescape
 func kernel6x16Set(k int, a, b, c *float32, ldc int)
+
+// kernel6x16SetEp stores the tile through the epilogue
+// max(x·scale[i] + shift[i], floor) of each row i.
+//
+//go:noescape
+func kernel6x16SetEp(k int, a, b, c *float32, ldc int, scale, shift *float32, floor float32)
+
+// kernel6x16AddEp adds the tile to C, then stores it through the epilogue.
+//
+//go:noescape
+func kernel6x16AddEp(k int, a, b, c *float32, ldc int, scale, shift *float32, floor float32)

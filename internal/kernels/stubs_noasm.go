@@ -19,3 +19,13 @@ func kernel6x16Set(k int, a, b, c *float32, ldc int) {
 	}
 	kernel6x16Go(k, unsafe.Slice(a, 6*k), unsafe.Slice(b, 16*k), cs, ldc)
 }
+
+func kernel6x16SetEp(k int, a, b, c *float32, ldc int, scale, shift *float32, floor float32) {
+	kernel6x16EpGo(k, unsafe.Slice(a, 6*k), unsafe.Slice(b, 16*k), unsafe.Slice(c, 5*ldc+16), ldc,
+		unsafe.Slice(scale, mr), unsafe.Slice(shift, mr), floor, false)
+}
+
+func kernel6x16AddEp(k int, a, b, c *float32, ldc int, scale, shift *float32, floor float32) {
+	kernel6x16EpGo(k, unsafe.Slice(a, 6*k), unsafe.Slice(b, 16*k), unsafe.Slice(c, 5*ldc+16), ldc,
+		unsafe.Slice(scale, mr), unsafe.Slice(shift, mr), floor, true)
+}
