@@ -6,7 +6,15 @@ import (
 
 // Run executes the model on one input per graph input and returns every
 // graph output, in order.
-func (m *Model) Run(inputs map[string]*Value) ([]*Value, error) {
+func (m *Model) Run(inputs map[string]*Value) (outs []*Value, err error) {
+	current := "(before the first node)"
+	// A file that passes Parse can still describe shapes no operator
+	// accepts; whatever slips past the checks is an error, not a crash.
+	defer func() {
+		if p := recover(); p != nil {
+			outs, err = nil, fmt.Errorf("node %s: malformed model (%v)", current, p)
+		}
+	}()
 	env := make(map[string]*Value, len(m.inits)+len(m.order))
 	for k, v := range m.inits {
 		env[k] = v
@@ -46,6 +54,7 @@ func (m *Model) Run(inputs map[string]*Value) ([]*Value, error) {
 		if fused[i] < 0 {
 			continue // a Relu already applied by its Conv
 		}
+		current = nodeLabel(n)
 		ins := make([]*Value, len(n.Input))
 		for j, name := range n.Input {
 			if name == "" {
@@ -60,7 +69,6 @@ func (m *Model) Run(inputs map[string]*Value) ([]*Value, error) {
 			}
 		}
 		var out *Value
-		var err error
 		if fused[i] > 0 {
 			out, err = runConv(nodeAttrs(n), ins, true)
 		} else {
@@ -79,7 +87,7 @@ func (m *Model) Run(inputs map[string]*Value) ([]*Value, error) {
 			}
 		}
 	}
-	outs := make([]*Value, len(m.Outputs))
+	outs = make([]*Value, len(m.Outputs))
 	for i, o := range m.Outputs {
 		v, ok := env[o.Name]
 		if !ok {
