@@ -12,6 +12,7 @@ import (
 	"github.com/gnconv/gnconv/graph"
 	"github.com/gnconv/gnconv/internal/kernels"
 	"github.com/gnconv/gnconv/internal/onnxpb"
+	"github.com/gnconv/gnconv/tensor"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 )
@@ -153,7 +154,7 @@ func float32Bytes(data []float32) []byte {
 	if len(data) == 0 {
 		return []byte{}
 	}
-	if littleEndian {
+	if tensor.NativeLittleEndian {
 		return unsafe.Slice((*byte)(unsafe.Pointer(&data[0])), 4*len(data))
 	}
 	raw := make([]byte, 4*len(data))
@@ -162,11 +163,6 @@ func float32Bytes(data []float32) []byte {
 	}
 	return raw
 }
-
-var littleEndian = func() bool {
-	x := uint16(1)
-	return *(*byte)(unsafe.Pointer(&x)) == 1
-}()
 
 func (b *onnxBuilder) initI64(name string, data []int64) string {
 	b.names[name] = true
@@ -238,7 +234,7 @@ func EmitONNX(net *graph.Net, opts ONNXOptions) (*ONNX, error) {
 	if err := check.CheckInput(opts.Height, opts.Width); err != nil {
 		return nil, err
 	}
-	if miss := missing(net, opts.Aux); len(miss) > 0 {
+	if miss := check.MissingWeights(); len(miss) > 0 {
 		return nil, fmt.Errorf("cannot emit a network without weights for %s (loaded non-strictly)", strings.Join(miss, ", "))
 	}
 	b := &onnxBuilder{opset: opts.Opset, names: map[string]bool{}, ops: map[string]int{}}
@@ -365,20 +361,6 @@ func renameOutput(b *onnxBuilder, from, to string) {
 			}
 		}
 	}
-}
-
-func missing(net *graph.Net, aux bool) []string {
-	n := net
-	if !aux {
-		n = net.WithoutAux()
-	}
-	var miss []string
-	for _, p := range n.Params() {
-		if p.Dst != nil && *p.Dst == nil {
-			miss = append(miss, p.Key)
-		}
-	}
-	return miss
 }
 
 type emitter struct {

@@ -78,7 +78,7 @@ func (n *Net) CheckInput(h, w int) error {
 // batch x of shape n×3×h×w and returns the logits, then aux1 and aux2 when
 // withAux is set.
 func (n *Net) Forward(x []float32, batch, h, w int, withAux bool) ([]Output, error) {
-	if miss := n.missingWeights(); len(miss) > 0 {
+	if miss := n.MissingWeights(); len(miss) > 0 {
 		if len(miss) > 6 {
 			miss = append(miss[:6], fmt.Sprintf("and %d more", len(miss)-6))
 		}

@@ -292,9 +292,10 @@ func allFinite(v []float32) bool {
 	return true
 }
 
-// Missing reports which of the network's weights were not loaded (after a
-// non-strict load); the forward pass refuses to run without them.
-func (n *Net) missingWeights() []string {
+// MissingWeights lists the network's weights that were not loaded (after a
+// non-strict load); the forward pass and the emitters refuse to run
+// without them.
+func (n *Net) MissingWeights() []string {
 	var miss []string
 	for _, p := range n.Params() {
 		if p.Dst != nil && *p.Dst == nil {

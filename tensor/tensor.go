@@ -134,7 +134,7 @@ func (t *Tensor) Float32() []float32 {
 		return t.f32
 	}
 	n := t.Numel()
-	if t.DType == Float32 && nativeLittleEndian && uintptr(unsafe.Pointer(&t.Raw[0]))%4 == 0 {
+	if t.DType == Float32 && NativeLittleEndian && uintptr(unsafe.Pointer(&t.Raw[0]))%4 == 0 {
 		t.f32 = unsafe.Slice((*float32)(unsafe.Pointer(&t.Raw[0])), n)
 		return t.f32
 	}
@@ -231,7 +231,10 @@ func HalfToFloat32(h uint16) float32 {
 	return math.Float32frombits(sign | (exp+127-15)<<23 | mant<<13)
 }
 
-var nativeLittleEndian = func() bool {
+// NativeLittleEndian reports whether this machine stores numbers
+// little-endian, as checkpoints and ONNX files do: their bytes can then be
+// read as numbers in place.
+var NativeLittleEndian = func() bool {
 	x := uint16(1)
 	return *(*byte)(unsafe.Pointer(&x)) == 1
 }()

@@ -15,6 +15,7 @@ import (
 	"github.com/gnconv/gnconv/internal/kernels"
 
 	"github.com/gnconv/gnconv/internal/onnxpb"
+	"github.com/gnconv/gnconv/tensor"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -168,11 +169,6 @@ func ioOf(v *onnxpb.ValueInfoProto) (IO, error) {
 	return io, nil
 }
 
-var littleEndian = func() bool {
-	x := uint16(1)
-	return *(*byte)(unsafe.Pointer(&x)) == 1
-}()
-
 // maxElements bounds any one tensor the interpreter builds from a file.
 const maxElements = 1 << 30
 
@@ -198,7 +194,7 @@ func tensorValue(t *onnxpb.TensorProto) (*Value, error) {
 			if len(raw) != 4*n {
 				return nil, fmt.Errorf("raw_data has %d bytes for %d float32 values", len(raw), n)
 			}
-			if n > 0 && littleEndian && uintptr(unsafe.Pointer(&raw[0]))%4 == 0 {
+			if n > 0 && tensor.NativeLittleEndian && uintptr(unsafe.Pointer(&raw[0]))%4 == 0 {
 				// the decoded message owns raw: read it in place
 				v.F = unsafe.Slice((*float32)(unsafe.Pointer(&raw[0])), n)
 				break

@@ -339,13 +339,6 @@ func runConv(a attrs, in []*Value, relu bool) (*Value, error) {
 	return out, nil
 }
 
-// onnxPoolOutSize is the pooling output size: floor or ceil of the window
-// count; with ceil_mode a last window that would start in the end padding
-// is dropped (as onnxruntime and PyTorch do).
-func onnxPoolOutSize(in, k, s, pb, pe int, ceil bool) int {
-	return kernels.PoolOutSize(in, k, s, pb, pe, ceil)
-}
-
 func runPool(a attrs, x *Value, isMax bool) (*Value, error) {
 	if err := floatInput(x, "pooling input"); err != nil {
 		return nil, err
@@ -373,8 +366,10 @@ func runPool(a attrs, x *Value, isMax bool) (*Value, error) {
 		return nil, fmt.Errorf("pooling: pads %d,%d,%d,%d are not smaller than the kernel %dx%d", p.PadT, p.PadL, p.PadB, p.PadR, p.KH, p.KW)
 	}
 	ceil := a.int("ceil_mode", 0) == 1
-	p.OH = onnxPoolOutSize(p.H, p.KH, sh, p.PadT, p.PadB, ceil)
-	p.OW = onnxPoolOutSize(p.W, p.KW, sw, p.PadL, p.PadR, ceil)
+	// with ceil_mode, a last window that would start in the end padding is
+	// dropped, as onnxruntime and PyTorch do
+	p.OH = kernels.PoolOutSize(p.H, p.KH, sh, p.PadT, p.PadB, ceil)
+	p.OW = kernels.PoolOutSize(p.W, p.KW, sw, p.PadL, p.PadR, ceil)
 	if p.OH <= 0 || p.OW <= 0 {
 		return nil, fmt.Errorf("pooling: kernel %dx%d does not fit input %dx%d", p.KH, p.KW, p.H, p.W)
 	}
