@@ -1,17 +1,15 @@
 package graph_test
 
 import (
-	"path/filepath"
 	"testing"
 
-	"github.com/gnconv/gnconv/convert"
 	. "github.com/gnconv/gnconv/graph"
 	"github.com/gnconv/gnconv/internal/fixture"
 )
 
 func loadFixture(t testing.TB, name string, opts Options) (*Net, *LoadReport) {
 	t.Helper()
-	ck, err := convert.ReadCheckpoint(filepath.Join(fixture.Dir(), name))
+	ck, err := fixture.Checkpoint(name)
 	if err != nil {
 		t.Fatal(err)
 	}

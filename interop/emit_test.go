@@ -3,7 +3,6 @@ package interop
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/gnconv/gnconv/convert"
@@ -43,7 +42,7 @@ func loadModels(t *testing.T, transform bool) []modelFixture {
 		if !ok {
 			t.Fatalf("fixture %s missing from the manifest", name)
 		}
-		ck, err := convert.ReadCheckpoint(filepath.Join(fixture.Dir(), name))
+		ck, err := fixture.Checkpoint(name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -163,7 +162,7 @@ func TestEmittedLRNMatchesTorch(t *testing.T) {
 	if fx.OutputsLRN == nil {
 		t.Fatal("no LRN outputs in the manifest")
 	}
-	ck, err := convert.ReadCheckpoint(filepath.Join(fixture.Dir(), "tutorial_aux.pth"))
+	ck, err := fixture.Checkpoint("tutorial_aux.pth")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,12 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"os/exec"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
-	"github.com/gnconv/gnconv/convert"
 	"github.com/gnconv/gnconv/graph"
 	"github.com/gnconv/gnconv/internal/fixture"
 	"github.com/gnconv/gnconv/tensor"
@@ -46,7 +44,7 @@ var loadScenarios = []loadScenario{
 }
 
 func scenarioStateDict(t *testing.T, sc loadScenario) *tensor.StateDict {
-	ck, err := convert.ReadCheckpoint(filepath.Join(fixture.Dir(), sc.File))
+	ck, err := fixture.Checkpoint(sc.File)
 	if err != nil {
 		t.Fatal(err)
 	}
