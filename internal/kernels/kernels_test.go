@@ -248,62 +248,94 @@ func TestLRNAgainstLoop(t *testing.T) {
 	}
 }
 
-// TestKernel6x16AgainstGoTwin holds the micro-kernel (assembly where the
-// CPU has it) to its plain-Go twin.
-func TestKernel6x16AgainstGoTwin(t *testing.T) {
-	r := rand.New(rand.NewSource(6))
-	for _, k := range []int{0, 1, 2, 7, 64, 257} {
-		a, b := randSlice(r, 6*k+1), randSlice(r, 16*k+1)
-		ldc := 21
-		c := randSlice(r, 6*ldc)
-		want := append([]float32(nil), c...)
-		kernel6x16(k, &a[0], &b[0], &c[0], ldc)
-		kernel6x16Go(k, a, b, want, ldc)
-		closeTo(t, "kernel6x16", c, want, 1e-5)
+// forEachKernel runs f with each micro-kernel this machine has as the one
+// in use.
+func forEachKernel(t *testing.T, f func(t *testing.T)) {
+	saved := kernel
+	defer func() { kernel = saved }()
+	for _, k := range availableKernels() {
+		kernel = k
+		t.Run(k.name, f)
 	}
-	t.Logf("assembly micro-kernel in use: %v", hasKernel6x16)
 }
 
-// TestEpilogueKernelsAgainstGoTwin: the store-through-epilogue kernels,
-// with and without ReLU, adding C or not, NaN kept.
-func TestEpilogueKernelsAgainstGoTwin(t *testing.T) {
-	r := rand.New(rand.NewSource(16))
-	for _, k := range []int{0, 1, 5, 256} {
-		for _, floor := range []float32{0, float32(math.Inf(-1))} {
-			a, b := randSlice(r, 6*k+1), randSlice(r, 16*k+1)
-			if k > 0 {
-				a[0] = float32(math.NaN()) // row 0 becomes NaN
-			}
-			scale, shift := randSlice(r, 6), randSlice(r, 6)
-			ldc := 19
-			c0 := randSlice(r, 6*ldc)
-			for _, add := range []bool{false, true} {
-				got, want := append([]float32(nil), c0...), append([]float32(nil), c0...)
-				if add {
-					kernel6x16AddEp(k, &a[0], &b[0], &got[0], ldc, &scale[0], &shift[0], floor)
-				} else {
-					kernel6x16SetEp(k, &a[0], &b[0], &got[0], ldc, &scale[0], &shift[0], floor)
+// TestMicroKernelsAgainstGoTwin holds each micro-kernel the CPU runs to the
+// plain-Go twin of its shape: every depth, partial tiles, adding C or not,
+// with and without the epilogue (ReLU or none, NaN kept); values past the
+// tile's columns are never touched.
+func TestMicroKernelsAgainstGoTwin(t *testing.T) {
+	r := rand.New(rand.NewSource(6))
+	for _, mk := range availableKernels() {
+		t.Logf("micro-kernel %s (%dx%d)", mk.name, mk.mr, mk.nr)
+		mr, nr := mk.mr, mk.nr
+		for _, k := range []int{0, 1, 2, 7, 64, 257} {
+			for _, cols := range []int{nr, 1, nr / 2, nr/2 + 1, nr - 1} {
+				for _, flags := range []int{0, 1, 2, 3} {
+					add, ep := flags&1 != 0, flags&2 != 0
+					a, b := randSlice(r, mr*k+1), randSlice(r, nr*k+1)
+					if k > 0 {
+						a[0] = float32(math.NaN()) // row 0 becomes NaN
+					}
+					scale, shift := randSlice(r, mr), randSlice(r, mr)
+					floor := float32(0)
+					if k%2 == 1 {
+						floor = float32(math.Inf(-1))
+					}
+					ldc := nr + 5
+					got := randSlice(r, mr*ldc)
+					want := append([]float32(nil), got...)
+					var sc, sh []float32
+					if ep {
+						sc, sh = scale, shift
+					}
+					mk.run(k, &a[0], &b[0], &got[0], ldc, cols, add, ep, &scale[0], &shift[0], floor)
+					microGo(mr, nr, k, a, b, want, ldc, cols, add, sc, sh, floor)
+					closeTo(t, fmt.Sprintf("%s k=%d cols=%d add=%v ep=%v", mk.name, k, cols, add, ep), got, want, 1e-5)
 				}
-				kernel6x16EpGo(k, a, b, want, ldc, scale, shift, floor, add)
-				closeTo(t, fmt.Sprintf("epilogue kernel k=%d floor=%v add=%v", k, floor, add), got, want, 1e-5)
 			}
 		}
 	}
 }
 
 func TestPackedMatMulRaggedShapes(t *testing.T) {
-	r := rand.New(rand.NewSource(7))
-	for i := 0; i < 40; i++ {
-		m, n, k := 1+r.Intn(130), 1+r.Intn(700), 1+r.Intn(600)
-		if i%4 == 0 {
-			m, n, k = 1+r.Intn(7), 1+r.Intn(40), 1+r.Intn(20)
+	forEachKernel(t, func(t *testing.T) {
+		r := rand.New(rand.NewSource(7))
+		for i := 0; i < 40; i++ {
+			m, n, k := 1+r.Intn(130), 1+r.Intn(700), 1+r.Intn(600)
+			if i%4 == 0 {
+				m, n, k = 1+r.Intn(9), 1+r.Intn(40), 1+r.Intn(20)
+			}
+			a, b := randSlice(r, m*k), randSlice(r, k*n)
+			c := randSlice(r, m*n)
+			want := append([]float32(nil), c...)
+			matMulRows(0, m, n, k, a, b, want, true)
+			matMulPacked(m, n, k, a, b, c)
+			closeTo(t, "matMulPacked", c, want, 1e-4)
+
+			// the same product set and through a ReLU epilogue
+			scale, shift := randSlice(r, m), randSlice(r, m)
+			ep := Epilogue{Scale: scale, Shift: shift, ReLU: i%2 == 0}
+			got := randSlice(r, m*n)
+			MatMulPackedA(PackMatrix(m, k, a), n, b, got, false, ep)
+			clear(want)
+			matMulRows(0, m, n, k, a, b, want, true)
+			ep.Apply(want, m, n)
+			closeTo(t, "MatMulPackedA with epilogue", got, want, 1e-4)
 		}
-		a, b := randSlice(r, m*k), randSlice(r, k*n)
-		c := randSlice(r, m*n)
-		want := append([]float32(nil), c...)
-		matMulRows(0, m, n, k, a, b, want, true)
-		matMulPacked(m, n, k, a, b, c)
-		closeTo(t, "matMulPacked", c, want, 1e-4)
+	})
+}
+
+// BenchmarkMicroKernels times each micro-kernel on one tile, kc deep.
+func BenchmarkMicroKernels(b *testing.B) {
+	for _, mk := range availableKernels() {
+		b.Run(mk.name, func(b *testing.B) {
+			k := kc
+			a, bb, c := make([]float32, mk.mr*k+1), make([]float32, mk.nr*k+1), make([]float32, mk.mr*mk.nr)
+			for i := 0; i < b.N; i++ {
+				mk.run(k, &a[0], &bb[0], &c[0], mk.nr, mk.nr, true, false, nil, nil, 0)
+			}
+			b.ReportMetric(float64(2*mk.mr*mk.nr*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+		})
 	}
 }
 

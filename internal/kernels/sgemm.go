@@ -4,26 +4,42 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"unsafe"
 )
 
 // The packed GEMM: C (m×n) += A (m×k) · B (k×n), all row-major. B is packed
 // into panels of nr columns and A into panels of mr rows, kc deep, so the
 // micro-kernel streams both from cache; each worker takes its own range of
-// columns (or rows, when there are few columns) with its own buffers.
+// columns (or rows, when there are few columns) with its own buffers. The
+// tile shape mr×nr is the micro-kernel's, picked once from the CPU's
+// features (stubs_*.go).
 const (
-	mr = 6
-	nr = 16
-	kc = 256
-	nc = 512 // columns of B packed at once (a multiple of nr)
+	kc    = 256
+	nc    = 512 // columns of B packed at once (a multiple of every nr)
+	maxMR = 8
+	maxNR = 32
 )
+
+// microKernel computes one mr×nr tile of C from a packed mr×k panel of A
+// and a packed k×nr panel of B.
+type microKernel struct {
+	name   string
+	mr, nr int
+	// run stores the first cols columns of the tile's mr rows at c (row
+	// stride ldc): A·B, plus C's values when add is set, then through
+	// max(x·scale[i] + shift[i], floor) when ep is set (NaN kept).
+	run func(k int, a, b, c *float32, ldc, cols int, add, ep bool, scale, shift *float32, floor float32)
+}
+
+// kernel is the micro-kernel in use: the best one the CPU runs.
+var kernel = availableKernels()[0]
 
 var packPool = sync.Pool{New: func() any {
 	return &packBufs{b: make([]float32, nc*kc+1)}
 }}
 
 type packBufs struct {
-	b    []float32
-	tile [mr * nr]float32
+	b []float32
 }
 
 // useMicroKernel reports whether MatMul takes the packed path.
@@ -38,17 +54,20 @@ func useMicroKernel(m, n, k int) bool {
 type PackedMatrix struct {
 	M, K int
 	mpad int
+	kern *microKernel // the kernel whose mr the panels have
 	data []float32
 }
 
 // PackMatrix packs a (m×k, row-major).
 func PackMatrix(m, k int, a []float32) *PackedMatrix {
+	kern := kernel
+	mr := kern.mr
 	mpad := (m + mr - 1) / mr * mr
 	// one spare value keeps &panel[0] valid for an empty panel
-	p := &PackedMatrix{M: m, K: k, mpad: mpad, data: make([]float32, mpad*k+1)}
+	p := &PackedMatrix{M: m, K: k, mpad: mpad, kern: kern, data: make([]float32, mpad*k+1)}
 	for pc := 0; pc < k; pc += kc {
 		kcur := min(kc, k-pc)
-		packA(a, k, 0, m, pc, kcur, p.data[pc*mpad:pc*mpad+mpad*kcur])
+		packA(a, k, mr, 0, m, pc, kcur, p.data[pc*mpad:pc*mpad+mpad*kcur])
 	}
 	return p
 }
@@ -57,7 +76,7 @@ func PackMatrix(m, k int, a []float32) *PackedMatrix {
 // starting at pc, kcur deep.
 func (p *PackedMatrix) panel(pc, kcur, i int) []float32 {
 	off := pc*p.mpad + i*kcur
-	return p.data[off : off+mr*kcur+1]
+	return p.data[off : off+p.kern.mr*kcur+1]
 }
 
 // MatMulPackedA sets c (m×n) to A·b, or adds to it when accumulate is set,
@@ -71,6 +90,7 @@ func MatMulPackedA(pa *PackedMatrix, n int, b, c []float32, accumulate bool, ep 
 	}
 	_ = c[m*n-1]
 	_ = b[pa.K*n-1]
+	mr, nr := pa.kern.mr, pa.kern.nr
 	workers := runtime.GOMAXPROCS(0)
 	if n >= nr*workers || m < 2*mr*workers {
 		Parallel(n, nr, func(lo, hi int) { packedBlock(pa, 0, m, lo, hi, n, b, c, accumulate, ep) })
@@ -96,6 +116,8 @@ func matMulPacked(m, n, k int, a, b, c []float32) {
 // of mr).
 func packedBlock(pa *PackedMatrix, i0, i1, j0, j1, n int, b, c []float32, accumulate bool, ep Epilogue) {
 	k := pa.K
+	kern := pa.kern
+	mr, nr := kern.mr, kern.nr
 	bufs := packPool.Get().(*packBufs)
 	defer packPool.Put(bufs)
 	hasEp := ep.Scale != nil || ep.Shift != nil || ep.ReLU
@@ -104,14 +126,15 @@ func packedBlock(pa *PackedMatrix, i0, i1, j0, j1, n int, b, c []float32, accumu
 	if hasEp {
 		epScale, epShift, floor = ep.rows(pa.mpad)
 	}
+	var tile [maxMR * maxNR]float32
 	for jc := j0; jc < j1; jc += nc {
 		ncur := min(nc, j1-jc)
 		for pc := 0; pc < k || pc == 0; pc += kc {
 			kcur := min(kc, k-pc)
 			set := pc == 0 && !accumulate
-			last := pc+kcur >= k
+			epNow := hasEp && pc+kcur >= k
 			if kcur > 0 {
-				packB(b, n, pc, kcur, jc, ncur, bufs.b)
+				packB(b, n, nr, pc, kcur, jc, ncur, bufs.b)
 			}
 			for jr := 0; jr < ncur; jr += nr {
 				nrcur := min(nr, ncur-jr)
@@ -120,44 +143,26 @@ func packedBlock(pa *PackedMatrix, i0, i1, j0, j1, n int, b, c []float32, accumu
 					mrcur := min(mr, i1-ir)
 					ap := pa.panel(pc, kcur, ir)
 					ci := ir*n + jc + jr
-					full := mrcur == mr && nrcur == nr
-					switch {
-					case full && last && hasEp && set:
-						kernel6x16SetEp(kcur, &ap[0], &bp[0], &c[ci], n, &epScale[ir], &epShift[ir], floor)
-						continue
-					case full && last && hasEp:
-						kernel6x16AddEp(kcur, &ap[0], &bp[0], &c[ci], n, &epScale[ir], &epShift[ir], floor)
-						continue
-					case kcur == 0:
-						if set {
-							for i := 0; i < mrcur; i++ {
-								clear(c[ci+i*n : ci+i*n+nrcur])
-							}
-						}
-					case mrcur == mr && nrcur == nr && set:
-						kernel6x16Set(kcur, &ap[0], &bp[0], &c[ci], n)
-					case mrcur == mr && nrcur == nr:
-						kernel6x16(kcur, &ap[0], &bp[0], &c[ci], n)
-					default:
-						// a ragged edge: compute the whole tile aside, then
-						// store or add what fits
-						t := bufs.tile[:]
-						kernel6x16Set(kcur, &ap[0], &bp[0], &t[0], nr)
-						for i := 0; i < mrcur; i++ {
-							row := c[ci+i*n : ci+i*n+nrcur]
-							if set {
-								copy(row, t[i*nr:i*nr+nrcur])
-								continue
-							}
-							for j := range row {
-								row[j] += t[i*nr+j]
-							}
-						}
+					var scale, shift []float32
+					if epNow {
+						scale, shift = epScale[ir:ir+mr], epShift[ir:ir+mr]
 					}
-					if last && hasEp {
-						for i := 0; i < mrcur; i++ {
-							ep.applyRow(c[ci+i*n:ci+i*n+nrcur], ir+i)
+					switch {
+					case kcur == 0:
+						// no products: C keeps its values or becomes zero
+						clear(tile[:mr*nr])
+						storeTile(tile[:], nr, mrcur, nrcur, c[ci:], n, !set, scale, shift, floor)
+					case mrcur == mr:
+						var sp, hp *float32
+						if epNow {
+							sp, hp = &scale[0], &shift[0]
 						}
+						kern.run(kcur, &ap[0], &bp[0], &c[ci], n, nrcur, !set, epNow, sp, hp, floor)
+					default:
+						// ragged rows: compute the whole tile aside, then
+						// store what fits
+						kern.run(kcur, &ap[0], &bp[0], &tile[0], nr, nr, false, false, nil, nil, 0)
+						storeTile(tile[:], nr, mrcur, nrcur, c[ci:], n, !set, scale, shift, floor)
 					}
 				}
 			}
@@ -168,9 +173,31 @@ func packedBlock(pa *PackedMatrix, i0, i1, j0, j1, n int, b, c []float32, accumu
 	}
 }
 
+// storeTile stores rows×cols values of the tile t (row stride ldt) at c
+// (row stride ldc): plus C's values when add is set, then through the
+// epilogue when scale is not nil; the Go side of the kernels' store.
+func storeTile(t []float32, ldt, rows, cols int, c []float32, ldc int, add bool, scale, shift []float32, floor float32) {
+	for i := 0; i < rows; i++ {
+		src := t[i*ldt : i*ldt+cols]
+		row := c[i*ldc : i*ldc+cols]
+		for j, v := range src {
+			if add {
+				v += row[j]
+			}
+			if scale != nil {
+				v = v*scale[i] + shift[i]
+				if !(v != v) && v < floor {
+					v = floor
+				}
+			}
+			row[j] = v
+		}
+	}
+}
+
 // packB lays out B[pc:pc+kcur, jc:jc+ncur] as panels of nr columns, each
 // kcur rows of nr values, zero-padded past the last column.
-func packB(b []float32, n, pc, kcur, jc, ncur int, dst []float32) {
+func packB(b []float32, n, nr, pc, kcur, jc, ncur int, dst []float32) {
 	for jr := 0; jr < ncur; jr += nr {
 		w := min(nr, ncur-jr)
 		panel := dst[jr*kcur : (jr+nr)*kcur]
@@ -187,7 +214,7 @@ func packB(b []float32, n, pc, kcur, jc, ncur int, dst []float32) {
 
 // packA lays out A[ic:ic+mcur, pc:pc+kcur] as panels of mr rows, each kcur
 // columns of mr values, zero-padded past the last row.
-func packA(a []float32, k, ic, mcur, pc, kcur int, dst []float32) {
+func packA(a []float32, k, mr, ic, mcur, pc, kcur int, dst []float32) {
 	for ir := 0; ir < mcur; ir += mr {
 		h := min(mr, mcur-ir)
 		panel := dst[ir*kcur : (ir+mr)*kcur]
@@ -223,46 +250,34 @@ func (e Epilogue) rows(n int) (scale, shift []float32, floor float32) {
 	return
 }
 
-// kernel6x16EpGo is the plain-Go twin of the epilogue kernels: the tile
-// (plus C when add is set) through max(x·scale[i] + shift[i], floor).
-func kernel6x16EpGo(k int, a, b, c []float32, ldc int, scale, shift []float32, floor float32, add bool) {
-	var t [mr * nr]float32
-	kernel6x16Go(k, a, b, t[:], nr)
-	for i := 0; i < mr; i++ {
-		row := c[i*ldc : i*ldc+nr]
-		for j := range row {
-			v := t[i*nr+j]
-			if add {
-				v += row[j]
-			}
-			v = v*scale[i] + shift[i]
-			if !(v != v) && v < floor {
-				v = floor
-			}
-			row[j] = v
-		}
-	}
-}
-
-// kernel6x16Go is the micro-kernel in plain Go: the assembly kernel's twin
-// and the fallback where it cannot run.
-func kernel6x16Go(k int, a, b, c []float32, ldc int) {
-	var acc [mr][nr]float32
+// microGo is the micro-kernel in plain Go for any tile shape: the
+// assembly kernels' twin and the fallback where they cannot run.
+func microGo(mr, nr, k int, a, b, c []float32, ldc, cols int, add bool, scale, shift []float32, floor float32) {
+	var acc [maxMR * maxNR]float32
+	t := acc[:mr*nr]
 	for p := 0; p < k; p++ {
 		bp := b[p*nr : p*nr+nr]
 		ap := a[p*mr : p*mr+mr]
-		for i := 0; i < mr; i++ {
-			x := ap[i]
-			row := &acc[i]
-			for j := 0; j < nr; j++ {
-				row[j] += x * bp[j]
+		for i, x := range ap {
+			row := t[i*nr : i*nr+nr]
+			for j, y := range bp {
+				row[j] += x * y
 			}
 		}
 	}
-	for i := 0; i < mr; i++ {
-		row := c[i*ldc : i*ldc+nr]
-		for j := range row {
-			row[j] += acc[i][j]
+	storeTile(t, nr, mr, cols, c, ldc, add, scale, shift, floor)
+}
+
+// goKernel wraps microGo as a microKernel of the given shape.
+func goKernel(mr, nr int) *microKernel {
+	mk := &microKernel{name: "go", mr: mr, nr: nr}
+	mk.run = func(k int, a, b, c *float32, ldc, cols int, add, ep bool, scale, shift *float32, floor float32) {
+		var sc, sh []float32
+		if ep {
+			sc, sh = unsafe.Slice(scale, mr), unsafe.Slice(shift, mr)
 		}
+		microGo(mr, nr, k, unsafe.Slice(a, mr*k), unsafe.Slice(b, nr*k),
+			unsafe.Slice(c, (mr-1)*ldc+cols), ldc, cols, add, sc, sh, floor)
 	}
+	return mk
 }

@@ -1,0 +1,125 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// one row of one step of k: a broadcast value of A times the two 16-wide
+// halves of B's row (Z16, Z17)
+#define KROW(off, zb, z0, z1) \
+	VBROADCASTSS off(SI), zb \
+	VFMADD231PS  Z16, zb, z0 \
+	VFMADD231PS  Z17, zb, z1
+
+// C's values of the row at R11 added to the accumulators, masked so that
+// columns past the tile's edge are never read
+#define ADDROW(z0, z1) \
+	VADDPS (R11), z0, K1, z0 \
+	VADDPS 64(R11), z1, K2, z1 \
+	ADDQ   R8, R11
+
+// y = max(x·scale + shift, floor); VMAXPS returns its second source, x,
+// when either is NaN
+#define EPROW(off, z0, z1) \
+	VBROADCASTSS off(R9), Z27 \
+	VBROADCASTSS off(R10), Z28 \
+	VFMADD213PS  Z28, Z27, z0 \
+	VFMADD213PS  Z28, Z27, z1 \
+	VMAXPS       z0, Z26, z0 \
+	VMAXPS       z1, Z26, z1
+
+#define STOREROW(z0, z1) \
+	VMOVUPS z0, K1, (DX) \
+	VMOVUPS z1, K2, 64(DX) \
+	ADDQ    R8, DX
+
+// func kernel8x32(k int, a, b, c *float32, ldc int, mask uint64, flags int, scale, shift *float32, floor float32)
+//
+// An 8x32 tile of C from a packed 8-row panel of A (a[p*8+i]) and a packed
+// 32-column panel of B (b[p*32+j]) in sixteen ZMM accumulators; flags bit 0
+// adds C, bit 1 applies the epilogue; only the columns in mask are read
+// from or written to C.
+TEXT ·kernel8x32(SB), NOSPLIT, $0-76
+	MOVQ  k+0(FP), CX
+	MOVQ  a+8(FP), SI
+	MOVQ  b+16(FP), DI
+	MOVQ  c+24(FP), DX
+	MOVQ  ldc+32(FP), R8
+	SHLQ  $2, R8
+	MOVQ  mask+40(FP), AX
+	KMOVW AX, K1
+	SHRQ  $16, AX
+	KMOVW AX, K2
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	TESTQ CX, CX
+	JE    store
+
+loop:
+	VMOVUPS (DI), Z16
+	VMOVUPS 64(DI), Z17
+	KROW(0, Z18, Z0, Z1)
+	KROW(4, Z19, Z2, Z3)
+	KROW(8, Z20, Z4, Z5)
+	KROW(12, Z21, Z6, Z7)
+	KROW(16, Z22, Z8, Z9)
+	KROW(20, Z23, Z10, Z11)
+	KROW(24, Z24, Z12, Z13)
+	KROW(28, Z25, Z14, Z15)
+	ADDQ $32, SI
+	ADDQ $128, DI
+	DECQ CX
+	JNE  loop
+
+store:
+	MOVQ  flags+48(FP), BX
+	TESTQ $1, BX
+	JE    noadd
+	MOVQ  DX, R11
+	ADDROW(Z0, Z1)
+	ADDROW(Z2, Z3)
+	ADDROW(Z4, Z5)
+	ADDROW(Z6, Z7)
+	ADDROW(Z8, Z9)
+	ADDROW(Z10, Z11)
+	ADDROW(Z12, Z13)
+	ADDROW(Z14, Z15)
+
+noadd:
+	TESTQ $2, BX
+	JE    noep
+	MOVQ  scale+56(FP), R9
+	MOVQ  shift+64(FP), R10
+	VBROADCASTSS floor+72(FP), Z26
+	EPROW(0, Z0, Z1)
+	EPROW(4, Z2, Z3)
+	EPROW(8, Z4, Z5)
+	EPROW(12, Z6, Z7)
+	EPROW(16, Z8, Z9)
+	EPROW(20, Z10, Z11)
+	EPROW(24, Z12, Z13)
+	EPROW(28, Z14, Z15)
+
+noep:
+	STOREROW(Z0, Z1)
+	STOREROW(Z2, Z3)
+	STOREROW(Z4, Z5)
+	STOREROW(Z6, Z7)
+	STOREROW(Z8, Z9)
+	STOREROW(Z10, Z11)
+	STOREROW(Z12, Z13)
+	STOREROW(Z14, Z15)
+	VZEROUPPER
+	RET
