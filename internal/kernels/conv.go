@@ -217,11 +217,8 @@ func AvgPool2D(x []float32, n int, p PoolParams, out []float32) {
 	pool2D(x, n, p, out, false)
 }
 
-// pool2D pools separably: each input row is reduced over the column
-// windows, then the reduced rows over the row windows, so a k×k window
-// costs 2k steps instead of k².
+// pool2D pools separably, so a k×k window costs 2k steps instead of k².
 func pool2D(x []float32, n int, p PoolParams, out []float32, isMax bool) {
-	planes := n * p.C
 	cols := make([][2]int, p.OW)
 	for ox := range cols {
 		cols[ox][0], cols[ox][1] = clipWindow(ox*p.StrideW-p.PadL, p.KW, p.W)
@@ -230,26 +227,134 @@ func pool2D(x []float32, n int, p PoolParams, out []float32, isMax bool) {
 	for oy := range rows {
 		rows[oy][0], rows[oy][1] = clipWindow(oy*p.StrideH-p.PadT, p.KH, p.H)
 	}
-	var div []float32
-	if !isMax {
-		div = make([]float32, p.OH*p.OW)
-		for oy := 0; oy < p.OH; oy++ {
-			ys := oy*p.StrideH - p.PadT
-			ye := min(ys+p.KH, p.H+p.PadB)
-			for ox := 0; ox < p.OW; ox++ {
-				xs := ox*p.StrideW - p.PadL
-				xe := min(xs+p.KW, p.W+p.PadR)
-				d := (rows[oy][1] - rows[oy][0]) * (cols[ox][1] - cols[ox][0])
-				if p.CountIncludePad {
-					d = (ye - ys) * (xe - xs)
+	if isMax {
+		maxPool(x, n*p.C, p, out, rows)
+	} else {
+		avgPool(x, n*p.C, p, out, rows, cols)
+	}
+}
+
+// maxPool reduces each output row's input rows first, whole rows at a time,
+// then the reduced row over the column windows: the row, padded with -Inf,
+// is split into its StrideW phases so that the j-th value of every window
+// is one contiguous run, and each window offset is one vector maximum.
+func maxPool(x []float32, planes int, p PoolParams, out []float32, rows [][2]int) {
+	negInf := float32(math.Inf(-1))
+	s := p.StrideW
+	phLen := (s*(p.OW-1) + p.KW + s - 1) / s
+	// the branch pools of an Inception unit (3x3, stride 1, padded 1, same
+	// size) go a whole plane at a time
+	same3 := p.KH == 3 && p.KW == 3 && p.StrideH == 1 && p.StrideW == 1 && p.PadT == 1 && p.PadL == 1 &&
+		p.OH == p.H && p.OW == p.W && p.H >= 2 && p.W >= 2
+	Parallel(planes, 1, func(lo, hi int) {
+		vr := make([]float32, p.W)
+		ph := make([]float32, s*phLen)
+		var planeBuf []float32
+		if same3 {
+			planeBuf = make([]float32, 2*p.H*p.W)
+		}
+		for pl := lo; pl < hi; pl++ {
+			src := x[pl*p.H*p.W : (pl+1)*p.H*p.W]
+			dst := out[pl*p.OH*p.OW : (pl+1)*p.OH*p.OW]
+			if same3 {
+				maxPool3Same(src, p.H, p.W, dst, planeBuf)
+				continue
+			}
+			for oy, rw := range rows {
+				o := dst[oy*p.OW : (oy+1)*p.OW]
+				if rw[0] == rw[1] || p.OW == 0 {
+					for ox := range o {
+						o[ox] = negInf
+					}
+					continue
 				}
-				div[oy*p.OW+ox] = float32(max(d, 1))
+				line := src[rw[0]*p.W : (rw[0]+1)*p.W]
+				if rw[1]-rw[0] > 1 {
+					maxVec(vr, line, src[(rw[0]+1)*p.W:(rw[0]+2)*p.W])
+					for y := rw[0] + 2; y < rw[1]; y++ {
+						maxVec(vr, vr, src[y*p.W:(y+1)*p.W])
+					}
+					line = vr
+				}
+				// phase r holds the padded row's values r, r+s, r+2s, ...
+				for r := 0; r < s; r++ {
+					phase := ph[r*phLen : (r+1)*phLen]
+					for i := range phase {
+						v := negInf
+						if xi := s*i + r - p.PadL; xi >= 0 && xi < p.W {
+							v = line[xi]
+						}
+						phase[i] = v
+					}
+				}
+				// window offset j of output ox is phase j%s at ox + j/s
+				run := func(j int) []float32 {
+					off := (j%s)*phLen + j/s
+					return ph[off : off+p.OW]
+				}
+				if p.KW == 1 {
+					copy(o, run(0))
+					continue
+				}
+				maxVec(o, run(0), run(1))
+				for j := 2; j < p.KW; j++ {
+					maxVec(o, o, run(j))
+				}
 			}
 		}
+	})
+}
+
+// maxPool3Same is the 3x3, stride 1, padding 1 maximum of an h×w plane:
+// the three-row maxima over the whole plane in two vector passes, then the
+// three-column maxima over the flattened plane (pair[i] = max(v[i],
+// v[i+1]) and o[i] = max(pair[i-1], pair[i])), with each row's two ends,
+// whose windows are clipped, set apart.
+func maxPool3Same(src []float32, h, w int, o, buf []float32) {
+	n := h * w
+	v, pair := buf[:n], buf[n:2*n]
+	maxVec(v[:w], src[:w], src[w:2*w])
+	maxVec(v[(h-1)*w:], src[(h-2)*w:(h-1)*w], src[(h-1)*w:])
+	if h > 2 {
+		maxVec(v[w:(h-1)*w], src[:(h-2)*w], src[w:(h-1)*w])
+		maxVec(v[w:(h-1)*w], v[w:(h-1)*w], src[2*w:])
 	}
-	negInf := float32(math.Inf(-1))
-	// the branch pools of an Inception unit: 3 wide, stride 1, padded 1
-	same3 := p.KW == 3 && p.StrideW == 1 && p.PadL == 1 && p.OW == p.W && p.W >= 2
+	maxVec(pair[:n-1], v[:n-1], v[1:])
+	if n > 2 {
+		maxVec(o[1:n-1], pair[:n-2], pair[1:n-1])
+	}
+	for y := 0; y < h; y++ {
+		o[y*w] = pair[y*w]
+		o[y*w+w-1] = pair[y*w+w-2]
+	}
+}
+
+// fmax is the larger of a and b, NaN if either is (as PyTorch's pools
+// have it), without the builtin max's ordering of signed zeros.
+func fmax(a, b float32) float32 {
+	if a > b || a != a {
+		return a
+	}
+	return b
+}
+
+// avgPool sums each input row over the column windows, then the summed
+// rows over the row windows, and divides by each window's count.
+func avgPool(x []float32, planes int, p PoolParams, out []float32, rows, cols [][2]int) {
+	div := make([]float32, p.OH*p.OW)
+	for oy := 0; oy < p.OH; oy++ {
+		ys := oy*p.StrideH - p.PadT
+		ye := min(ys+p.KH, p.H+p.PadB)
+		for ox := 0; ox < p.OW; ox++ {
+			xs := ox*p.StrideW - p.PadL
+			xe := min(xs+p.KW, p.W+p.PadR)
+			d := (rows[oy][1] - rows[oy][0]) * (cols[ox][1] - cols[ox][0])
+			if p.CountIncludePad {
+				d = (ye - ys) * (xe - xs)
+			}
+			div[oy*p.OW+ox] = float32(max(d, 1))
+		}
+	}
 	Parallel(planes, 1, func(lo, hi int) {
 		red := make([]float32, p.H*p.OW)
 		for pl := lo; pl < hi; pl++ {
@@ -258,69 +363,30 @@ func pool2D(x []float32, n int, p PoolParams, out []float32, isMax bool) {
 			for y := 0; y < p.H; y++ {
 				line := src[y*p.W : (y+1)*p.W]
 				r := red[y*p.OW : (y+1)*p.OW]
-				if isMax && same3 {
-					max3Row(line, r)
-					continue
-				}
 				for ox, c := range cols {
-					if isMax {
-						m := negInf
-						for _, v := range line[c[0]:c[1]] {
-							m = max(m, v)
-						}
-						r[ox] = m
-					} else {
-						var s float32
-						for _, v := range line[c[0]:c[1]] {
-							s += v
-						}
-						r[ox] = s
+					var s float32
+					for _, v := range line[c[0]:c[1]] {
+						s += v
 					}
+					r[ox] = s
 				}
 			}
 			for oy, rw := range rows {
 				o := dst[oy*p.OW : (oy+1)*p.OW]
-				if isMax {
-					copy(o, red[rw[0]*p.OW:(rw[0]+1)*p.OW])
-					for y := rw[0] + 1; y < rw[1]; y++ {
-						r := red[y*p.OW : (y+1)*p.OW]
-						r = r[:len(o)]
-						for ox, v := range r {
-							o[ox] = max(o[ox], v)
-						}
+				clear(o)
+				for y := rw[0]; y < rw[1]; y++ {
+					r := red[y*p.OW : (y+1)*p.OW]
+					for ox, v := range r {
+						o[ox] += v
 					}
-					if rw[0] == rw[1] {
-						for ox := range o {
-							o[ox] = negInf
-						}
-					}
-				} else {
-					clear(o)
-					for y := rw[0]; y < rw[1]; y++ {
-						r := red[y*p.OW : (y+1)*p.OW]
-						for ox, v := range r {
-							o[ox] += v
-						}
-					}
-					d := div[oy*p.OW : (oy+1)*p.OW]
-					for ox := range o {
-						o[ox] /= d[ox]
-					}
+				}
+				d := div[oy*p.OW : (oy+1)*p.OW]
+				for ox := range o {
+					o[ox] /= d[ox]
 				}
 			}
 		}
 	})
-}
-
-// max3Row sets r[x] to the maximum of line[x-1..x+1], clipped at the ends.
-func max3Row(line, r []float32) {
-	n := len(line)
-	r = r[:n]
-	r[0] = max(line[0], line[1])
-	for x := 1; x < n-1; x++ {
-		r[x] = max(line[x-1], line[x], line[x+1])
-	}
-	r[n-1] = max(line[n-2], line[n-1])
 }
 
 func clipWindow(start, k, size int) (int, int) {

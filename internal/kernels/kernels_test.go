@@ -151,11 +151,15 @@ func TestPoolsAgainstLoop(t *testing.T) {
 	for _, c := range []struct {
 		h, w, k, s, p int
 		ceil, incl    bool
-	}{{11, 9, 3, 2, 0, true, false}, {8, 8, 3, 1, 1, true, true}, {8, 8, 3, 1, 1, true, false}, {14, 14, 5, 3, 0, false, true}, {7, 6, 2, 2, 1, true, true}} {
+	}{{11, 9, 3, 2, 0, true, false}, {8, 8, 3, 1, 1, true, true}, {8, 8, 3, 1, 1, true, false}, {14, 14, 5, 3, 0, false, true}, {7, 6, 2, 2, 1, true, true},
+		{28, 28, 3, 1, 1, true, false}, {19, 37, 3, 1, 1, false, false}, {2, 2, 3, 1, 1, false, false}, {57, 43, 3, 2, 0, true, false}, {20, 21, 4, 3, 2, false, false}} {
 		p := PoolParams{C: 3, H: c.h, W: c.w, KH: c.k, KW: c.k, StrideH: c.s, StrideW: c.s, PadT: c.p, PadL: c.p, PadB: c.p, PadR: c.p, CountIncludePad: c.incl}
 		p.OH = PoolOutSize(c.h, c.k, c.s, c.p, c.p, c.ceil)
 		p.OW = PoolOutSize(c.w, c.k, c.s, c.p, c.p, c.ceil)
 		x := randSlice(r, 2*3*c.h*c.w)
+		for i := 0; i < len(x); i += 97 {
+			x[i] = float32(math.NaN()) // NaN wins every max window it is in
+		}
 		gotMax := make([]float32, 2*3*p.OH*p.OW)
 		gotAvg := make([]float32, len(gotMax))
 		MaxPool2D(x, 2, p, gotMax)
@@ -191,6 +195,32 @@ func TestPoolsAgainstLoop(t *testing.T) {
 		}
 		closeTo(t, "MaxPool2D", gotMax, wantMax, 0)
 		closeTo(t, "AvgPool2D", gotAvg, wantAvg, 1e-5)
+	}
+}
+
+// TestMaxVec: the vector maximum at every length and alignment, NaN from
+// either side winning.
+func TestMaxVec(t *testing.T) {
+	r := rand.New(rand.NewSource(9))
+	for n := 0; n < 70; n++ {
+		a, b := randSlice(r, n+1), randSlice(r, n+1)
+		for i := 0; i < n; i += 5 {
+			if i%2 == 0 {
+				a[i] = float32(math.NaN())
+			} else {
+				b[i] = float32(math.NaN())
+			}
+		}
+		a[n/2] = float32(math.Inf(1))
+		got := make([]float32, n)
+		maxVec(got, a[1:], b[1:])
+		for i := range got {
+			x, y := a[i+1], b[i+1]
+			want := max(x, y)
+			if g := got[i]; g != want && !(g != g && want != want) {
+				t.Fatalf("n=%d: max(%v, %v) = %v, want %v", n, x, y, g, want)
+			}
+		}
 	}
 }
 
