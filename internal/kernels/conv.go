@@ -143,6 +143,10 @@ func Im2Col(img []float32, p ConvParams, col []float32) {
 // im2col lays out the rows of channels [lo, hi).
 func im2col(img []float32, p ConvParams, col []float32, lo, hi int) {
 	oh, ow := p.OutSize()
+	if p.StrideH == 1 && p.StrideW == 1 && oh == p.H && ow == p.W {
+		im2colSame(img, p, col, lo, hi)
+		return
+	}
 	for c := lo; c < hi; c++ {
 		plane := img[c*p.H*p.W : (c+1)*p.H*p.W]
 		for ky := 0; ky < p.KH; ky++ {
@@ -156,14 +160,62 @@ func im2col(img []float32, p ConvParams, col []float32, lo, hi int) {
 						continue
 					}
 					src := plane[iy*p.W : (iy+1)*p.W]
-					ix := -p.PadL + kx
-					for xo := range dst {
-						if ix >= 0 && ix < p.W {
-							dst[xo] = src[ix]
-						} else {
-							dst[xo] = 0
-						}
-						ix += p.StrideW
+					// outputs [a, b) read inside the row: ix = x·s + ix0
+					s, ix0 := p.StrideW, kx-p.PadL
+					a := min(max(0, (-ix0+s-1)/s), ow)
+					b := max(min(ow, (p.W-ix0+s-1)/s), a)
+					clear(dst[:a])
+					clear(dst[b:])
+					if s == 1 {
+						copy(dst[a:b], src[a+ix0:b+ix0])
+						continue
+					}
+					for x := a; x < b; x++ {
+						dst[x] = src[x*s+ix0]
+					}
+				}
+			}
+		}
+	}
+}
+
+// im2colSame is im2col for a stride-1 convolution whose output is the
+// input's size: each row of the column matrix is the channel's plane
+// shifted by (ky-PadT, kx-PadL), one flat copy, with the values that
+// crossed an edge of the plane set to zero afterwards.
+func im2colSame(img []float32, p ConvParams, col []float32, lo, hi int) {
+	h, w := p.H, p.W
+	n := h * w
+	for c := lo; c < hi; c++ {
+		plane := img[c*n : (c+1)*n]
+		for ky := 0; ky < p.KH; ky++ {
+			dy := ky - p.PadT
+			// rows [y0, y1) of the output read rows of the plane
+			y0, y1 := max(0, -dy), min(h, h-dy)
+			for kx := 0; kx < p.KW; kx++ {
+				dx := kx - p.PadL
+				row := col[((c*p.KH+ky)*p.KW+kx)*n:][:n]
+				if y1 <= y0 || dx <= -w || dx >= w {
+					clear(row)
+					continue
+				}
+				clear(row[:y0*w])
+				clear(row[y1*w:])
+				// row[j] = plane[j+dy*w+dx] for j in [y0*w, y1*w), clipped
+				// to the plane; what the clipping leaves out is an edge
+				a, b := y0*w, y1*w
+				delta := dy*w + dx
+				a2, b2 := max(a, -delta), min(b, n-delta)
+				copy(row[a2:b2], plane[a2+delta:b2+delta])
+				clear(row[a:a2])
+				clear(row[b2:b])
+				// columns whose x+dx left the plane took a neighbour row's value
+				for y := y0; y < y1; y++ {
+					r := row[y*w : (y+1)*w]
+					if dx < 0 {
+						clear(r[:-dx])
+					} else if dx > 0 {
+						clear(r[w-dx:])
 					}
 				}
 			}

@@ -103,14 +103,26 @@ func naiveConv(x []float32, n int, p ConvParams, w []float32, ep Epilogue) []flo
 }
 
 func TestConv2DAgainstLoop(t *testing.T) {
-	r := rand.New(rand.NewSource(2))
 	cases := []ConvParams{
 		{InC: 3, H: 17, W: 15, OutC: 8, KH: 7, KW: 7, StrideH: 2, StrideW: 2, PadT: 3, PadL: 3, PadB: 3, PadR: 3},
 		{InC: 16, H: 9, W: 9, OutC: 5, KH: 1, KW: 1, StrideH: 1, StrideW: 1},
 		{InC: 6, H: 8, W: 10, OutC: 4, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1},
 		{InC: 4, H: 7, W: 7, OutC: 3, KH: 5, KW: 5, StrideH: 1, StrideW: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2},
 		{InC: 2, H: 6, W: 7, OutC: 3, KH: 3, KW: 2, StrideH: 2, StrideW: 3, PadT: 0, PadL: 1, PadB: 2, PadR: 0},
+		// more than one block of kc rows, columns not a multiple of nr
+		{InC: 40, H: 14, W: 13, OutC: 20, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1},
+		// more than nc columns, padding wider than the kernel's reach
+		{InC: 13, H: 30, W: 29, OutC: 17, KH: 5, KW: 5, StrideH: 1, StrideW: 1, PadT: 2, PadL: 4, PadB: 1, PadR: 3},
+		{InC: 300, H: 4, W: 4, OutC: 9, KH: 1, KW: 1, StrideH: 1, StrideW: 1},
+		// output the input's size with uneven padding, a kernel wider than the image
+		{InC: 5, H: 9, W: 11, OutC: 6, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadT: 0, PadL: 2, PadB: 2, PadR: 0},
+		{InC: 3, H: 5, W: 2, OutC: 4, KH: 5, KW: 5, StrideH: 1, StrideW: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2},
 	}
+	forEachKernel(t, func(t *testing.T) { testConv2D(t, cases) })
+}
+
+func testConv2D(t *testing.T, cases []ConvParams) {
+	r := rand.New(rand.NewSource(2))
 	for _, p := range cases {
 		if err := p.Check(); err != nil {
 			t.Fatal(err)
@@ -195,6 +207,21 @@ func TestPoolsAgainstLoop(t *testing.T) {
 		}
 		closeTo(t, "MaxPool2D", gotMax, wantMax, 0)
 		closeTo(t, "AvgPool2D", gotAvg, wantAvg, 1e-5)
+	}
+}
+
+// TestPackRows: the panel copy at the widths the kernels use and others.
+func TestPackRows(t *testing.T) {
+	r := rand.New(rand.NewSource(10))
+	for _, w := range []int{8, 16, 24, 32, 5} {
+		for _, rows := range []int{0, 1, 3, 17} {
+			stride := w + 3
+			src := randSlice(r, rows*stride+w)
+			got, want := make([]float32, rows*w+1), make([]float32, rows*w+1)
+			packRows(got, src, rows, stride, w)
+			packRowsGo(want, src, rows, stride, w)
+			closeTo(t, fmt.Sprintf("packRows w=%d rows=%d", w, rows), got, want, 0)
+		}
 	}
 }
 
@@ -313,13 +340,28 @@ func TestMicroKernelsAgainstGoTwin(t *testing.T) {
 					}
 					ldc := nr + 5
 					got := randSlice(r, mr*ldc)
+					got0 := append([]float32(nil), got...)
 					want := append([]float32(nil), got...)
 					var sc, sh []float32
 					if ep {
 						sc, sh = scale, shift
 					}
-					mk.run(k, &a[0], &b[0], &got[0], ldc, cols, add, ep, &scale[0], &shift[0], floor)
-					microGo(mr, nr, k, a, b, want, ldc, cols, add, sc, sh, floor)
+					mk.run(k, &a[0], &b[0], &got[0], nr, ldc, cols, add, ep, &scale[0], &shift[0], floor)
+					microGo(mr, nr, k, a, b, want, nr, ldc, cols, add, sc, sh, floor)
+					if mk.stridedB {
+						// B in place: a wider matrix, only cols of it read
+						ldb := nr + 7
+						wide := make([]float32, k*ldb+nr)
+						for p := 0; p < k; p++ {
+							copy(wide[p*ldb:p*ldb+cols], b[p*nr:p*nr+cols])
+							for j := cols; j < nr; j++ {
+								wide[p*ldb+j] = float32(math.NaN()) // never read
+							}
+						}
+						got2 := append([]float32(nil), got0...)
+						mk.run(k, &a[0], &wide[0], &got2[0], ldb, ldc, cols, add, ep, &scale[0], &shift[0], floor)
+						closeTo(t, fmt.Sprintf("%s in place k=%d cols=%d add=%v ep=%v", mk.name, k, cols, add, ep), got2, want, 1e-5)
+					}
 					closeTo(t, fmt.Sprintf("%s k=%d cols=%d add=%v ep=%v", mk.name, k, cols, add, ep), got, want, 1e-5)
 				}
 			}
@@ -362,7 +404,7 @@ func BenchmarkMicroKernels(b *testing.B) {
 			k := kc
 			a, bb, c := make([]float32, mk.mr*k+1), make([]float32, mk.nr*k+1), make([]float32, mk.mr*mk.nr)
 			for i := 0; i < b.N; i++ {
-				mk.run(k, &a[0], &bb[0], &c[0], mk.nr, mk.nr, true, false, nil, nil, 0)
+				mk.run(k, &a[0], &bb[0], &c[0], mk.nr, mk.nr, mk.nr, true, false, nil, nil, 0)
 			}
 			b.ReportMetric(float64(2*mk.mr*mk.nr*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
 		})

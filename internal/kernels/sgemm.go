@@ -25,10 +25,14 @@ const (
 type microKernel struct {
 	name   string
 	mr, nr int
+	// stridedB is set when run reads B in place (row stride ldb, only
+	// the first cols columns), so that B need not be packed.
+	stridedB bool
 	// run stores the first cols columns of the tile's mr rows at c (row
 	// stride ldc): A·B, plus C's values when add is set, then through
-	// max(x·scale[i] + shift[i], floor) when ep is set (NaN kept).
-	run func(k int, a, b, c *float32, ldc, cols int, add, ep bool, scale, shift *float32, floor float32)
+	// max(x·scale[i] + shift[i], floor) when ep is set (NaN kept). B's row
+	// p is b[p·ldb:], ldb being nr for a packed panel.
+	run func(k int, a, b, c *float32, ldb, ldc, cols int, add, ep bool, scale, shift *float32, floor float32)
 }
 
 // kernel is the micro-kernel in use: the best one the CPU runs.
@@ -133,12 +137,19 @@ func packedBlock(pa *PackedMatrix, i0, i1, j0, j1, n int, b, c []float32, accumu
 			kcur := min(kc, k-pc)
 			set := pc == 0 && !accumulate
 			epNow := hasEp && pc+kcur >= k
-			if kcur > 0 {
+			// B is read in place where the kernel can and few rows of A
+			// would reuse a packed copy; packed panels stay in L1 across
+			// many rows of tiles where B's own rows, far apart, would not
+			inPlace := kern.stridedB && i1-i0 <= 2*mr
+			if kcur > 0 && !inPlace {
 				packB(b, n, nr, pc, kcur, jc, ncur, bufs.b)
 			}
 			for jr := 0; jr < ncur; jr += nr {
 				nrcur := min(nr, ncur-jr)
-				bp := bufs.b[jr*kcur : (jr+nr)*kcur+1]
+				bp, ldb := bufs.b[jr*kcur:(jr+nr)*kcur+1], nr
+				if inPlace && kcur > 0 {
+					bp, ldb = b[pc*n+jc+jr:], n
+				}
 				for ir := i0; ir < i1; ir += mr {
 					mrcur := min(mr, i1-ir)
 					ap := pa.panel(pc, kcur, ir)
@@ -157,11 +168,11 @@ func packedBlock(pa *PackedMatrix, i0, i1, j0, j1, n int, b, c []float32, accumu
 						if epNow {
 							sp, hp = &scale[0], &shift[0]
 						}
-						kern.run(kcur, &ap[0], &bp[0], &c[ci], n, nrcur, !set, epNow, sp, hp, floor)
+						kern.run(kcur, &ap[0], &bp[0], &c[ci], ldb, n, nrcur, !set, epNow, sp, hp, floor)
 					default:
 						// ragged rows: compute the whole tile aside, then
 						// store what fits
-						kern.run(kcur, &ap[0], &bp[0], &tile[0], nr, nr, false, false, nil, nil, 0)
+						kern.run(kcur, &ap[0], &bp[0], &tile[0], ldb, nr, nrcur, false, false, nil, nil, 0)
 						storeTile(tile[:], nr, mrcur, nrcur, c[ci:], n, !set, scale, shift, floor)
 					}
 				}
@@ -201,6 +212,10 @@ func packB(b []float32, n, nr, pc, kcur, jc, ncur int, dst []float32) {
 	for jr := 0; jr < ncur; jr += nr {
 		w := min(nr, ncur-jr)
 		panel := dst[jr*kcur : (jr+nr)*kcur]
+		if w == nr {
+			packRows(panel, b[pc*n+jc+jr:], kcur, n, nr)
+			continue
+		}
 		for p := 0; p < kcur; p++ {
 			src := b[(pc+p)*n+jc+jr : (pc+p)*n+jc+jr+w]
 			row := panel[p*nr : p*nr+nr]
@@ -209,6 +224,13 @@ func packB(b []float32, n, nr, pc, kcur, jc, ncur int, dst []float32) {
 				clear(row[w:])
 			}
 		}
+	}
+}
+
+// packRowsGo is packRows in plain Go.
+func packRowsGo(dst, src []float32, rows, stride, w int) {
+	for r := 0; r < rows; r++ {
+		copy(dst[r*w:(r+1)*w], src[r*stride:r*stride+w])
 	}
 }
 
@@ -252,11 +274,11 @@ func (e Epilogue) rows(n int) (scale, shift []float32, floor float32) {
 
 // microGo is the micro-kernel in plain Go for any tile shape: the
 // assembly kernels' twin and the fallback where they cannot run.
-func microGo(mr, nr, k int, a, b, c []float32, ldc, cols int, add bool, scale, shift []float32, floor float32) {
+func microGo(mr, nr, k int, a, b, c []float32, ldb, ldc, cols int, add bool, scale, shift []float32, floor float32) {
 	var acc [maxMR * maxNR]float32
 	t := acc[:mr*nr]
 	for p := 0; p < k; p++ {
-		bp := b[p*nr : p*nr+nr]
+		bp := b[p*ldb : p*ldb+cols]
 		ap := a[p*mr : p*mr+mr]
 		for i, x := range ap {
 			row := t[i*nr : i*nr+nr]
@@ -271,13 +293,17 @@ func microGo(mr, nr, k int, a, b, c []float32, ldc, cols int, add bool, scale, s
 // goKernel wraps microGo as a microKernel of the given shape.
 func goKernel(mr, nr int) *microKernel {
 	mk := &microKernel{name: "go", mr: mr, nr: nr}
-	mk.run = func(k int, a, b, c *float32, ldc, cols int, add, ep bool, scale, shift *float32, floor float32) {
+	mk.run = func(k int, a, b, c *float32, ldb, ldc, cols int, add, ep bool, scale, shift *float32, floor float32) {
 		var sc, sh []float32
 		if ep {
 			sc, sh = unsafe.Slice(scale, mr), unsafe.Slice(shift, mr)
 		}
-		microGo(mr, nr, k, unsafe.Slice(a, mr*k), unsafe.Slice(b, nr*k),
-			unsafe.Slice(c, (mr-1)*ldc+cols), ldc, cols, add, sc, sh, floor)
+		var bs []float32
+		if k > 0 {
+			bs = unsafe.Slice(b, (k-1)*ldb+cols)
+		}
+		microGo(mr, nr, k, unsafe.Slice(a, mr*k), bs,
+			unsafe.Slice(c, (mr-1)*ldc+cols), ldb, ldc, cols, add, sc, sh, floor)
 	}
 	return mk
 }

@@ -31,20 +31,22 @@
 	VMOVUPS z1, K2, 64(DX) \
 	ADDQ    R8, DX
 
-// func kernel8x32(k int, a, b, c *float32, ldc int, mask uint64, flags int, scale, shift *float32, floor float32)
+// func kernel8x32(k int, a, b, c *float32, ldb, ldc int, mask uint64, flags int, scale, shift *float32, floor float32)
 //
-// An 8x32 tile of C from a packed 8-row panel of A (a[p*8+i]) and a packed
-// 32-column panel of B (b[p*32+j]) in sixteen ZMM accumulators; flags bit 0
-// adds C, bit 1 applies the epilogue; only the columns in mask are read
-// from or written to C.
-TEXT ·kernel8x32(SB), NOSPLIT, $0-76
+// An 8x32 tile of C from a packed 8-row panel of A (a[p*8+i]) and 32
+// columns of B (b[p*ldb+j]: a packed panel when ldb is 32, B itself
+// otherwise) in sixteen ZMM accumulators; flags bit 0 adds C, bit 1 applies
+// the epilogue; only the columns in mask are read from B or C or written.
+TEXT ·kernel8x32(SB), NOSPLIT, $0-84
 	MOVQ  k+0(FP), CX
 	MOVQ  a+8(FP), SI
 	MOVQ  b+16(FP), DI
 	MOVQ  c+24(FP), DX
-	MOVQ  ldc+32(FP), R8
+	MOVQ  ldb+32(FP), R12
+	SHLQ  $2, R12
+	MOVQ  ldc+40(FP), R8
 	SHLQ  $2, R8
-	MOVQ  mask+40(FP), AX
+	MOVQ  mask+48(FP), AX
 	KMOVW AX, K1
 	SHRQ  $16, AX
 	KMOVW AX, K2
@@ -68,8 +70,8 @@ TEXT ·kernel8x32(SB), NOSPLIT, $0-76
 	JE    store
 
 loop:
-	VMOVUPS (DI), Z16
-	VMOVUPS 64(DI), Z17
+	VMOVUPS.Z (DI), K1, Z16
+	VMOVUPS.Z 64(DI), K2, Z17
 	KROW(0, Z18, Z0, Z1)
 	KROW(4, Z19, Z2, Z3)
 	KROW(8, Z20, Z4, Z5)
@@ -79,12 +81,12 @@ loop:
 	KROW(24, Z24, Z12, Z13)
 	KROW(28, Z25, Z14, Z15)
 	ADDQ $32, SI
-	ADDQ $128, DI
+	ADDQ R12, DI
 	DECQ CX
 	JNE  loop
 
 store:
-	MOVQ  flags+48(FP), BX
+	MOVQ  flags+56(FP), BX
 	TESTQ $1, BX
 	JE    noadd
 	MOVQ  DX, R11
@@ -100,9 +102,9 @@ store:
 noadd:
 	TESTQ $2, BX
 	JE    noep
-	MOVQ  scale+56(FP), R9
-	MOVQ  shift+64(FP), R10
-	VBROADCASTSS floor+72(FP), Z26
+	MOVQ  scale+64(FP), R9
+	MOVQ  shift+72(FP), R10
+	VBROADCASTSS floor+80(FP), Z26
 	EPROW(0, Z0, Z1)
 	EPROW(4, Z2, Z3)
 	EPROW(8, Z4, Z5)

@@ -13,7 +13,7 @@ import (
 func availableKernels() []*microKernel {
 	var ks []*microKernel
 	if cpu.X86.HasAVX512F {
-		ks = append(ks, &microKernel{name: "avx512 8x32", mr: 8, nr: 32, run: run8x32})
+		ks = append(ks, &microKernel{name: "avx512 8x32", mr: 8, nr: 32, stridedB: true, run: run8x32})
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
 		ks = append(ks, &microKernel{name: "avx2 6x16", mr: 6, nr: 16, run: run6x16})
@@ -21,7 +21,7 @@ func availableKernels() []*microKernel {
 	return append(ks, goKernel(6, 16))
 }
 
-func run8x32(k int, a, b, c *float32, ldc, cols int, add, ep bool, scale, shift *float32, floor float32) {
+func run8x32(k int, a, b, c *float32, ldb, ldc, cols int, add, ep bool, scale, shift *float32, floor float32) {
 	flags := 0
 	if add {
 		flags |= kAdd
@@ -29,7 +29,7 @@ func run8x32(k int, a, b, c *float32, ldc, cols int, add, ep bool, scale, shift 
 	if ep {
 		flags |= kEpilogue
 	}
-	kernel8x32(k, a, b, c, ldc, uint64(1)<<cols-1, flags, scale, shift, floor)
+	kernel8x32(k, a, b, c, ldb, ldc, uint64(1)<<cols-1, flags, scale, shift, floor)
 }
 
 // flags of kernel8x32
@@ -39,14 +39,16 @@ const (
 )
 
 // kernel8x32 computes the 8×32 tile A·B of a packed 8-row panel of A and
-// a packed 32-column panel of B, adds C's values (flags&kAdd), passes it
+// 32 columns of B (row stride ldb), adds C's values (flags&kAdd), passes it
 // through max(x·scale[i] + shift[i], floor) (flags&kEpilogue, NaN kept)
-// and stores the columns set in mask (bit j for column j) of each row.
+// and stores the columns set in mask (bit j for column j) of each row;
+// columns outside mask are never read from B or C.
 //
 //go:noescape
-func kernel8x32(k int, a, b, c *float32, ldc int, mask uint64, flags int, scale, shift *float32, floor float32)
+func kernel8x32(k int, a, b, c *float32, ldb, ldc int, mask uint64, flags int, scale, shift *float32, floor float32)
 
-func run6x16(k int, a, b, c *float32, ldc, cols int, add, ep bool, scale, shift *float32, floor float32) {
+// run6x16 reads B packed only (ldb is 16).
+func run6x16(k int, a, b, c *float32, _, ldc, cols int, add, ep bool, scale, shift *float32, floor float32) {
 	if cols < 16 {
 		// a partial tile: compute it aside, store what fits
 		var t [6 * 16]float32

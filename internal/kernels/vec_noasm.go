@@ -11,3 +11,9 @@ func maxVec(dst, a, b []float32) {
 		dst[i] = fmax(a[i], b[i])
 	}
 }
+
+// packRows copies rows rows of w values, row r from src[r·stride:], to dst
+// one after another.
+func packRows(dst, src []float32, rows, stride, w int) {
+	packRowsGo(dst, src, rows, stride, w)
+}

@@ -4,17 +4,36 @@ package kernels
 
 import "golang.org/x/sys/cpu"
 
-var hasMaxVec = cpu.X86.HasAVX2
+// hasAVX2 is set when the CPU runs the vector helpers below.
+var hasAVX2 = cpu.X86.HasAVX2
 
 //go:noescape
 func maxVecAVX2(dst, a, b *float32, n int)
+
+//go:noescape
+func packRowsAVX(dst, src *float32, rows, stride, vecs int)
+
+// packRows copies rows rows of w values, row r from src[r·stride:], to dst
+// one after another.
+func packRows(dst, src []float32, rows, stride, w int) {
+	if rows == 0 {
+		return
+	}
+	_ = src[(rows-1)*stride+w-1]
+	_ = dst[rows*w-1]
+	if hasAVX2 && w%8 == 0 {
+		packRowsAVX(&dst[0], &src[0], rows, stride, w/8)
+		return
+	}
+	packRowsGo(dst, src, rows, stride, w)
+}
 
 // maxVec sets dst[i] to the larger of a[i] and b[i], NaN if either is.
 // dst may be a or b (at the same offset).
 func maxVec(dst, a, b []float32) {
 	n := len(dst)
 	a, b = a[:n], b[:n]
-	if !hasMaxVec || n < 8 {
+	if !hasAVX2 || n < 8 {
 		for i := range dst {
 			dst[i] = fmax(a[i], b[i])
 		}
