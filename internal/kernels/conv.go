@@ -94,11 +94,18 @@ func Conv2DInto(x []float32, n int, p ConvParams, w *PackedMatrix, ep Epilogue, 
 	outSize := p.OutC * oh * ow
 	direct := p.KH == 1 && p.KW == 1 && p.StrideH == 1 && p.StrideW == 1 &&
 		p.PadT == 0 && p.PadL == 0 && p.PadB == 0 && p.PadR == 0
+	same := p.StrideH == 1 && p.StrideW == 1 && oh == p.H && ow == p.W
 	one := func(i int, serial bool) {
 		img := x[i*inSize : (i+1)*inSize]
 		o := out[i*outStride : i*outStride+outSize]
-		b := img
-		if !direct {
+		var src bSource
+		switch {
+		case direct:
+			src = denseB{img, oh * ow}
+		case same:
+			// the columns are packed straight from the image
+			src = sameConvB{img, p}
+		default:
 			need := p.InC * p.KH * p.KW * oh * ow
 			col, ok := colPool.Get().(*[]float32)
 			if !ok || cap(*col) < need {
@@ -106,17 +113,18 @@ func Conv2DInto(x []float32, n int, p ConvParams, w *PackedMatrix, ep Epilogue, 
 				col = &c
 			}
 			defer colPool.Put(col)
-			b = (*col)[:need]
+			b := (*col)[:need]
 			if serial {
 				im2col(img, p, b, 0, p.InC)
 			} else {
 				Im2Col(img, p, b)
 			}
+			src = denseB{b, oh * ow}
 		}
 		if serial {
-			matMulSerial(w, oh*ow, b, o, ep)
+			matMulSerial(w, src, oh*ow, o, ep)
 		} else {
-			MatMulPackedA(w, oh*ow, b, o, false, ep)
+			matMulSplit(w, src, oh*ow, o, false, ep)
 		}
 	}
 	// A batch at least as large as the cores: one image per core, each
@@ -143,10 +151,6 @@ func Im2Col(img []float32, p ConvParams, col []float32) {
 // im2col lays out the rows of channels [lo, hi).
 func im2col(img []float32, p ConvParams, col []float32, lo, hi int) {
 	oh, ow := p.OutSize()
-	if p.StrideH == 1 && p.StrideW == 1 && oh == p.H && ow == p.W {
-		im2colSame(img, p, col, lo, hi)
-		return
-	}
 	for c := lo; c < hi; c++ {
 		plane := img[c*p.H*p.W : (c+1)*p.H*p.W]
 		for ky := 0; ky < p.KH; ky++ {
@@ -179,44 +183,52 @@ func im2col(img []float32, p ConvParams, col []float32, lo, hi int) {
 	}
 }
 
-// im2colSame is im2col for a stride-1 convolution whose output is the
-// input's size: each row of the column matrix is the channel's plane
-// shifted by (ky-PadT, kx-PadL), one flat copy, with the values that
-// crossed an edge of the plane set to zero afterwards.
-func im2colSame(img []float32, p ConvParams, col []float32, lo, hi int) {
+// sameConvB is the column matrix of a stride-1 convolution whose output
+// is its input's size: row (c, ky, kx) is channel c's plane shifted by
+// (ky-PadT, kx-PadL), so each panel row is one run of the plane, with the
+// values that crossed the plane's edges set to zero.
+type sameConvB struct {
+	img []float32
+	p   ConvParams
+}
+
+func (s sameConvB) pack(nr, pc, kcur, jc, ncur int, dst []float32) {
+	p := &s.p
 	h, w := p.H, p.W
 	n := h * w
-	for c := lo; c < hi; c++ {
-		plane := img[c*n : (c+1)*n]
-		for ky := 0; ky < p.KH; ky++ {
-			dy := ky - p.PadT
-			// rows [y0, y1) of the output read rows of the plane
-			y0, y1 := max(0, -dy), min(h, h-dy)
-			for kx := 0; kx < p.KW; kx++ {
-				dx := kx - p.PadL
-				row := col[((c*p.KH+ky)*p.KW+kx)*n:][:n]
-				if y1 <= y0 || dx <= -w || dx >= w {
-					clear(row)
-					continue
+	taps := p.KH * p.KW
+	for kk := 0; kk < kcur; kk++ {
+		k := pc + kk
+		c, t := k/taps, k%taps
+		dy, dx := t/p.KW-p.PadT, t%p.KW-p.PadL
+		plane := s.img[c*n : (c+1)*n]
+		delta := dy*w + dx
+		// columns [lo, hi) have their row inside the plane; with delta,
+		// those that stay inside the plane's values
+		lo := max(0, -dy*w, -delta)
+		hi := min(n, (h-dy)*w, n-delta)
+		for jr := 0; jr < ncur; jr += nr {
+			j0 := jc + jr
+			row := dst[jr*kcur+kk*nr:][:nr]
+			a, b := max(j0, lo), min(j0+min(nr, ncur-jr), hi)
+			if b <= a {
+				clear(row)
+				continue
+			}
+			clear(row[:a-j0])
+			copy(row[a-j0:b-j0], plane[a+delta:b+delta])
+			clear(row[b-j0:])
+			if dx == 0 {
+				continue
+			}
+			// columns whose x+dx left the plane took a neighbour row's value
+			for y := a / w; y*w < b; y++ {
+				e0, e1 := y*w, y*w+min(-dx, w)
+				if dx > 0 {
+					e0, e1 = y*w+max(w-dx, 0), y*w+w
 				}
-				clear(row[:y0*w])
-				clear(row[y1*w:])
-				// row[j] = plane[j+dy*w+dx] for j in [y0*w, y1*w), clipped
-				// to the plane; what the clipping leaves out is an edge
-				a, b := y0*w, y1*w
-				delta := dy*w + dx
-				a2, b2 := max(a, -delta), min(b, n-delta)
-				copy(row[a2:b2], plane[a2+delta:b2+delta])
-				clear(row[a:a2])
-				clear(row[b2:b])
-				// columns whose x+dx left the plane took a neighbour row's value
-				for y := y0; y < y1; y++ {
-					r := row[y*w : (y+1)*w]
-					if dx < 0 {
-						clear(r[:-dx])
-					} else if dx > 0 {
-						clear(r[w-dx:])
-					}
+				for j := max(e0, a); j < min(e1, b); j++ {
+					row[j-j0] = 0
 				}
 			}
 		}

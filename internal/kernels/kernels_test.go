@@ -117,6 +117,7 @@ func TestConv2DAgainstLoop(t *testing.T) {
 		// output the input's size with uneven padding, a kernel wider than the image
 		{InC: 5, H: 9, W: 11, OutC: 6, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadT: 0, PadL: 2, PadB: 2, PadR: 0},
 		{InC: 3, H: 5, W: 2, OutC: 4, KH: 5, KW: 5, StrideH: 1, StrideW: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2},
+		{InC: 7, H: 24, W: 25, OutC: 10, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1},
 	}
 	forEachKernel(t, func(t *testing.T) { testConv2D(t, cases) })
 }

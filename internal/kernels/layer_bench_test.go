@@ -17,9 +17,72 @@ func BenchmarkLayerGEMM(b *testing.B) {
 		ep := Epilogue{Shift: randSlice(r, m), ReLU: true}
 		b.Run(fmt.Sprintf("%dx%dx%d", m, n, k), func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
-				matMulSerial(pa, n, bb, c, ep)
+				matMulSerial(pa, denseB{bb, n}, n, c, ep)
 			}
 			b.ReportMetric(float64(2*m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+		})
+	}
+}
+
+// googLeNetConvs lists torchvision GoogLeNet's convolutions at 224×224:
+// input channels, size, output channels, kernel, stride, padding.
+var googLeNetConvs = func() [][6]int {
+	convs := [][6]int{{3, 224, 64, 7, 2, 3}, {64, 56, 64, 1, 1, 0}, {64, 56, 192, 3, 1, 1}}
+	for _, u := range []struct{ in, size, b1, b2r, b2, b3r, b3, b4 int }{
+		{192, 28, 64, 96, 128, 16, 32, 32}, {256, 28, 128, 128, 192, 32, 96, 64},
+		{480, 14, 192, 96, 208, 16, 48, 64}, {512, 14, 160, 112, 224, 24, 64, 64},
+		{512, 14, 128, 128, 256, 24, 64, 64}, {512, 14, 112, 144, 288, 32, 64, 64},
+		{528, 14, 256, 160, 320, 32, 128, 128}, {832, 7, 256, 160, 320, 32, 128, 128},
+		{832, 7, 384, 192, 384, 48, 128, 128},
+	} {
+		convs = append(convs, [6]int{u.in, u.size, u.b1, 1, 1, 0}, [6]int{u.in, u.size, u.b2r, 1, 1, 0},
+			[6]int{u.b2r, u.size, u.b2, 3, 1, 1}, [6]int{u.in, u.size, u.b3r, 1, 1, 0},
+			[6]int{u.b3r, u.size, u.b3, 3, 1, 1}, [6]int{u.in, u.size, u.b4, 1, 1, 0})
+	}
+	return convs
+}()
+
+// BenchmarkGoogLeNetConvs times each of GoogLeNet's convolutions on a batch
+// of 2 (one image per core), with bias and ReLU, as the forward pass runs
+// them; "all" runs them one after another.
+func BenchmarkGoogLeNetConvs(b *testing.B) {
+	r := rand.New(rand.NewSource(11))
+	type layer struct {
+		p     ConvParams
+		w     *PackedMatrix
+		x, y  []float32
+		ep    Epilogue
+		flops float64
+	}
+	var layers []layer
+	for _, c := range googLeNetConvs {
+		p := ConvParams{InC: c[0], H: c[1], W: c[1], OutC: c[2], KH: c[3], KW: c[3], StrideH: c[4], StrideW: c[4],
+			PadT: c[5], PadL: c[5], PadB: c[5], PadR: c[5]}
+		oh, ow := p.OutSize()
+		l := layer{p: p, w: PackConvWeights(p, randSlice(r, p.OutC*p.InC*p.KH*p.KW)),
+			x: randSlice(r, 2*p.InC*p.H*p.W), y: make([]float32, 2*p.OutC*oh*ow),
+			ep: Epilogue{Shift: randSlice(r, p.OutC), ReLU: true}, flops: float64(4 * p.OutC * oh * ow * p.InC * p.KH * p.KW)}
+		layers = append(layers, l)
+	}
+	var total float64
+	for _, l := range layers {
+		total += l.flops
+	}
+	b.Run("all", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			for _, l := range layers {
+				Conv2D(l.x, 2, l.p, l.w, l.ep, l.y)
+			}
+		}
+		b.ReportMetric(total*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+	})
+	for _, l := range layers {
+		p := l.p
+		b.Run(fmt.Sprintf("%dx%d_%d-%d_k%ds%d", p.H, p.W, p.InC, p.OutC, p.KH, p.StrideH), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				Conv2D(l.x, 2, l.p, l.w, l.ep, l.y)
+			}
+			b.ReportMetric(l.flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
 		})
 	}
 }

@@ -15,7 +15,7 @@ import (
 // features (stubs_*.go).
 const (
 	kc    = 256
-	nc    = 512 // columns of B packed at once (a multiple of every nr)
+	nc    = 1024 // columns of B packed at once (a multiple of every nr)
 	maxMR = 8
 	maxNR = 32
 )
@@ -94,21 +94,46 @@ func MatMulPackedA(pa *PackedMatrix, n int, b, c []float32, accumulate bool, ep 
 	}
 	_ = c[m*n-1]
 	_ = b[pa.K*n-1]
+	matMulSplit(pa, denseB{b, n}, n, c, accumulate, ep)
+}
+
+// matMulSplit is MatMulPackedA with B from src, split over the cores by
+// columns or, when there are few columns, by rows.
+func matMulSplit(pa *PackedMatrix, src bSource, n int, c []float32, accumulate bool, ep Epilogue) {
+	m := pa.M
 	mr, nr := pa.kern.mr, pa.kern.nr
 	workers := runtime.GOMAXPROCS(0)
 	if n >= nr*workers || m < 2*mr*workers {
-		Parallel(n, nr, func(lo, hi int) { packedBlock(pa, 0, m, lo, hi, n, b, c, accumulate, ep) })
+		Parallel(n, nr, func(lo, hi int) { packedBlock(pa, src, 0, m, lo, hi, n, c, accumulate, ep) })
 	} else {
-		Parallel(m, mr, func(lo, hi int) { packedBlock(pa, lo, hi, 0, n, n, b, c, accumulate, ep) })
+		Parallel(m, mr, func(lo, hi int) { packedBlock(pa, src, lo, hi, 0, n, n, c, accumulate, ep) })
 	}
 }
 
-// matMulSerial is MatMulPackedA (setting c) on the calling goroutine.
-func matMulSerial(pa *PackedMatrix, n int, b, c []float32, ep Epilogue) {
+// matMulSerial sets c (m×n) to A·B, B from src, on the calling goroutine.
+func matMulSerial(pa *PackedMatrix, src bSource, n int, c []float32, ep Epilogue) {
 	if pa.M == 0 || n == 0 {
 		return
 	}
-	packedBlock(pa, 0, pa.M, 0, n, n, b, c, false, ep)
+	packedBlock(pa, src, 0, pa.M, 0, n, n, c, false, ep)
+}
+
+// bSource is B as the GEMM packs it: a row-major matrix (denseB) or a
+// convolution's columns, computed from the image as they are packed.
+type bSource interface {
+	// pack lays out B[pc:pc+kcur, jc:jc+ncur] as panels of nr columns,
+	// each kcur rows of nr values, zero past the last column.
+	pack(nr, pc, kcur, jc, ncur int, dst []float32)
+}
+
+// denseB is a row-major matrix with n columns.
+type denseB struct {
+	b []float32
+	n int
+}
+
+func (d denseB) pack(nr, pc, kcur, jc, ncur int, dst []float32) {
+	packB(d.b, d.n, nr, pc, kcur, jc, ncur, dst)
 }
 
 // matMulPacked computes C += A·B with the packed micro-kernel.
@@ -117,8 +142,8 @@ func matMulPacked(m, n, k int, a, b, c []float32) {
 }
 
 // packedBlock computes rows [i0,i1) × columns [j0,j1) of C (i0 a multiple
-// of mr).
-func packedBlock(pa *PackedMatrix, i0, i1, j0, j1, n int, b, c []float32, accumulate bool, ep Epilogue) {
+// of mr, j0 of nr).
+func packedBlock(pa *PackedMatrix, src bSource, i0, i1, j0, j1, n int, c []float32, accumulate bool, ep Epilogue) {
 	k := pa.K
 	kern := pa.kern
 	mr, nr := kern.mr, kern.nr
@@ -140,15 +165,16 @@ func packedBlock(pa *PackedMatrix, i0, i1, j0, j1, n int, b, c []float32, accumu
 			// B is read in place where the kernel can and few rows of A
 			// would reuse a packed copy; packed panels stay in L1 across
 			// many rows of tiles where B's own rows, far apart, would not
-			inPlace := kern.stridedB && i1-i0 <= 2*mr
+			dense, isDense := src.(denseB)
+			inPlace := isDense && kern.stridedB && i1-i0 <= 2*mr
 			if kcur > 0 && !inPlace {
-				packB(b, n, nr, pc, kcur, jc, ncur, bufs.b)
+				src.pack(nr, pc, kcur, jc, ncur, bufs.b)
 			}
 			for jr := 0; jr < ncur; jr += nr {
 				nrcur := min(nr, ncur-jr)
 				bp, ldb := bufs.b[jr*kcur:(jr+nr)*kcur+1], nr
 				if inPlace && kcur > 0 {
-					bp, ldb = b[pc*n+jc+jr:], n
+					bp, ldb = dense.b[pc*n+jc+jr:], n
 				}
 				for ir := i0; ir < i1; ir += mr {
 					mrcur := min(mr, i1-ir)
