@@ -167,6 +167,8 @@ type Net struct {
 	Pool3, Pool4 Pool
 	Aux1, Aux2   *Aux // nil when the network has no aux heads
 	FC           *Linear
+
+	acts *kernels.Buffers // activations, recycled from pass to pass
 }
 
 // LRN's parameters, as in the original network.
@@ -188,7 +190,7 @@ func newNet(layout Layout, classes int, aux bool) *Net {
 		return &Conv{Name: name, In: in, Out: out, K: k, Stride: stride, Pad: pad}
 	}
 	stagePool := Pool{Max: true, K: 3, Stride: 2, Ceil: true}
-	n := &Net{Layout: layout, Classes: classes}
+	n := &Net{Layout: layout, Classes: classes, acts: &kernels.Buffers{}}
 	n.Conv1 = conv("conv1", 3, 64, 7, 2, 3)
 	n.Pool1 = stagePool
 	n.Conv2 = conv("conv2", 64, 64, 1, 1, 0)

@@ -93,39 +93,44 @@ func (n *Net) Forward(x []float32, batch, h, w int, withAux bool) ([]Output, err
 	if err := n.CheckInput(h, w); err != nil {
 		return nil, err
 	}
+	f := &pass{bufs: n.acts, input: x}
+	if f.bufs == nil {
+		f.bufs = &kernels.Buffers{} // a Net not built by newNet
+	}
 	a := Activation{batch, 3, h, w, x}
 	if n.TransformInput {
-		a = transformInput(a)
+		a = f.transformInput(a)
 	}
-	a = conv(a, n.Conv1)
-	a = pool(a, n.Pool1)
+	a = f.conv(a, n.Conv1)
+	a = f.pool(a, n.Pool1)
 	if n.LRN {
-		a = lrn(a)
+		a = f.lrn(a)
 	}
-	a = conv(a, n.Conv2)
-	a = conv(a, n.Conv3)
+	a = f.conv(a, n.Conv2)
+	a = f.conv(a, n.Conv3)
 	if n.LRN {
-		a = lrn(a)
+		a = f.lrn(a)
 	}
-	a = pool(a, n.Pool2)
+	a = f.pool(a, n.Pool2)
 	var aux1, aux2 []float32
 	for i, u := range n.Inception {
 		if i == 2 {
-			a = pool(a, n.Pool3)
+			a = f.pool(a, n.Pool3)
 		}
 		if i == 7 {
-			a = pool(a, n.Pool4)
+			a = f.pool(a, n.Pool4)
 		}
-		a = inception(a, u)
+		a = f.inception(a, u)
 		if withAux && i == aux1After {
-			aux1 = auxHead(a, n.Aux1)
+			aux1 = f.auxHead(a, n.Aux1)
 		}
 		if withAux && i == aux2After {
-			aux2 = auxHead(a, n.Aux2)
+			aux2 = f.auxHead(a, n.Aux2)
 		}
 	}
 	g := make([]float32, a.N*a.C)
 	kernels.AdaptiveAvgPool2D(a.Data, a.N, a.C, a.H, a.W, 1, 1, g)
+	f.done(a)
 	outs := []Output{{"logits", []int{batch, n.Classes}, linear(g, batch, n.FC)}}
 	if withAux {
 		outs = append(outs, Output{"aux1", []int{batch, n.Classes}, aux1}, Output{"aux2", []int{batch, n.Classes}, aux2})
@@ -133,20 +138,37 @@ func (n *Net) Forward(x []float32, batch, h, w int, withAux bool) ([]Output, err
 	return outs, nil
 }
 
-func transformInput(a Activation) Activation {
+// pass is one forward pass: its activations come from the network's
+// buffers and go back to them as soon as the next layer has read them.
+type pass struct {
+	bufs  *kernels.Buffers
+	input []float32 // the caller's, never recycled
+}
+
+func (f *pass) alloc(n, c, h, w int) Activation {
+	return Activation{n, c, h, w, f.bufs.Get(n * c * h * w)}
+}
+
+// done hands a's buffer back: nothing reads it any more.
+func (f *pass) done(a Activation) {
+	if len(a.Data) > 0 && (len(f.input) == 0 || &a.Data[0] != &f.input[0]) {
+		f.bufs.Put(a.Data)
+	}
+}
+
+func (f *pass) transformInput(a Activation) Activation {
 	scale, shift := TransformInputCoeffs()
-	out := make([]float32, len(a.Data))
+	out := f.alloc(a.N, a.C, a.H, a.W)
 	plane := a.H * a.W
 	for i := 0; i < a.N; i++ {
 		for c := 0; c < 3; c++ {
 			o := (i*3 + c) * plane
 			for j, v := range a.Data[o : o+plane] {
-				out[o+j] = v*scale[c] + shift[c]
+				out.Data[o+j] = v*scale[c] + shift[c]
 			}
 		}
 	}
-	a.Data = out
-	return a
+	return out
 }
 
 // ConvEpilogue is what follows a conv block's convolution: its bias, or
@@ -165,9 +187,17 @@ func ConvEpilogue(c *Conv) kernels.Epilogue {
 	return kernels.Epilogue{Scale: scale, Shift: shift, ReLU: true}
 }
 
-func conv(a Activation, c *Conv) Activation {
+// conv runs a conv block and hands its input back.
+func (f *pass) conv(a Activation, c *Conv) Activation {
+	out := f.convKeep(a, c)
+	f.done(a)
+	return out
+}
+
+// convKeep runs a conv block on an input that is read again later.
+func (f *pass) convKeep(a Activation, c *Conv) Activation {
 	oh, ow := convParams(a, c).OutSize()
-	out := Activation{a.N, c.Out, oh, ow, make([]float32, a.N*c.Out*oh*ow)}
+	out := f.alloc(a.N, c.Out, oh, ow)
 	convInto(a, c, out, 0)
 	return out
 }
@@ -185,48 +215,66 @@ func convInto(a Activation, c *Conv, out Activation, first int) {
 	kernels.Conv2DInto(a.Data, a.N, p, c.packed, ConvEpilogue(c), out.Data[first*plane:], out.C*plane)
 }
 
-func pool(a Activation, p Pool) Activation {
+// pool pools and hands its input back.
+func (f *pass) pool(a Activation, p Pool) Activation {
+	out := f.poolKeep(a, p)
+	f.done(a)
+	return out
+}
+
+// poolKeep pools an input that is read again later.
+func (f *pass) poolKeep(a Activation, p Pool) Activation {
 	pp := kernels.PoolParams{C: a.C, H: a.H, W: a.W, KH: p.K, KW: p.K, StrideH: p.Stride, StrideW: p.Stride,
 		PadT: p.Pad, PadL: p.Pad, PadB: p.Pad, PadR: p.Pad, CountIncludePad: p.CountIncludePad}
 	pp.OH = kernels.PoolOutSize(a.H, p.K, p.Stride, p.Pad, p.Pad, p.Ceil)
 	pp.OW = kernels.PoolOutSize(a.W, p.K, p.Stride, p.Pad, p.Pad, p.Ceil)
-	out := make([]float32, a.N*a.C*pp.OH*pp.OW)
+	out := f.alloc(a.N, a.C, pp.OH, pp.OW)
 	if p.Max {
-		kernels.MaxPool2D(a.Data, a.N, pp, out)
+		kernels.MaxPool2D(a.Data, a.N, pp, out.Data)
 	} else {
-		kernels.AvgPool2D(a.Data, a.N, pp, out)
+		kernels.AvgPool2D(a.Data, a.N, pp, out.Data)
 	}
-	return Activation{a.N, a.C, pp.OH, pp.OW, out}
+	return out
 }
 
-func lrn(a Activation) Activation {
-	out := make([]float32, len(a.Data))
-	kernels.LRN(a.Data, a.N, a.C, a.H*a.W, LRNSize, LRNAlpha, LRNBeta, LRNBias, out)
-	a.Data = out
-	return a
+func (f *pass) lrn(a Activation) Activation {
+	out := f.alloc(a.N, a.C, a.H, a.W)
+	kernels.LRN(a.Data, a.N, a.C, a.H*a.W, LRNSize, LRNAlpha, LRNBeta, LRNBias, out.Data)
+	f.done(a)
+	return out
 }
 
 // inception runs the four branches, each writing its channels of the
 // concatenated output directly.
-func inception(a Activation, u *Inception) Activation {
-	out := Activation{a.N, u.Out(), a.H, a.W, make([]float32, a.N*u.Out()*a.H*a.W)}
+func (f *pass) inception(a Activation, u *Inception) Activation {
+	out := f.alloc(a.N, u.Out(), a.H, a.W)
 	convInto(a, u.Branch1, out, 0)
-	convInto(conv(a, u.Branch2[0]), u.Branch2[1], out, u.Ch[0])
-	convInto(conv(a, u.Branch3[0]), u.Branch3[1], out, u.Ch[0]+u.Ch[2])
-	convInto(pool(a, u.Pool), u.Branch4, out, u.Ch[0]+u.Ch[2]+u.Ch[4])
+	t := f.convKeep(a, u.Branch2[0])
+	convInto(t, u.Branch2[1], out, u.Ch[0])
+	f.done(t)
+	t = f.convKeep(a, u.Branch3[0])
+	convInto(t, u.Branch3[1], out, u.Ch[0]+u.Ch[2])
+	f.done(t)
+	t = f.poolKeep(a, u.Pool)
+	convInto(t, u.Branch4, out, u.Ch[0]+u.Ch[2]+u.Ch[4])
+	f.done(t)
+	f.done(a)
 	return out
 }
 
-func auxHead(a Activation, x *Aux) []float32 {
+// auxHead runs an aux head on the output of an Inception unit, which the
+// next unit reads too.
+func (f *pass) auxHead(a Activation, x *Aux) []float32 {
 	if x.Adaptive {
-		out := make([]float32, a.N*a.C*16)
-		kernels.AdaptiveAvgPool2D(a.Data, a.N, a.C, a.H, a.W, 4, 4, out)
-		a = Activation{a.N, a.C, 4, 4, out}
+		p := f.alloc(a.N, a.C, 4, 4)
+		kernels.AdaptiveAvgPool2D(a.Data, a.N, a.C, a.H, a.W, 4, 4, p.Data)
+		a = p
 	} else {
-		a = pool(a, x.Pool)
+		a = f.poolKeep(a, x.Pool)
 	}
-	a = conv(a, x.Conv)
+	a = f.conv(a, x.Conv)
 	h := linear(a.Data, a.N, x.FC1)
+	f.done(a)
 	kernels.ReLU(h)
 	return linear(h, a.N, x.FC2)
 }

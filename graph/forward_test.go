@@ -84,3 +84,54 @@ func TestForwardMatchesTorch(t *testing.T) {
 		})
 	}
 }
+
+// TestRepeatedPassesAgree: activations are recycled from pass to pass, so
+// a pass must give the same values whatever ran before it, at any batch or
+// size, with aux heads or without, and passes may run concurrently.
+func TestRepeatedPassesAgree(t *testing.T) {
+	for _, name := range []string{"tutorial_aux.pth", "torchvision_aux.pth"} {
+		net, _ := loadFixture(t, name, Options{NonStrict: true})
+		input := func(n, h, w int, seed float32) []float32 {
+			x := make([]float32, n*3*h*w)
+			for i := range x {
+				x[i] = float32(i%97)/50 - seed
+			}
+			return x
+		}
+		x := input(2, 224, 224, 1)
+		first, err := net.Forward(x, 2, 224, 224, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// the deploy network shares the weights and the recycled buffers
+		if _, err := net.WithoutAux().Forward(input(1, 160, 192, 0.5), 1, 160, 192, false); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan []Output, 2)
+		for i := 0; i < 2; i++ {
+			go func() {
+				out, err := net.Forward(input(2, 224, 224, float32(i)*3), 2, 224, 224, true)
+				if err != nil {
+					t.Error(err)
+				}
+				done <- out
+			}()
+		}
+		<-done
+		<-done
+		again, err := net.Forward(x, 2, 224, 224, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range first {
+			for j, v := range first[i].Data {
+				if again[i].Data[j] != v {
+					t.Fatalf("%s %s[%d]: %v, then %v", name, first[i].Name, j, v, again[i].Data[j])
+				}
+			}
+		}
+		if x[5] != float32(5%97)/50-1 {
+			t.Fatalf("%s: the caller's input was changed", name)
+		}
+	}
+}
