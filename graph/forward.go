@@ -93,11 +93,29 @@ func (n *Net) Forward(x []float32, batch, h, w int, withAux bool) ([]Output, err
 	if err := n.CheckInput(h, w); err != nil {
 		return nil, err
 	}
-	f := &pass{bufs: n.acts, input: x}
-	if f.bufs == nil {
-		f.bufs = &kernels.Buffers{} // a Net not built by newNet
+	outs := []Output{{"logits", []int{batch, n.Classes}, make([]float32, batch*n.Classes)}}
+	if withAux {
+		outs = append(outs, Output{"aux1", []int{batch, n.Classes}, make([]float32, batch*n.Classes)},
+			Output{"aux2", []int{batch, n.Classes}, make([]float32, batch*n.Classes)})
 	}
-	a := Activation{batch, 3, h, w, x}
+	// images are independent: with a batch of at least one image per core,
+	// each core takes its images through the whole network
+	size := 3 * h * w
+	kernels.SplitBatch(batch, func(lo, hi int) {
+		f := &pass{bufs: n.acts, input: x[lo*size : hi*size]}
+		if f.bufs == nil {
+			f.bufs = &kernels.Buffers{} // a Net not built by newNet
+		}
+		logits, aux1, aux2 := f.run(n, Activation{hi - lo, 3, h, w, f.input}, withAux)
+		for i, o := range [][]float32{logits, aux1, aux2}[:len(outs)] {
+			copy(outs[i].Data[lo*n.Classes:hi*n.Classes], o)
+		}
+	})
+	return outs, nil
+}
+
+// run takes a batch through the network.
+func (f *pass) run(n *Net, a Activation, withAux bool) (logits, aux1, aux2 []float32) {
 	if n.TransformInput {
 		a = f.transformInput(a)
 	}
@@ -112,7 +130,6 @@ func (n *Net) Forward(x []float32, batch, h, w int, withAux bool) ([]Output, err
 		a = f.lrn(a)
 	}
 	a = f.pool(a, n.Pool2)
-	var aux1, aux2 []float32
 	for i, u := range n.Inception {
 		if i == 2 {
 			a = f.pool(a, n.Pool3)
@@ -131,11 +148,7 @@ func (n *Net) Forward(x []float32, batch, h, w int, withAux bool) ([]Output, err
 	g := make([]float32, a.N*a.C)
 	kernels.AdaptiveAvgPool2D(a.Data, a.N, a.C, a.H, a.W, 1, 1, g)
 	f.done(a)
-	outs := []Output{{"logits", []int{batch, n.Classes}, linear(g, batch, n.FC)}}
-	if withAux {
-		outs = append(outs, Output{"aux1", []int{batch, n.Classes}, aux1}, Output{"aux2", []int{batch, n.Classes}, aux2})
-	}
-	return outs, nil
+	return linear(g, a.N, n.FC), aux1, aux2
 }
 
 // pass is one forward pass: its activations come from the network's

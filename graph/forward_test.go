@@ -135,3 +135,32 @@ func TestRepeatedPassesAgree(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchSplitMatchesSingleImages: a batch shared out over the cores
+// (each image through the whole network on one core) gives each image's
+// outputs exactly as a pass of that image alone, at every batch size.
+func TestBatchSplitMatchesSingleImages(t *testing.T) {
+	net, _ := loadFixture(t, "torchvision_aux.pth", Options{NonStrict: true})
+	const size = 3 * 96 * 96
+	for _, batch := range []int{2, 3, 4} {
+		x := make([]float32, batch*size)
+		for i := range x {
+			x[i] = float32((i*7)%113)/60 - 1
+		}
+		outs, err := net.WithoutAux().Forward(x, batch, 96, 96, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for b := 0; b < batch; b++ {
+			one, err := net.WithoutAux().Forward(x[b*size:(b+1)*size], 1, 96, 96, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for j, v := range one[0].Data {
+				if got := outs[0].Data[b*net.Classes+j]; got != v {
+					t.Fatalf("batch %d image %d logit %d: %v in the batch, %v alone", batch, b, j, got, v)
+				}
+			}
+		}
+	}
+}

@@ -2,6 +2,8 @@ package verify
 
 import (
 	"fmt"
+
+	"github.com/gnconv/gnconv/internal/kernels"
 )
 
 // Run executes the model on one input per graph input and returns every
@@ -50,6 +52,10 @@ func (m *Model) Run(inputs map[string]*Value) (outs []*Value, err error) {
 		keep[k] = true
 	}
 	fused := m.fusions()
+	rec := recycler{acts: m.acts, owned: map[*float32][]float32{}, refs: map[*float32]int{}}
+	if rec.acts == nil {
+		rec.acts = &kernels.Buffers{} // a Model not made by Parse
+	}
 	for i, n := range m.order {
 		if fused[i] < 0 {
 			continue // a Relu already applied by its Conv
@@ -69,21 +75,32 @@ func (m *Model) Run(inputs map[string]*Value) (outs []*Value, err error) {
 			}
 		}
 		var out *Value
-		if fused[i] > 0 {
-			out, err = runConv(nodeAttrs(n), ins, true)
-		} else {
+		switch {
+		case fused[i] > 0:
+			out, err = runConv(nodeAttrs(n), ins, true, rec.alloc)
+		case spec.runInto != nil:
+			out, err = spec.runInto(nodeAttrs(n), ins, rec.alloc)
+		default:
 			out, err = spec.run(nodeAttrs(n), ins, m.Opset)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("node %s: %w", nodeLabel(n), err)
 		}
-		env[n.Output[0]] = out
+		set := func(name string) {
+			if old, ok := env[name]; ok {
+				rec.release(old)
+			}
+			env[name] = out
+			rec.hold(out)
+		}
+		set(n.Output[0])
 		if fused[i] > 0 {
-			env[m.order[fused[i]].Output[0]] = out
+			set(m.order[fused[i]].Output[0])
 		}
 		for _, name := range n.Input {
-			if lastUse[name] == i && !keep[name] {
+			if v, ok := env[name]; ok && lastUse[name] == i && !keep[name] {
 				delete(env, name)
+				rec.release(v)
 			}
 		}
 	}
@@ -107,6 +124,45 @@ func (m *Model) Run(inputs map[string]*Value) (outs []*Value, err error) {
 		outs[i] = v
 	}
 	return outs, nil
+}
+
+// recycler hands the buffers of the values that operators allocate back
+// to the model's Buffers once no name in the environment holds them. Values
+// share a buffer only whole (Reshape, Flatten, Identity, ...), so a buffer
+// is known by its first element.
+type recycler struct {
+	acts  *kernels.Buffers
+	owned map[*float32][]float32 // buffers from acts, by first element
+	refs  map[*float32]int       // names holding each buffer
+}
+
+func (r *recycler) alloc(n int) []float32 {
+	b := r.acts.Get(n)
+	if n > 0 {
+		r.owned[&b[0]] = b
+	}
+	return b
+}
+
+func (r *recycler) hold(v *Value) {
+	if v != nil && len(v.F) > 0 {
+		r.refs[&v.F[0]]++
+	}
+}
+
+func (r *recycler) release(v *Value) {
+	if v == nil || len(v.F) == 0 {
+		return
+	}
+	p := &v.F[0]
+	if r.refs[p]--; r.refs[p] > 0 {
+		return
+	}
+	delete(r.refs, p)
+	if b, ok := r.owned[p]; ok {
+		delete(r.owned, p)
+		r.acts.Put(b)
+	}
 }
 
 // fusions pairs each Conv whose output only a Relu reads (and that is not

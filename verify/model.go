@@ -58,6 +58,7 @@ type Model struct {
 	Outputs []IO
 	inits   map[string]*Value
 	order   []*onnxpb.NodeProto // topological
+	acts    *kernels.Buffers    // activations, recycled from run to run
 }
 
 // IO is a graph input or output: its name and declared shape (-1 for a
@@ -84,7 +85,7 @@ func FromProto(pm *onnxpb.ModelProto) (*Model, error) {
 	if g == nil || len(g.Node) == 0 {
 		return nil, fmt.Errorf("the ONNX model has no graph")
 	}
-	m := &Model{Proto: pm, inits: map[string]*Value{}}
+	m := &Model{Proto: pm, inits: map[string]*Value{}, acts: &kernels.Buffers{}}
 	for _, o := range pm.OpsetImport {
 		switch o.GetDomain() {
 		case "", "ai.onnx":

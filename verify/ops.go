@@ -27,7 +27,13 @@ type opSpec struct {
 	maxOut       int
 	check        func(a attrs, opset int) error
 	run          func(a attrs, in []*Value, opset int) (*Value, error)
+	// runInto, where set, is run with the output's values from alloc, so
+	// that the interpreter can recycle them
+	runInto func(a attrs, in []*Value, alloc func(int) []float32) (*Value, error)
 }
+
+// fresh allocates an output the interpreter does not recycle.
+func fresh(n int) []float32 { return make([]float32, n) }
 
 var poolAttrs = map[string]attrKind{"auto_pad": aString, "ceil_mode": aInt, "dilations": aInts, "kernel_shape": aInts, "pads": aInts, "strides": aInts}
 
@@ -47,14 +53,15 @@ func init() {
 	}
 	ops = map[string]opSpec{
 		"Conv": {attrs: map[string]attrKind{"auto_pad": aString, "dilations": aInts, "group": aInt, "kernel_shape": aInts, "pads": aInts, "strides": aInts},
-			minIn: 2, maxIn: 3, maxOut: 1, check: checkConv, run: func(a attrs, in []*Value, _ int) (*Value, error) { return runConv(a, in, false) }},
+			minIn: 2, maxIn: 3, maxOut: 1, check: checkConv,
+			runInto: func(a attrs, in []*Value, alloc func(int) []float32) (*Value, error) { return runConv(a, in, false, alloc) }},
 		"MaxPool": {attrs: maxAttrs, minIn: 1, maxIn: 1, maxOut: 1, check: checkPool,
-			run: func(a attrs, in []*Value, _ int) (*Value, error) { return runPool(a, in[0], true) }},
+			runInto: func(a attrs, in []*Value, alloc func(int) []float32) (*Value, error) { return runPool(a, in[0], true, alloc) }},
 		"AveragePool": {attrs: avgAttrs, minIn: 1, maxIn: 1, maxOut: 1, check: checkPool,
-			run: func(a attrs, in []*Value, _ int) (*Value, error) { return runPool(a, in[0], false) }},
+			runInto: func(a attrs, in []*Value, alloc func(int) []float32) (*Value, error) { return runPool(a, in[0], false, alloc) }},
 		"GlobalAveragePool": {minIn: 1, maxIn: 1, maxOut: 1, run: runGlobalAveragePool},
 		"Relu":              {minIn: 1, maxIn: 1, maxOut: 1, run: runRelu},
-		"Concat":            {attrs: map[string]attrKind{"axis": aInt}, minIn: 1, maxIn: 1 << 20, maxOut: 1, run: runConcat},
+		"Concat":            {attrs: map[string]attrKind{"axis": aInt}, minIn: 1, maxIn: 1 << 20, maxOut: 1, runInto: runConcat},
 		"Flatten":           {attrs: map[string]attrKind{"axis": aInt}, minIn: 1, maxIn: 1, maxOut: 1, run: runFlatten},
 		"Gemm": {attrs: map[string]attrKind{"alpha": aFloat, "beta": aFloat, "transA": aInt, "transB": aInt},
 			minIn: 2, maxIn: 3, maxOut: 1, run: runGemm},
@@ -296,7 +303,7 @@ func strides2(a attrs) (int, int, error) {
 
 // runConv runs a convolution; relu applies a following Relu in the same
 // pass (the interpreter fuses a Conv whose only reader is a Relu).
-func runConv(a attrs, in []*Value, relu bool) (*Value, error) {
+func runConv(a attrs, in []*Value, relu bool, alloc func(int) []float32) (*Value, error) {
 	x, w := in[0], in[1]
 	if err := floatInput(x, "Conv input"); err != nil {
 		return nil, err
@@ -333,13 +340,13 @@ func runConv(a attrs, in []*Value, relu bool) (*Value, error) {
 	}
 	oh, ow := p.OutSize()
 	out := &Value{Shape: []int{x.Shape[0], p.OutC, oh, ow}}
-	out.F = make([]float32, out.Numel())
+	out.F = alloc(out.Numel())
 	w.packOnce.Do(func() { w.packed = kernels.PackConvWeights(p, w.F) })
 	kernels.Conv2D(x.F, x.Shape[0], p, w.packed, ep, out.F)
 	return out, nil
 }
 
-func runPool(a attrs, x *Value, isMax bool) (*Value, error) {
+func runPool(a attrs, x *Value, isMax bool, alloc func(int) []float32) (*Value, error) {
 	if err := floatInput(x, "pooling input"); err != nil {
 		return nil, err
 	}
@@ -374,7 +381,7 @@ func runPool(a attrs, x *Value, isMax bool) (*Value, error) {
 		return nil, fmt.Errorf("pooling: kernel %dx%d does not fit input %dx%d", p.KH, p.KW, p.H, p.W)
 	}
 	out := &Value{Shape: []int{x.Shape[0], p.C, p.OH, p.OW}}
-	out.F = make([]float32, out.Numel())
+	out.F = alloc(out.Numel())
 	if isMax {
 		kernels.MaxPool2D(x.F, x.Shape[0], p, out.F)
 	} else {
@@ -406,7 +413,7 @@ func runRelu(_ attrs, in []*Value, _ int) (*Value, error) {
 	return out, nil
 }
 
-func runConcat(a attrs, in []*Value, _ int) (*Value, error) {
+func runConcat(a attrs, in []*Value, alloc func(int) []float32) (*Value, error) {
 	if _, ok := a["axis"]; !ok {
 		return nil, fmt.Errorf("Concat needs an axis")
 	}
@@ -434,7 +441,7 @@ func runConcat(a attrs, in []*Value, _ int) (*Value, error) {
 	if out.Int {
 		out.I = make([]int64, 0, numel(shape))
 	} else {
-		out.F = make([]float32, 0, numel(shape))
+		out.F = alloc(numel(shape))[:0]
 	}
 	for o := 0; o < outer; o++ {
 		for _, v := range in {

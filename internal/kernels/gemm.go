@@ -6,12 +6,47 @@ package kernels
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
+// splitting counts the SplitBatch calls under way.
+var splitting atomic.Int32
+
+// SplitBatch runs f over [0, n) (a batch's images) in contiguous chunks,
+// one per core, when n shares out evenly enough; otherwise it calls
+// f(0, n). While the chunks run every core has work, so Parallel runs its
+// loops inline rather than oversubscribe the cores: each image goes
+// through every layer on one core, with no synchronisation between layers.
+// It reports whether it split.
+func SplitBatch(n int, f func(lo, hi int)) bool {
+	workers := runtime.GOMAXPROCS(0)
+	if workers < 2 || n < workers || (n%workers != 0 && n < 4*workers) || splitting.Load() > 0 {
+		f(0, n)
+		return false
+	}
+	splitting.Add(1)
+	defer splitting.Add(-1)
+	per := (n + workers - 1) / workers
+	var wg sync.WaitGroup
+	for lo := 0; lo < n; lo += per {
+		wg.Add(1)
+		go func(lo, hi int) {
+			defer wg.Done()
+			f(lo, hi)
+		}(lo, min(lo+per, n))
+	}
+	wg.Wait()
+	return true
+}
+
 // Parallel runs f over [0, n) split into contiguous chunks, one goroutine
-// per available core; chunks are multiples of align (but the last).
+// per available core; chunks are multiples of align (but the last). Inside
+// SplitBatch it runs f(0, n) on the calling goroutine.
 func Parallel(n, align int, f func(lo, hi int)) {
 	workers := runtime.GOMAXPROCS(0)
+	if splitting.Load() > 0 {
+		workers = 1
+	}
 	if align < 1 {
 		align = 1
 	}
