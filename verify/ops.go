@@ -54,11 +54,17 @@ func init() {
 	ops = map[string]opSpec{
 		"Conv": {attrs: map[string]attrKind{"auto_pad": aString, "dilations": aInts, "group": aInt, "kernel_shape": aInts, "pads": aInts, "strides": aInts},
 			minIn: 2, maxIn: 3, maxOut: 1, check: checkConv,
-			runInto: func(a attrs, in []*Value, alloc func(int) []float32) (*Value, error) { return runConv(a, in, false, alloc) }},
+			runInto: func(a attrs, in []*Value, alloc func(int) []float32) (*Value, error) {
+				return runConv(a, in, false, alloc)
+			}},
 		"MaxPool": {attrs: maxAttrs, minIn: 1, maxIn: 1, maxOut: 1, check: checkPool,
-			runInto: func(a attrs, in []*Value, alloc func(int) []float32) (*Value, error) { return runPool(a, in[0], true, alloc) }},
+			runInto: func(a attrs, in []*Value, alloc func(int) []float32) (*Value, error) {
+				return runPool(a, in[0], true, alloc)
+			}},
 		"AveragePool": {attrs: avgAttrs, minIn: 1, maxIn: 1, maxOut: 1, check: checkPool,
-			runInto: func(a attrs, in []*Value, alloc func(int) []float32) (*Value, error) { return runPool(a, in[0], false, alloc) }},
+			runInto: func(a attrs, in []*Value, alloc func(int) []float32) (*Value, error) {
+				return runPool(a, in[0], false, alloc)
+			}},
 		"GlobalAveragePool": {minIn: 1, maxIn: 1, maxOut: 1, run: runGlobalAveragePool},
 		"Relu":              {minIn: 1, maxIn: 1, maxOut: 1, run: runRelu},
 		"Concat":            {attrs: map[string]attrKind{"axis": aInt}, minIn: 1, maxIn: 1 << 20, maxOut: 1, runInto: runConcat},
