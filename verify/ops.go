@@ -32,8 +32,6 @@ type opSpec struct {
 	runInto func(a attrs, in []*Value, alloc func(int) []float32) (*Value, error)
 }
 
-// fresh allocates an output the interpreter does not recycle.
-func fresh(n int) []float32 { return make([]float32, n) }
 
 var poolAttrs = map[string]attrKind{"auto_pad": aString, "ceil_mode": aInt, "dilations": aInts, "kernel_shape": aInts, "pads": aInts, "strides": aInts}
 
