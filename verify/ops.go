@@ -32,7 +32,6 @@ type opSpec struct {
 	runInto func(a attrs, in []*Value, alloc func(int) []float32) (*Value, error)
 }
 
-
 var poolAttrs = map[string]attrKind{"auto_pad": aString, "ceil_mode": aInt, "dilations": aInts, "kernel_shape": aInts, "pads": aInts, "strides": aInts}
 
 var ops map[string]opSpec
