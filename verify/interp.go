@@ -2,25 +2,15 @@ package verify
 
 import (
 	"fmt"
+	"sort"
+	"sync"
 
 	"github.com/gnconv/gnconv/internal/kernels"
 )
 
 // Run executes the model on one input per graph input and returns every
 // graph output, in order.
-func (m *Model) Run(inputs map[string]*Value) (outs []*Value, err error) {
-	current := "(before the first node)"
-	// A file that passes Parse can still describe shapes no operator
-	// accepts; whatever slips past the checks is an error, not a crash.
-	defer func() {
-		if p := recover(); p != nil {
-			outs, err = nil, fmt.Errorf("node %s: malformed model (%v)", current, p)
-		}
-	}()
-	env := make(map[string]*Value, len(m.inits)+len(m.order))
-	for k, v := range m.inits {
-		env[k] = v
-	}
+func (m *Model) Run(inputs map[string]*Value) ([]*Value, error) {
 	for _, in := range m.Inputs {
 		v, ok := inputs[in.Name]
 		if !ok {
@@ -34,7 +24,110 @@ func (m *Model) Run(inputs map[string]*Value) (outs []*Value, err error) {
 				return nil, fmt.Errorf("input %q: shape %v, the model declares %v", in.Name, v.Shape, in.Shape)
 			}
 		}
-		env[in.Name] = v
+	}
+	outs, err := m.runShared(inputs)
+	if err != nil {
+		return nil, err
+	}
+	for i, o := range m.Outputs {
+		v := outs[i]
+		if v.Int {
+			return nil, fmt.Errorf("graph output %q is int64", o.Name)
+		}
+		for d, s := range o.Shape {
+			if d < len(v.Shape) && s >= 0 && v.Shape[d] != s {
+				return nil, fmt.Errorf("graph output %q has shape %v, the model declares %v", o.Name, v.Shape, o.Shape)
+			}
+		}
+		if o.Shape != nil && len(v.Shape) != len(o.Shape) {
+			return nil, fmt.Errorf("graph output %q has shape %v, the model declares %v", o.Name, v.Shape, o.Shape)
+		}
+	}
+	return outs, nil
+}
+
+// runShared runs the graph on shares of the batch, one per core, where
+// the graph keeps its images apart (separable), and on the whole batch
+// otherwise; the shares' outputs are joined along axis 0. A share that
+// fails (a reshape that only fits the whole batch) sends the batch through
+// whole.
+func (m *Model) runShared(inputs map[string]*Value) ([]*Value, error) {
+	batch := -1
+	for _, in := range m.Inputs {
+		v := inputs[in.Name]
+		if len(v.Shape) == 0 || (batch >= 0 && v.Shape[0] != batch) {
+			return m.exec(inputs)
+		}
+		batch = v.Shape[0]
+	}
+	if !m.split || batch < 2 {
+		return m.exec(inputs)
+	}
+	type share struct {
+		lo   int
+		outs []*Value
+		err  error
+	}
+	var mu sync.Mutex
+	var shares []share
+	kernels.SplitBatch(batch, func(lo, hi int) {
+		part := make(map[string]*Value, len(m.Inputs))
+		for _, in := range m.Inputs {
+			v := inputs[in.Name]
+			per := len(v.F) / batch
+			part[in.Name] = &Value{Shape: append([]int{hi - lo}, v.Shape[1:]...), F: v.F[lo*per : hi*per]}
+		}
+		outs, err := m.exec(part)
+		mu.Lock()
+		shares = append(shares, share{lo, outs, err})
+		mu.Unlock()
+	})
+	if len(shares) == 1 {
+		return shares[0].outs, shares[0].err
+	}
+	sort.Slice(shares, func(i, j int) bool { return shares[i].lo < shares[j].lo })
+	for _, sh := range shares {
+		if sh.err != nil {
+			return m.exec(inputs)
+		}
+	}
+	outs := make([]*Value, len(m.Outputs))
+	for i := range outs {
+		first := shares[0].outs[i]
+		if len(first.Shape) == 0 || first.Int {
+			return m.exec(inputs)
+		}
+		joined := &Value{Shape: append([]int{0}, first.Shape[1:]...)}
+		for _, sh := range shares {
+			v := sh.outs[i]
+			if v.Int || len(v.Shape) != len(first.Shape) {
+				return m.exec(inputs)
+			}
+			joined.Shape[0] += v.Shape[0]
+			joined.F = append(joined.F, v.F...)
+		}
+		outs[i] = joined
+	}
+	return outs, nil
+}
+
+// exec runs the graph once on inputs already checked against the graph's
+// declared inputs.
+func (m *Model) exec(inputs map[string]*Value) (outs []*Value, err error) {
+	current := "(before the first node)"
+	// A file that passes Parse can still describe shapes no operator
+	// accepts; whatever slips past the checks is an error, not a crash.
+	defer func() {
+		if p := recover(); p != nil {
+			outs, err = nil, fmt.Errorf("node %s: malformed model (%v)", current, p)
+		}
+	}()
+	env := make(map[string]*Value, len(m.inits)+len(m.order))
+	for k, v := range m.inits {
+		env[k] = v
+	}
+	for _, in := range m.Inputs {
+		env[in.Name] = inputs[in.Name]
 	}
 	// Free each value after its last use: peak memory stays near the
 	// widest layer, not the whole network.
@@ -109,17 +202,6 @@ func (m *Model) Run(inputs map[string]*Value) (outs []*Value, err error) {
 		v, ok := env[o.Name]
 		if !ok {
 			return nil, fmt.Errorf("graph output %q was not computed", o.Name)
-		}
-		if v.Int {
-			return nil, fmt.Errorf("graph output %q is int64", o.Name)
-		}
-		for d, s := range o.Shape {
-			if d < len(v.Shape) && s >= 0 && v.Shape[d] != s {
-				return nil, fmt.Errorf("graph output %q has shape %v, the model declares %v", o.Name, v.Shape, o.Shape)
-			}
-		}
-		if o.Shape != nil && len(v.Shape) != len(o.Shape) {
-			return nil, fmt.Errorf("graph output %q has shape %v, the model declares %v", o.Name, v.Shape, o.Shape)
 		}
 		outs[i] = v
 	}

@@ -59,6 +59,7 @@ type Model struct {
 	inits   map[string]*Value
 	order   []*onnxpb.NodeProto // topological
 	acts    *kernels.Buffers    // activations, recycled from run to run
+	split   bool                // the batch may be shared out (separable)
 }
 
 // IO is a graph input or output: its name and declared shape (-1 for a
@@ -134,6 +135,7 @@ func FromProto(pm *onnxpb.ModelProto) (*Model, error) {
 		return nil, err
 	}
 	m.order = order
+	m.split = m.separable()
 	return m, nil
 }
 
