@@ -310,18 +310,27 @@ func maxPool(x []float32, planes int, p PoolParams, out []float32, rows [][2]int
 	// size) go a whole plane at a time
 	same3 := p.KH == 3 && p.KW == 3 && p.StrideH == 1 && p.StrideW == 1 && p.PadT == 1 && p.PadL == 1 &&
 		p.OH == p.H && p.OW == p.W && p.H >= 2 && p.W >= 2
+	// the stem's pools (3 wide, stride 2, unpadded, rows of even length)
+	// take the column windows over the whole plane first
+	halves := p.KW == 3 && p.StrideW == 2 && p.PadL == 0 && p.W == 2*p.OW && p.W >= 4
 	Parallel(planes, 1, func(lo, hi int) {
 		vr := make([]float32, p.W)
 		ph := make([]float32, s*phLen)
 		var planeBuf []float32
-		if same3 {
-			planeBuf = make([]float32, 2*p.H*p.W)
+		if same3 || halves {
+			planeBuf = make([]float32, 3*p.H*p.W)
 		}
 		for pl := lo; pl < hi; pl++ {
 			src := x[pl*p.H*p.W : (pl+1)*p.H*p.W]
 			dst := out[pl*p.OH*p.OW : (pl+1)*p.OH*p.OW]
 			if same3 {
 				maxPool3Same(src, p.H, p.W, dst, planeBuf)
+				continue
+			}
+			if halves {
+				cols := planeBuf[:p.H*p.OW]
+				maxCols3s2(src, p.H, p.OW, cols, planeBuf[p.H*p.OW:])
+				maxRows(cols, p.OW, rows, dst)
 				continue
 			}
 			for oy, rw := range rows {
@@ -367,6 +376,43 @@ func maxPool(x []float32, planes int, p PoolParams, out []float32, rows [][2]int
 			}
 		}
 	})
+}
+
+// maxCols3s2 sets cols (h×ow) to the maxima of the column windows
+// [2x, 2x+3) of an h×2ow plane, clipped at each row's end: with the plane
+// split into its even and odd values, e[i], o[i] and e[i+1] over the whole
+// flattened plane, then each row's last window, which e[i+1] took from the
+// next row, set apart.
+func maxCols3s2(src []float32, h, ow int, cols, buf []float32) {
+	n := h * ow
+	e, o := buf[:n], buf[n:2*n]
+	deinterleave(e, o, src)
+	maxVec(cols, e, o)
+	maxVec(cols[:n-1], cols[:n-1], e[1:])
+	for y := 1; y <= h; y++ {
+		cols[y*ow-1] = fmax(e[y*ow-1], o[y*ow-1])
+	}
+}
+
+// maxRows sets each row oy of dst to the maximum of rows [rows[oy][0],
+// rows[oy][1]) of src (rows of w values), -Inf for an empty window.
+func maxRows(src []float32, w int, rows [][2]int, dst []float32) {
+	for oy, rw := range rows {
+		o := dst[oy*w : (oy+1)*w]
+		switch rw[1] - rw[0] {
+		case 0:
+			for i := range o {
+				o[i] = float32(math.Inf(-1))
+			}
+		case 1:
+			copy(o, src[rw[0]*w:(rw[0]+1)*w])
+		default:
+			maxVec(o, src[rw[0]*w:(rw[0]+1)*w], src[(rw[0]+1)*w:(rw[0]+2)*w])
+			for y := rw[0] + 2; y < rw[1]; y++ {
+				maxVec(o, o, src[y*w:(y+1)*w])
+			}
+		}
+	}
 }
 
 // maxPool3Same is the 3x3, stride 1, padding 1 maximum of an h×w plane:

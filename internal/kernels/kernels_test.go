@@ -165,7 +165,8 @@ func TestPoolsAgainstLoop(t *testing.T) {
 		h, w, k, s, p int
 		ceil, incl    bool
 	}{{11, 9, 3, 2, 0, true, false}, {8, 8, 3, 1, 1, true, true}, {8, 8, 3, 1, 1, true, false}, {14, 14, 5, 3, 0, false, true}, {7, 6, 2, 2, 1, true, true},
-		{28, 28, 3, 1, 1, true, false}, {19, 37, 3, 1, 1, false, false}, {2, 2, 3, 1, 1, false, false}, {57, 43, 3, 2, 0, true, false}, {20, 21, 4, 3, 2, false, false}} {
+		{28, 28, 3, 1, 1, true, false}, {19, 37, 3, 1, 1, false, false}, {112, 112, 3, 2, 0, true, false}, {14, 14, 3, 2, 0, true, false},
+		{9, 34, 3, 2, 0, true, false}, {5, 4, 3, 2, 0, false, false}, {2, 2, 3, 1, 1, false, false}, {57, 43, 3, 2, 0, true, false}, {20, 21, 4, 3, 2, false, false}} {
 		p := PoolParams{C: 3, H: c.h, W: c.w, KH: c.k, KW: c.k, StrideH: c.s, StrideW: c.s, PadT: c.p, PadL: c.p, PadB: c.p, PadR: c.p, CountIncludePad: c.incl}
 		p.OH = PoolOutSize(c.h, c.k, c.s, c.p, c.p, c.ceil)
 		p.OW = PoolOutSize(c.w, c.k, c.s, c.p, c.p, c.ceil)
@@ -222,6 +223,21 @@ func TestPackRows(t *testing.T) {
 			packRows(got, src, rows, stride, w)
 			packRowsGo(want, src, rows, stride, w)
 			closeTo(t, fmt.Sprintf("packRows w=%d rows=%d", w, rows), got, want, 0)
+		}
+	}
+}
+
+// TestDeinterleave at every length.
+func TestDeinterleave(t *testing.T) {
+	r := rand.New(rand.NewSource(12))
+	for n := 0; n < 70; n++ {
+		src := randSlice(r, 2*n+1)
+		e, o := make([]float32, n), make([]float32, n)
+		deinterleave(e, o, src)
+		for i := 0; i < n; i++ {
+			if e[i] != src[2*i] || o[i] != src[2*i+1] {
+				t.Fatalf("n=%d i=%d: %v %v from %v %v", n, i, e[i], o[i], src[2*i], src[2*i+1])
+			}
 		}
 	}
 }

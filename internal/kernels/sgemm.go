@@ -39,8 +39,20 @@ type microKernel struct {
 var kernel = availableKernels()[0]
 
 var packPool = sync.Pool{New: func() any {
-	return &packBufs{b: make([]float32, nc*kc+1)}
+	return &packBufs{b: aligned64(nc*kc + 1)}
 }}
+
+// aligned64 allocates n values starting on a 64-byte boundary, so that
+// the kernel's 64-byte loads of a packed panel never straddle two cache
+// lines.
+func aligned64(n int) []float32 {
+	b := make([]float32, n+15)
+	off := int(uintptr(unsafe.Pointer(&b[0])) % 64 / 4)
+	if off != 0 {
+		off = 16 - off
+	}
+	return b[off : off+n : off+n]
+}
 
 type packBufs struct {
 	b []float32

@@ -4,8 +4,11 @@ package kernels
 
 import "golang.org/x/sys/cpu"
 
-// hasAVX2 is set when the CPU runs the vector helpers below.
-var hasAVX2 = cpu.X86.HasAVX2
+// hasAVX2 and hasAVX512 are set when the CPU runs the vector helpers below.
+var (
+	hasAVX2   = cpu.X86.HasAVX2
+	hasAVX512 = cpu.X86.HasAVX512F
+)
 
 //go:noescape
 func maxVecAVX2(dst, a, b *float32, n int)
@@ -45,5 +48,25 @@ func maxVec(dst, a, b []float32) {
 		// the last 8 again, overlapping: the maximum is idempotent, so
 		// values already written (even where dst is a or b) stay right
 		maxVecAVX2(&dst[n-8], &a[n-8], &b[n-8], 8)
+	}
+}
+
+//go:noescape
+func deinterleaveAVX512(even, odd, src *float32, n int)
+
+// deinterleave sets even[i] to src[2i] and odd[i] to src[2i+1] for i <
+// len(even) (odd as long).
+func deinterleave(even, odd, src []float32) {
+	n := len(even)
+	odd, src = odd[:n], src[:2*n]
+	v := 0
+	if hasAVX512 {
+		v = n &^ 15
+		if v > 0 {
+			deinterleaveAVX512(&even[0], &odd[0], &src[0], v)
+		}
+	}
+	for i := v; i < n; i++ {
+		even[i], odd[i] = src[2*i], src[2*i+1]
 	}
 }

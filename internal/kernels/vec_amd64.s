@@ -93,3 +93,73 @@ rows2:
 packdone:
 	VZEROUPPER
 	RET
+
+// the permutations that gather the even and the odd values of two ZMM
+// registers' 32
+DATA evenIdx<>+0(SB)/4, $0
+DATA evenIdx<>+4(SB)/4, $2
+DATA evenIdx<>+8(SB)/4, $4
+DATA evenIdx<>+12(SB)/4, $6
+DATA evenIdx<>+16(SB)/4, $8
+DATA evenIdx<>+20(SB)/4, $10
+DATA evenIdx<>+24(SB)/4, $12
+DATA evenIdx<>+28(SB)/4, $14
+DATA evenIdx<>+32(SB)/4, $16
+DATA evenIdx<>+36(SB)/4, $18
+DATA evenIdx<>+40(SB)/4, $20
+DATA evenIdx<>+44(SB)/4, $22
+DATA evenIdx<>+48(SB)/4, $24
+DATA evenIdx<>+52(SB)/4, $26
+DATA evenIdx<>+56(SB)/4, $28
+DATA evenIdx<>+60(SB)/4, $30
+GLOBL evenIdx<>(SB), RODATA, $64
+
+DATA oddIdx<>+0(SB)/4, $1
+DATA oddIdx<>+4(SB)/4, $3
+DATA oddIdx<>+8(SB)/4, $5
+DATA oddIdx<>+12(SB)/4, $7
+DATA oddIdx<>+16(SB)/4, $9
+DATA oddIdx<>+20(SB)/4, $11
+DATA oddIdx<>+24(SB)/4, $13
+DATA oddIdx<>+28(SB)/4, $15
+DATA oddIdx<>+32(SB)/4, $17
+DATA oddIdx<>+36(SB)/4, $19
+DATA oddIdx<>+40(SB)/4, $21
+DATA oddIdx<>+44(SB)/4, $23
+DATA oddIdx<>+48(SB)/4, $25
+DATA oddIdx<>+52(SB)/4, $27
+DATA oddIdx<>+56(SB)/4, $29
+DATA oddIdx<>+60(SB)/4, $31
+GLOBL oddIdx<>(SB), RODATA, $64
+
+// func deinterleaveAVX512(even, odd, src *float32, n int)
+//
+// even[i] = src[2i], odd[i] = src[2i+1] for i < n, n a multiple of 16.
+TEXT ·deinterleaveAVX512(SB), NOSPLIT, $0-32
+	MOVQ    even+0(FP), DX
+	MOVQ    odd+8(FP), BX
+	MOVQ    src+16(FP), SI
+	MOVQ    n+24(FP), CX
+	SHRQ    $4, CX
+	JE      deintdone
+	VMOVUPS evenIdx<>(SB), Z30
+	VMOVUPS oddIdx<>(SB), Z31
+
+deintloop:
+	VMOVUPS   (SI), Z0
+	VMOVUPS   64(SI), Z1
+	VMOVAPS   Z30, Z2
+	VPERMI2PS Z1, Z0, Z2
+	VMOVAPS   Z31, Z3
+	VPERMI2PS Z1, Z0, Z3
+	VMOVUPS   Z2, (DX)
+	VMOVUPS   Z3, (BX)
+	ADDQ      $128, SI
+	ADDQ      $64, DX
+	ADDQ      $64, BX
+	DECQ      CX
+	JNE       deintloop
+
+deintdone:
+	VZEROUPPER
+	RET

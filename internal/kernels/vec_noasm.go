@@ -17,3 +17,12 @@ func maxVec(dst, a, b []float32) {
 func packRows(dst, src []float32, rows, stride, w int) {
 	packRowsGo(dst, src, rows, stride, w)
 }
+
+// deinterleave sets even[i] to src[2i] and odd[i] to src[2i+1] for i <
+// len(even) (odd as long).
+func deinterleave(even, odd, src []float32) {
+	odd, src = odd[:len(even)], src[:2*len(even)]
+	for i := range even {
+		even[i], odd[i] = src[2*i], src[2*i+1]
+	}
+}
