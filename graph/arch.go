@@ -105,9 +105,10 @@ type Conv struct {
 	Bias                    []float32 // tutorial layout
 	BN                      *BatchNorm
 
-	// the weights packed for the GEMM, made on first use
+	// the weights packed for the GEMM and the epilogue, made on first use
 	packOnce sync.Once
 	packed   *kernels.PackedMatrix
+	ep       kernels.Epilogue
 }
 
 // Pool is a max or average pooling with PyTorch's parameters.

@@ -223,9 +223,9 @@ func convParams(a Activation, c *Conv) kernels.ConvParams {
 // convInto runs a conv block into channels [first, first+c.Out) of out.
 func convInto(a Activation, c *Conv, out Activation, first int) {
 	p := convParams(a, c)
-	c.packOnce.Do(func() { c.packed = kernels.PackConvWeights(p, c.Weight) })
+	c.packOnce.Do(func() { c.packed, c.ep = kernels.PackConvWeights(p, c.Weight), ConvEpilogue(c) })
 	plane := out.H * out.W
-	kernels.Conv2DInto(a.Data, a.N, p, c.packed, ConvEpilogue(c), out.Data[first*plane:], out.C*plane)
+	kernels.Conv2DInto(a.Data, a.N, p, c.packed, c.ep, out.Data[first*plane:], out.C*plane)
 }
 
 // pool pools and hands its input back.
