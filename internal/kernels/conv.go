@@ -193,6 +193,10 @@ type sameConvB struct {
 }
 
 func (s sameConvB) pack(nr, pc, kcur, jc, ncur int, dst []float32) {
+	if maskedPack && nr == 32 {
+		s.packMasked(pc, kcur, jc, ncur, dst)
+		return
+	}
 	p := &s.p
 	h, w := p.H, p.W
 	n := h * w
@@ -230,6 +234,67 @@ func (s sameConvB) pack(nr, pc, kcur, jc, ncur int, dst []float32) {
 				for j := max(e0, a); j < min(e1, b); j++ {
 					row[j-j0] = 0
 				}
+			}
+		}
+	}
+}
+
+// packMasked is pack for 32-column panels as masked vector copies: each
+// panel row is one run of the plane, loaded where a bit mask says the
+// value is inside the plane (its row, by the range of columns; its
+// column, by a mask for each horizontal shift), zero elsewhere.
+func (s sameConvB) packMasked(pc, kcur, jc, ncur int, dst []float32) {
+	const nr = 32
+	p := &s.p
+	h, w := p.H, p.W
+	n := h * w
+	taps := p.KH * p.KW
+	panels := (ncur + nr - 1) / nr
+	// cols[(dx+PadL)*panels + q]: the columns of panel q whose x+dx stays
+	// in the row (and that exist)
+	cols := make([]uint32, p.KW*panels)
+	for kx := 0; kx < p.KW; kx++ {
+		dx := kx - p.PadL
+		for q := 0; q < panels; q++ {
+			var m uint32
+			for i := 0; i < nr && q*nr+i < ncur; i++ {
+				if x := (jc+q*nr+i)%w + dx; x >= 0 && x < w {
+					m |= 1 << i
+				}
+			}
+			cols[kx*panels+q] = m
+		}
+	}
+	masks := make([]uint32, panels)
+	for kk := 0; kk < kcur; kk++ {
+		k := pc + kk
+		c, t := k/taps, k%taps
+		ky, kx := t/p.KW, t%p.KW
+		dy, dx := ky-p.PadT, kx-p.PadL
+		delta := dy*w + dx
+		lo := max(0, -dy*w, -delta)
+		hi := min(n, (h-dy)*w, n-delta)
+		for q := range masks {
+			j0 := jc + q*nr
+			a, b := max(lo-j0, 0), min(hi-j0, nr)
+			var m uint32
+			if b > a {
+				m = uint32((uint64(1)<<b - 1) &^ (uint64(1)<<a - 1))
+			}
+			masks[q] = m & cols[kx*panels+q]
+		}
+		packMasked(dst[kk*nr:], nr*kcur, s.img[c*n:(c+1)*n], jc+delta, masks)
+	}
+}
+
+// packMaskedGo is packMasked in plain Go.
+func packMaskedGo(dst []float32, panelStride int, src []float32, off int, masks []uint32) {
+	for q, m := range masks {
+		row := dst[q*panelStride : q*panelStride+32]
+		for i := range row {
+			row[i] = 0
+			if m&(1<<i) != 0 {
+				row[i] = src[off+32*q+i]
 			}
 		}
 	}

@@ -227,6 +227,28 @@ func TestPackRows(t *testing.T) {
 	}
 }
 
+// TestPackMasked: the masked panel copy against its Go twin, with offsets
+// reaching before and past the source where the masks are clear.
+func TestPackMasked(t *testing.T) {
+	r := rand.New(rand.NewSource(13))
+	src := randSlice(r, 200)
+	for _, off := range []int{-40, -3, 0, 5, 100} {
+		masks := make([]uint32, 5)
+		for q := range masks {
+			for i := 0; i < 32; i++ {
+				if j := off + 32*q + i; j >= 0 && j < len(src) && r.Intn(4) != 0 {
+					masks[q] |= 1 << i
+				}
+			}
+		}
+		got, want := randSlice(r, 5*40), randSlice(r, 5*40)
+		copy(want, got)
+		packMasked(got, 40, src, off, masks)
+		packMaskedGo(want, 40, src, off, masks)
+		closeTo(t, fmt.Sprintf("packMasked off=%d", off), got, want, 0)
+	}
+}
+
 // TestDeinterleave at every length.
 func TestDeinterleave(t *testing.T) {
 	r := rand.New(rand.NewSource(12))

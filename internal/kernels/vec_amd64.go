@@ -70,3 +70,25 @@ func deinterleave(even, odd, src []float32) {
 		even[i], odd[i] = src[2*i], src[2*i+1]
 	}
 }
+
+//go:noescape
+func packMaskedAVX512(dst *float32, panelStride int, src *float32, off int, masks *uint32, panels int)
+
+// maskedPack is set when packMasked runs as one vector load and store per
+// 32 values.
+var maskedPack = hasAVX512
+
+// packMasked sets dst[p·panelStride + i], for p < len(masks) and i < 32,
+// to src[off + 32p + i] where bit i of masks[p] is set and to 0 elsewhere;
+// masked-out values of src are never read (off may reach before src).
+func packMasked(dst []float32, panelStride int, src []float32, off int, masks []uint32) {
+	if len(masks) == 0 {
+		return
+	}
+	_ = dst[(len(masks)-1)*panelStride+31]
+	if !hasAVX512 {
+		packMaskedGo(dst, panelStride, src, off, masks)
+		return
+	}
+	packMaskedAVX512(&dst[0], panelStride, &src[0], off, &masks[0], len(masks))
+}

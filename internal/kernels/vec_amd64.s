@@ -163,3 +163,38 @@ deintloop:
 deintdone:
 	VZEROUPPER
 	RET
+
+// func packMaskedAVX512(dst *float32, panelStride int, src *float32, off int, masks *uint32, panels int)
+//
+// For p < panels and i < 32: dst[p*panelStride+i] = src[off+32p+i] where
+// bit i of masks[p] is set, else 0. Masked-out values are never read.
+TEXT ·packMaskedAVX512(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DX
+	MOVQ panelStride+8(FP), R8
+	SHLQ $2, R8
+	MOVQ src+16(FP), SI
+	MOVQ off+24(FP), AX
+	LEAQ (SI)(AX*4), SI
+	MOVQ masks+32(FP), BX
+	MOVQ panels+40(FP), CX
+	TESTQ CX, CX
+	JE   pmdone
+
+pmloop:
+	MOVL      (BX), AX
+	KMOVW     AX, K1
+	SHRL      $16, AX
+	KMOVW     AX, K2
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS.Z 64(SI), K2, Z1
+	VMOVUPS   Z0, (DX)
+	VMOVUPS   Z1, 64(DX)
+	ADDQ      $4, BX
+	ADDQ      $128, SI
+	ADDQ      R8, DX
+	DECQ      CX
+	JNE       pmloop
+
+pmdone:
+	VZEROUPPER
+	RET

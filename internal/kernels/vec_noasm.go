@@ -26,3 +26,14 @@ func deinterleave(even, odd, src []float32) {
 		even[i], odd[i] = src[2*i], src[2*i+1]
 	}
 }
+
+// maskedPack is set when packMasked runs as one vector load and store per
+// 32 values: never without the assembly.
+const maskedPack = false
+
+// packMasked sets dst[p·panelStride + i], for p < len(masks) and i < 32,
+// to src[off + 32p + i] where bit i of masks[p] is set and to 0 elsewhere;
+// masked-out values of src are never read (off may reach before src).
+func packMasked(dst []float32, panelStride int, src []float32, off int, masks []uint32) {
+	packMaskedGo(dst, panelStride, src, off, masks)
+}
