@@ -71,7 +71,7 @@ func (e Epilogue) Apply(out []float32, channels, plane int) {
 	}
 }
 
-var colPool sync.Pool
+var colPool, phasePool sync.Pool
 
 // PackConvWeights packs convolution weights (OutC×InC×KH×KW) for Conv2D.
 func PackConvWeights(p ConvParams, w []float32) *PackedMatrix {
@@ -94,17 +94,28 @@ func Conv2DInto(x []float32, n int, p ConvParams, w *PackedMatrix, ep Epilogue, 
 	outSize := p.OutC * oh * ow
 	direct := p.KH == 1 && p.KW == 1 && p.StrideH == 1 && p.StrideW == 1 &&
 		p.PadT == 0 && p.PadL == 0 && p.PadB == 0 && p.PadR == 0
-	same := p.StrideH == 1 && p.StrideW == 1 && oh == p.H && ow == p.W
 	one := func(i int, serial bool) {
 		img := x[i*inSize : (i+1)*inSize]
 		o := out[i*outStride : i*outStride+outSize]
 		var src bSource
+		var phases *[]float32
+		if !direct {
+			phases, _ = phasePool.Get().(*[]float32)
+			if phases == nil {
+				phases = new([]float32)
+			}
+			defer phasePool.Put(phases)
+		}
+		shifted, ok := shiftConvB{}, false
+		if !direct {
+			shifted, ok = newShiftConvB(img, p, phases)
+		}
 		switch {
 		case direct:
 			src = denseB{img, oh * ow}
-		case same:
-			// the columns are packed straight from the image
-			src = sameConvB{img, p}
+		case ok:
+			// the columns are packed straight from the image (or its phases)
+			src = shifted
 		default:
 			need := p.InC * p.KH * p.KW * oh * ow
 			col, ok := colPool.Get().(*[]float32)
@@ -183,34 +194,109 @@ func im2col(img []float32, p ConvParams, col []float32, lo, hi int) {
 	}
 }
 
-// sameConvB is the column matrix of a stride-1 convolution whose output
-// is its input's size: row (c, ky, kx) is channel c's plane shifted by
-// (ky-PadT, kx-PadL), so each panel row is one run of the plane, with the
-// values that crossed the plane's edges set to zero.
-type sameConvB struct {
-	img []float32
-	p   ConvParams
+// shiftConvB is the column matrix of a convolution whose output rows are
+// as wide as its source planes' rows, so that row (c, ky, kx) of the
+// matrix is one source plane shifted by (dy, dx): each panel row is one
+// run of the plane, with the values that fall outside it set to zero.
+// For stride 1 the source planes are the image's channels; for stride s
+// they are each channel's s×s phases (the values at rows ≡ py and columns
+// ≡ px mod s), zero-padded to a common size, and a tap reads the phase of
+// its offset's remainder, shifted by its quotient.
+type shiftConvB struct {
+	planes   []float32 // perChan planes of hp×w for each input channel
+	perChan  int
+	hp, w    int // source plane rows and columns (w is the output's width)
+	n        int // columns: output rows × w
+	kw, taps int
+	// for tap t = ky·KW + kx: the plane within the channel's and the shift
+	tapPlane, tapDy, tapDx []int
 }
 
-func (s sameConvB) pack(nr, pc, kcur, jc, ncur int, dst []float32) {
+// newShiftConvB returns the shifted-plane form of p's columns for img,
+// or false where it does not apply (the output's width is not the source
+// planes'). phases is scratch for the phase planes of a strided
+// convolution, grown as needed.
+func newShiftConvB(img []float32, p ConvParams, phases *[]float32) (shiftConvB, bool) {
+	oh, ow := p.OutSize()
+	s := p.StrideH
+	if p.StrideW != s {
+		return shiftConvB{}, false
+	}
+	hp, wp := (p.H+s-1)/s, (p.W+s-1)/s
+	if ow != wp {
+		return shiftConvB{}, false
+	}
+	b := shiftConvB{planes: img, perChan: s * s, hp: hp, w: wp, n: oh * ow, kw: p.KW, taps: p.KH * p.KW}
+	for ky := 0; ky < p.KH; ky++ {
+		for kx := 0; kx < p.KW; kx++ {
+			ty, tx := ky-p.PadT, kx-p.PadL
+			ry, rx := ((ty%s)+s)%s, ((tx%s)+s)%s
+			b.tapPlane = append(b.tapPlane, ry*s+rx)
+			b.tapDy = append(b.tapDy, (ty-ry)/s)
+			b.tapDx = append(b.tapDx, (tx-rx)/s)
+		}
+	}
+	if s == 1 {
+		return b, true
+	}
+	need := p.InC * s * s * hp * wp
+	if cap(*phases) < need {
+		*phases = make([]float32, need)
+	}
+	ph := (*phases)[:need]
+	for c := 0; c < p.InC; c++ {
+		src := img[c*p.H*p.W : (c+1)*p.H*p.W]
+		for py := 0; py < s; py++ {
+			for px := 0; px < s; px++ {
+				dst := ph[((c*s+py)*s+px)*hp*wp:][:hp*wp]
+				for u := 0; u < hp; u++ {
+					row := dst[u*wp : (u+1)*wp]
+					y := u*s + py
+					if y >= p.H {
+						clear(row)
+						continue
+					}
+					line := src[y*p.W : (y+1)*p.W]
+					for v := range row {
+						row[v] = 0
+						if x := v*s + px; x < p.W {
+							row[v] = line[x]
+						}
+					}
+				}
+			}
+		}
+	}
+	b.planes = ph
+	return b, true
+}
+
+// tap returns row k's source plane and shift.
+func (s *shiftConvB) tap(k int) (plane []float32, dy, dx, kx int) {
+	c, t := k/s.taps, k%s.taps
+	np := s.hp * s.w
+	i := c*s.perChan + s.tapPlane[t]
+	return s.planes[i*np : (i+1)*np], s.tapDy[t], s.tapDx[t], t % s.kw
+}
+
+// valid is the range of columns whose shifted source row is inside the
+// plane and whose shifted index is inside its values.
+func (s *shiftConvB) valid(dy, dx int) (lo, hi int) {
+	np := s.hp * s.w
+	delta := dy*s.w + dx
+	return max(0, -dy*s.w, -delta), min(s.n, (s.hp-dy)*s.w, np-delta)
+}
+
+func (s shiftConvB) pack(nr, pc, kcur, jc, ncur int, dst []float32) {
 	if maskedPack && nr == 32 {
 		s.packMasked(pc, kcur, jc, ncur, dst)
 		return
 	}
-	p := &s.p
-	h, w := p.H, p.W
-	n := h * w
-	taps := p.KH * p.KW
+	w := s.w
 	for kk := 0; kk < kcur; kk++ {
-		k := pc + kk
-		c, t := k/taps, k%taps
-		dy, dx := t/p.KW-p.PadT, t%p.KW-p.PadL
-		plane := s.img[c*n : (c+1)*n]
+		plane, dy, dx, _ := s.tap(pc + kk)
 		delta := dy*w + dx
-		// columns [lo, hi) have their row inside the plane; with delta,
-		// those that stay inside the plane's values
-		lo := max(0, -dy*w, -delta)
-		hi := min(n, (h-dy)*w, n-delta)
+		lo, hi := s.valid(dy, dx)
 		for jr := 0; jr < ncur; jr += nr {
 			j0 := jc + jr
 			row := dst[jr*kcur+kk*nr:][:nr]
@@ -225,7 +311,7 @@ func (s sameConvB) pack(nr, pc, kcur, jc, ncur int, dst []float32) {
 			if dx == 0 {
 				continue
 			}
-			// columns whose x+dx left the plane took a neighbour row's value
+			// columns whose x+dx left the row took a neighbour row's value
 			for y := a / w; y*w < b; y++ {
 				e0, e1 := y*w, y*w+min(-dx, w)
 				if dx > 0 {
@@ -242,19 +328,16 @@ func (s sameConvB) pack(nr, pc, kcur, jc, ncur int, dst []float32) {
 // packMasked is pack for 32-column panels as masked vector copies: each
 // panel row is one run of the plane, loaded where a bit mask says the
 // value is inside the plane (its row, by the range of columns; its
-// column, by a mask for each horizontal shift), zero elsewhere.
-func (s sameConvB) packMasked(pc, kcur, jc, ncur int, dst []float32) {
+// column, by a mask for each horizontal tap), zero elsewhere.
+func (s shiftConvB) packMasked(pc, kcur, jc, ncur int, dst []float32) {
 	const nr = 32
-	p := &s.p
-	h, w := p.H, p.W
-	n := h * w
-	taps := p.KH * p.KW
+	w := s.w
 	panels := (ncur + nr - 1) / nr
-	// cols[(dx+PadL)*panels + q]: the columns of panel q whose x+dx stays
-	// in the row (and that exist)
-	cols := make([]uint32, p.KW*panels)
-	for kx := 0; kx < p.KW; kx++ {
-		dx := kx - p.PadL
+	// cols[kx*panels + q]: the columns of panel q whose x+dx stays in the
+	// row (and that exist), for the shift dx of horizontal tap kx
+	cols := make([]uint32, s.kw*panels)
+	for kx := 0; kx < s.kw; kx++ {
+		dx := s.tapDx[kx]
 		for q := 0; q < panels; q++ {
 			var m uint32
 			for i := 0; i < nr && q*nr+i < ncur; i++ {
@@ -267,13 +350,8 @@ func (s sameConvB) packMasked(pc, kcur, jc, ncur int, dst []float32) {
 	}
 	masks := make([]uint32, panels)
 	for kk := 0; kk < kcur; kk++ {
-		k := pc + kk
-		c, t := k/taps, k%taps
-		ky, kx := t/p.KW, t%p.KW
-		dy, dx := ky-p.PadT, kx-p.PadL
-		delta := dy*w + dx
-		lo := max(0, -dy*w, -delta)
-		hi := min(n, (h-dy)*w, n-delta)
+		plane, dy, dx, kx := s.tap(pc + kk)
+		lo, hi := s.valid(dy, dx)
 		for q := range masks {
 			j0 := jc + q*nr
 			a, b := max(lo-j0, 0), min(hi-j0, nr)
@@ -283,7 +361,7 @@ func (s sameConvB) packMasked(pc, kcur, jc, ncur int, dst []float32) {
 			}
 			masks[q] = m & cols[kx*panels+q]
 		}
-		packMasked(dst[kk*nr:], nr*kcur, s.img[c*n:(c+1)*n], jc+delta, masks)
+		packMasked(dst[kk*nr:], nr*kcur, plane, jc+dy*w+dx, masks)
 	}
 }
 

@@ -118,6 +118,13 @@ func TestConv2DAgainstLoop(t *testing.T) {
 		{InC: 5, H: 9, W: 11, OutC: 6, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadT: 0, PadL: 2, PadB: 2, PadR: 0},
 		{InC: 3, H: 5, W: 2, OutC: 4, KH: 5, KW: 5, StrideH: 1, StrideW: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2},
 		{InC: 7, H: 24, W: 25, OutC: 10, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1},
+		// strided convolutions whose output is as wide as the input's phases
+		{InC: 5, H: 20, W: 21, OutC: 9, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadT: 1, PadL: 1, PadB: 1, PadR: 1},
+		{InC: 4, H: 13, W: 12, OutC: 7, KH: 5, KW: 5, StrideH: 3, StrideW: 3, PadT: 2, PadL: 2, PadB: 2, PadR: 2},
+		{InC: 6, H: 9, W: 11, OutC: 5, KH: 1, KW: 1, StrideH: 2, StrideW: 2},
+		{InC: 3, H: 70, W: 66, OutC: 8, KH: 7, KW: 7, StrideH: 2, StrideW: 2, PadT: 3, PadL: 3, PadB: 3, PadR: 3},
+		// and one whose is not
+		{InC: 4, H: 10, W: 10, OutC: 6, KH: 3, KW: 3, StrideH: 2, StrideW: 2},
 	}
 	forEachKernel(t, func(t *testing.T) { testConv2D(t, cases) })
 }
