@@ -186,9 +186,11 @@ func (m *Model) exec(inputs map[string]*Value) (outs []*Value, err error) {
 			env[name] = out
 			rec.hold(out)
 		}
-		set(n.Output[0])
 		if fused[i] > 0 {
+			// only the Relu read the Conv's own output
 			set(m.order[fused[i]].Output[0])
+		} else {
+			set(n.Output[0])
 		}
 		for _, name := range n.Input {
 			if v, ok := env[name]; ok && lastUse[name] == i && !keep[name] {
