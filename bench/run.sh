@@ -22,7 +22,7 @@ median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $(go version | cut -d' ' -f3)" >&2
 
 # Forward passes, batch 2, 3x224x224: onnxruntime, the interpreter, the reference.
-go test ./interop -run '^$' -bench 'BenchmarkORT' -benchtime 30x -count 3 > "$work/go.txt"
+go test ./interop -run '^$' -bench 'BenchmarkORT' -benchtime 30x -count 5 > "$work/go.txt"
 ms() { grep "BenchmarkORT/$1/$2" "$work/go.txt" | awk '{print $3/1e6}' | median; }
 
 declare -A torch_ms
