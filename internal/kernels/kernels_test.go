@@ -443,6 +443,24 @@ func TestPackedMatMulRaggedShapes(t *testing.T) {
 	})
 }
 
+// TestEpilogueChangedInPlace: a matrix remembers the last epilogue it ran
+// with; changing that epilogue's values in place must still count.
+func TestEpilogueChangedInPlace(t *testing.T) {
+	r := rand.New(rand.NewSource(14))
+	m, n, k := 16, 40, 8
+	a, b := randSlice(r, m*k), randSlice(r, k*n)
+	pa := PackMatrix(m, k, a)
+	ep := Epilogue{Scale: randSlice(r, m), Shift: randSlice(r, m)}
+	got := make([]float32, m*n)
+	MatMulPackedA(pa, n, b, got, false, ep)
+	ep.Shift[3] += 10
+	MatMulPackedA(pa, n, b, got, false, ep)
+	want := make([]float32, m*n)
+	matMulRows(0, m, n, k, a, b, want, true)
+	ep.Apply(want, m, n)
+	closeTo(t, "after the shift changed", got, want, 1e-5)
+}
+
 // BenchmarkMicroKernels times each micro-kernel on one tile, kc deep.
 func BenchmarkMicroKernels(b *testing.B) {
 	for _, mk := range availableKernels() {

@@ -3,7 +3,9 @@ package kernels
 import (
 	"math"
 	"runtime"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -72,6 +74,30 @@ type PackedMatrix struct {
 	mpad int
 	kern *microKernel // the kernel whose mr the panels have
 	data []float32
+	// the last epilogue spelled out for these rows (a convolution's is
+	// the same on every call)
+	lastEp atomic.Pointer[epRows]
+}
+
+// epRows is an Epilogue spelled out row by row (Epilogue.rows), with a
+// copy of the epilogue it came from.
+type epRows struct {
+	from         Epilogue
+	scale, shift []float32
+	floor        float32
+}
+
+// epilogueRows is ep.rows(pa.mpad), made again only when the epilogue
+// differs from the last one (a convolution's is the same on every call).
+func (pa *PackedMatrix) epilogueRows(ep Epilogue) (scale, shift []float32, floor float32) {
+	if r := pa.lastEp.Load(); r != nil && r.from.ReLU == ep.ReLU &&
+		slices.Equal(r.from.Scale, ep.Scale) && slices.Equal(r.from.Shift, ep.Shift) {
+		return r.scale, r.shift, r.floor
+	}
+	r := &epRows{from: Epilogue{Scale: slices.Clone(ep.Scale), Shift: slices.Clone(ep.Shift), ReLU: ep.ReLU}}
+	r.scale, r.shift, r.floor = ep.rows(pa.mpad)
+	pa.lastEp.Store(r)
+	return r.scale, r.shift, r.floor
 }
 
 // PackMatrix packs a (m×k, row-major).
@@ -165,7 +191,7 @@ func packedBlock(pa *PackedMatrix, src bSource, i0, i1, j0, j1, n int, c []float
 	var epScale, epShift []float32
 	var floor float32
 	if hasEp {
-		epScale, epShift, floor = ep.rows(pa.mpad)
+		epScale, epShift, floor = pa.epilogueRows(ep)
 	}
 	var tile [maxMR * maxNR]float32
 	for jc := j0; jc < j1; jc += nc {
