@@ -372,7 +372,7 @@ func TestMicroKernelsAgainstGoTwin(t *testing.T) {
 		t.Logf("micro-kernel %s (%dx%d)", mk.name, mk.mr, mk.nr)
 		mr, nr := mk.mr, mk.nr
 		for _, k := range []int{0, 1, 2, 7, 64, 257} {
-			for _, cols := range []int{nr, 1, nr / 2, nr/2 + 1, nr - 1} {
+			for _, cols := range []int{nr, 1, 4, nr / 2, nr/2 + 1, nr - 1} {
 				for _, flags := range []int{0, 1, 2, 3} {
 					add, ep := flags&1 != 0, flags&2 != 0
 					a, b := randSlice(r, mr*k+1), randSlice(r, nr*k+1)
@@ -394,6 +394,11 @@ func TestMicroKernelsAgainstGoTwin(t *testing.T) {
 					}
 					mk.run(k, &a[0], &b[0], &got[0], nr, ldc, cols, add, ep, &scale[0], &shift[0], floor)
 					microGo(mr, nr, k, a, b, want, nr, ldc, cols, add, sc, sh, floor)
+					if mk.narrow != nil && cols <= nr/2 {
+						narrow := append([]float32(nil), got0...)
+						mk.narrow(k, &a[0], &b[0], &narrow[0], nr, ldc, cols, add, ep, &scale[0], &shift[0], floor)
+						closeTo(t, fmt.Sprintf("%s narrow k=%d cols=%d add=%v ep=%v", mk.name, k, cols, add, ep), narrow, want, 1e-5)
+					}
 					if mk.stridedB {
 						// B in place: a wider matrix, only cols of it read
 						ldb := nr + 7

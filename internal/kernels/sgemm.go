@@ -35,6 +35,8 @@ type microKernel struct {
 	// max(x·scale[i] + shift[i], floor) when ep is set (NaN kept). B's row
 	// p is b[p·ldb:], ldb being nr for a packed panel.
 	run func(k int, a, b, c *float32, ldb, ldc, cols int, add, ep bool, scale, shift *float32, floor float32)
+	// narrow, where set, is run for at most nr/2 columns at half the work
+	narrow func(k int, a, b, c *float32, ldb, ldc, cols int, add, ep bool, scale, shift *float32, floor float32)
 }
 
 // kernel is the micro-kernel in use: the best one the CPU runs.
@@ -210,6 +212,10 @@ func packedBlock(pa *PackedMatrix, src bSource, i0, i1, j0, j1, n int, c []float
 			}
 			for jr := 0; jr < ncur; jr += nr {
 				nrcur := min(nr, ncur-jr)
+				run := kern.run
+				if kern.narrow != nil && nrcur <= nr/2 {
+					run = kern.narrow // the last tile of a row (14x14 maps leave 4 columns)
+				}
 				bp, ldb := bufs.b[jr*kcur:(jr+nr)*kcur+1], nr
 				if inPlace && kcur > 0 {
 					bp, ldb = dense.b[pc*n+jc+jr:], n
@@ -232,11 +238,11 @@ func packedBlock(pa *PackedMatrix, src bSource, i0, i1, j0, j1, n int, c []float
 						if epNow {
 							sp, hp = &scale[0], &shift[0]
 						}
-						kern.run(kcur, &ap[0], &bp[0], &c[ci], ldb, n, nrcur, !set, epNow, sp, hp, floor)
+						run(kcur, &ap[0], &bp[0], &c[ci], ldb, n, nrcur, !set, epNow, sp, hp, floor)
 					default:
 						// ragged rows: compute the whole tile aside, then
 						// store what fits
-						kern.run(kcur, &ap[0], &bp[0], &tile[0], ldb, nr, nrcur, false, false, nil, nil, 0)
+						run(kcur, &ap[0], &bp[0], &tile[0], ldb, nr, nrcur, false, false, nil, nil, 0)
 						storeTile(tile[:], nr, mrcur, nrcur, c[ci:], n, !set, scale, shift, floor)
 					}
 				}

@@ -151,3 +151,126 @@ noep:
 	STOREROW(Z14, Z15)
 	VZEROUPPER
 	RET
+
+// one row of one step of k for the 16-wide tile
+#define KROW16(off, zb, z0) \
+	VBROADCASTSS off(SI), zb \
+	VFMADD231PS  Z16, zb, z0
+
+#define EPROW16(off, z0) \
+	VBROADCASTSS off(R9), Z27 \
+	VBROADCASTSS off(R10), Z28 \
+	VFMADD213PS  Z28, Z27, z0 \
+	VMAXPS       z0, Z26, z0
+
+// func kernel8x16(k int, a, b, c *float32, ldb, ldc int, mask uint64, flags int, scale, shift *float32, floor float32)
+//
+// kernel8x32 for at most 16 columns (mask's low 16 bits): the last,
+// narrow tile of a row of tiles, at half the work of a full one.
+TEXT ·kernel8x16(SB), NOSPLIT, $0-84
+	MOVQ  k+0(FP), CX
+	MOVQ  a+8(FP), SI
+	MOVQ  b+16(FP), DI
+	MOVQ  c+24(FP), DX
+	MOVQ  ldb+32(FP), R12
+	SHLQ  $2, R12
+	MOVQ  ldc+40(FP), R8
+	SHLQ  $2, R8
+	MOVQ  mask+48(FP), AX
+	KMOVW AX, K1
+	MOVQ  DX, R11
+	PREFETCHT0 (R11)
+	ADDQ R8, R11
+	PREFETCHT0 (R11)
+	ADDQ R8, R11
+	PREFETCHT0 (R11)
+	ADDQ R8, R11
+	PREFETCHT0 (R11)
+	ADDQ R8, R11
+	PREFETCHT0 (R11)
+	ADDQ R8, R11
+	PREFETCHT0 (R11)
+	ADDQ R8, R11
+	PREFETCHT0 (R11)
+	ADDQ R8, R11
+	PREFETCHT0 (R11)
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	TESTQ CX, CX
+	JE    store16
+
+loop16:
+	VMOVUPS.Z (DI), K1, Z16
+	KROW16(0, Z18, Z0)
+	KROW16(4, Z19, Z1)
+	KROW16(8, Z20, Z2)
+	KROW16(12, Z21, Z3)
+	KROW16(16, Z22, Z4)
+	KROW16(20, Z23, Z5)
+	KROW16(24, Z24, Z6)
+	KROW16(28, Z25, Z7)
+	ADDQ $32, SI
+	ADDQ R12, DI
+	DECQ CX
+	JNE  loop16
+
+store16:
+	MOVQ  flags+56(FP), BX
+	TESTQ $1, BX
+	JE    noadd16
+	MOVQ  DX, R11
+	VADDPS (R11), Z0, K1, Z0
+	ADDQ   R8, R11
+	VADDPS (R11), Z1, K1, Z1
+	ADDQ   R8, R11
+	VADDPS (R11), Z2, K1, Z2
+	ADDQ   R8, R11
+	VADDPS (R11), Z3, K1, Z3
+	ADDQ   R8, R11
+	VADDPS (R11), Z4, K1, Z4
+	ADDQ   R8, R11
+	VADDPS (R11), Z5, K1, Z5
+	ADDQ   R8, R11
+	VADDPS (R11), Z6, K1, Z6
+	ADDQ   R8, R11
+	VADDPS (R11), Z7, K1, Z7
+
+noadd16:
+	TESTQ $2, BX
+	JE    noep16
+	MOVQ  scale+64(FP), R9
+	MOVQ  shift+72(FP), R10
+	VBROADCASTSS floor+80(FP), Z26
+	EPROW16(0, Z0)
+	EPROW16(4, Z1)
+	EPROW16(8, Z2)
+	EPROW16(12, Z3)
+	EPROW16(16, Z4)
+	EPROW16(20, Z5)
+	EPROW16(24, Z6)
+	EPROW16(28, Z7)
+
+noep16:
+	VMOVUPS Z0, K1, (DX)
+	ADDQ    R8, DX
+	VMOVUPS Z1, K1, (DX)
+	ADDQ    R8, DX
+	VMOVUPS Z2, K1, (DX)
+	ADDQ    R8, DX
+	VMOVUPS Z3, K1, (DX)
+	ADDQ    R8, DX
+	VMOVUPS Z4, K1, (DX)
+	ADDQ    R8, DX
+	VMOVUPS Z5, K1, (DX)
+	ADDQ    R8, DX
+	VMOVUPS Z6, K1, (DX)
+	ADDQ    R8, DX
+	VMOVUPS Z7, K1, (DX)
+	VZEROUPPER
+	RET

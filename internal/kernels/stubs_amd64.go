@@ -13,7 +13,7 @@ import (
 func availableKernels() []*microKernel {
 	var ks []*microKernel
 	if cpu.X86.HasAVX512F {
-		ks = append(ks, &microKernel{name: "avx512 8x32", mr: 8, nr: 32, stridedB: true, run: run8x32})
+		ks = append(ks, &microKernel{name: "avx512 8x32", mr: 8, nr: 32, stridedB: true, run: run8x32, narrow: run8x16})
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
 		ks = append(ks, &microKernel{name: "avx2 6x16", mr: 6, nr: 16, run: run6x16})
@@ -31,6 +31,22 @@ func run8x32(k int, a, b, c *float32, ldb, ldc, cols int, add, ep bool, scale, s
 	}
 	kernel8x32(k, a, b, c, ldb, ldc, uint64(1)<<cols-1, flags, scale, shift, floor)
 }
+
+func run8x16(k int, a, b, c *float32, ldb, ldc, cols int, add, ep bool, scale, shift *float32, floor float32) {
+	flags := 0
+	if add {
+		flags |= kAdd
+	}
+	if ep {
+		flags |= kEpilogue
+	}
+	kernel8x16(k, a, b, c, ldb, ldc, uint64(1)<<cols-1, flags, scale, shift, floor)
+}
+
+// kernel8x16 is kernel8x32 for at most 16 columns.
+//
+//go:noescape
+func kernel8x16(k int, a, b, c *float32, ldb, ldc int, mask uint64, flags int, scale, shift *float32, floor float32)
 
 // flags of kernel8x32
 const (
