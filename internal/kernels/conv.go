@@ -348,20 +348,25 @@ func (s shiftConvB) packMasked(pc, kcur, jc, ncur int, dst []float32) {
 			cols[kx*panels+q] = m
 		}
 	}
-	masks := make([]uint32, panels)
-	for kk := 0; kk < kcur; kk++ {
-		plane, dy, dx, kx := s.tap(pc + kk)
+	// the masks depend on the tap only, not on the channel
+	masks := make([]uint32, s.taps*panels)
+	for t := 0; t < s.taps; t++ {
+		dy, dx, kx := s.tapDy[t], s.tapDx[t], t%s.kw
 		lo, hi := s.valid(dy, dx)
-		for q := range masks {
+		for q := 0; q < panels; q++ {
 			j0 := jc + q*nr
 			a, b := max(lo-j0, 0), min(hi-j0, nr)
 			var m uint32
 			if b > a {
 				m = uint32((uint64(1)<<b - 1) &^ (uint64(1)<<a - 1))
 			}
-			masks[q] = m & cols[kx*panels+q]
+			masks[t*panels+q] = m & cols[kx*panels+q]
 		}
-		packMasked(dst[kk*nr:], nr*kcur, plane, jc+dy*w+dx, masks)
+	}
+	for kk := 0; kk < kcur; kk++ {
+		plane, dy, dx, _ := s.tap(pc + kk)
+		t := (pc + kk) % s.taps
+		packMasked(dst[kk*nr:], nr*kcur, plane, jc+dy*w+dx, masks[t*panels:(t+1)*panels])
 	}
 }
 
