@@ -2,6 +2,7 @@ package verify
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/gnconv/gnconv/convert"
@@ -44,6 +45,11 @@ func TestEmittedModelsShareTheBatch(t *testing.T) {
 				}
 				if !m.split {
 					t.Fatal("an emitted model is not separable")
+				}
+				// with batch norm kept, a Relu follows a BatchNormalization,
+				// not a Conv, and the Concats copy
+				if want := map[bool]int{false: 9, true: 0}[opts.KeepBN]; len(m.concatAt) != want {
+					t.Fatalf("%d Concats written in place, want %d", len(m.concatAt), want)
 				}
 				const size = 3 * 224 * 224
 				x := make([]float32, 4*size)
@@ -164,5 +170,77 @@ func TestShareFallsBackToWholeBatch(t *testing.T) {
 	}
 	if fmt.Sprint(outs[0].Shape) != "[3 4]" || outs[0].F[11] != 11 {
 		t.Fatalf("%v %v", outs[0].Shape, outs[0].F)
+	}
+}
+
+// TestConcatInPlace: convolutions that only a channel Concat reads write
+// into its output directly; the values are a plain concatenation's, and a
+// convolution that does not fit the Concat's buffer, or that something
+// else reads too, still gives the right answer or the Concat's error.
+func TestConcatInPlace(t *testing.T) {
+	f32 := func(name string, shape []int64, v ...float32) *onnxpb.TensorProto {
+		return &onnxpb.TensorProto{Name: proto.String(name), DataType: proto.Int32(int32(onnxpb.TensorProto_FLOAT)), Dims: shape, FloatData: v}
+	}
+	vi := func(name string) *onnxpb.ValueInfoProto {
+		return &onnxpb.ValueInfoProto{Name: proto.String(name), Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{
+			TensorType: &onnxpb.TypeProto_Tensor{ElemType: proto.Int32(int32(onnxpb.TensorProto_FLOAT))}}}}
+	}
+	nd := func(op string, in []string, out string, a ...*onnxpb.AttributeProto) *onnxpb.NodeProto {
+		return &onnxpb.NodeProto{OpType: proto.String(op), Input: in, Output: []string{out}, Attribute: a}
+	}
+	stride := func(s int64) *onnxpb.AttributeProto {
+		return &onnxpb.AttributeProto{Name: proto.String("strides"), Type: onnxpb.AttributeProto_INTS.Enum(), Ints: []int64{s, s}}
+	}
+	// x is 1×1×4×4 of 1..16; wa doubles it into 1 channel, wb makes 2
+	// channels: 1× and -1× (the Relu zeroes the second)
+	build := func(bStride int64, extraOutput bool) *Model {
+		outs := []*onnxpb.ValueInfoProto{vi("y")}
+		if extraOutput {
+			outs = append(outs, vi("b"))
+		}
+		pm := &onnxpb.ModelProto{IrVersion: proto.Int64(8),
+			OpsetImport: []*onnxpb.OperatorSetIdProto{{Version: proto.Int64(17)}},
+			Graph: &onnxpb.GraphProto{Node: []*onnxpb.NodeProto{
+				nd("Conv", []string{"x", "wa"}, "a"),
+				nd("Conv", []string{"x", "wb"}, "b0", stride(bStride)),
+				nd("Relu", []string{"b0"}, "b"),
+				nd("Concat", []string{"a", "b"}, "y", intAttr("axis", 1)),
+			}, Initializer: []*onnxpb.TensorProto{f32("wa", []int64{1, 1, 1, 1}, 2), f32("wb", []int64{2, 1, 1, 1}, 1, -1)},
+				Input: []*onnxpb.ValueInfoProto{vi("x")}, Output: outs}}
+		data, _ := proto.Marshal(pm)
+		m, err := Parse(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	x := &Value{Shape: []int{1, 1, 4, 4}}
+	for i := 1; i <= 16; i++ {
+		x.F = append(x.F, float32(i))
+	}
+	for _, extra := range []bool{false, true} {
+		m := build(1, extra)
+		if planned := len(m.concatAt) == 1; planned == extra {
+			t.Fatalf("extra output %v: planned %v", extra, planned)
+		}
+		for run := 0; run < 2; run++ {
+			outs, err := m.Run(map[string]*Value{"x": x})
+			if err != nil {
+				t.Fatal(err)
+			}
+			y := outs[0]
+			if fmt.Sprint(y.Shape) != "[1 3 4 4]" {
+				t.Fatalf("shape %v", y.Shape)
+			}
+			for i := 0; i < 16; i++ {
+				if y.F[i] != 2*x.F[i] || y.F[16+i] != x.F[i] || y.F[32+i] != 0 {
+					t.Fatalf("extra output %v, run %d: %v", extra, run, y.F)
+				}
+			}
+		}
+	}
+	// b is 2×2: it cannot join a's 4×4 channels
+	if _, err := build(2, false).Run(map[string]*Value{"x": x}); err == nil || !strings.Contains(err.Error(), "Concat") {
+		t.Fatalf("mismatched Concat: %v", err)
 	}
 }

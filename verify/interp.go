@@ -144,7 +144,17 @@ func (m *Model) exec(inputs map[string]*Value) (outs []*Value, err error) {
 	for k := range m.inits {
 		keep[k] = true
 	}
-	fused := m.fusions()
+	fused := m.fused
+	if fused == nil {
+		fused = m.fusions() // a Model not made by Parse
+	}
+	runs := map[*concatPlan]*concatRun{}
+	concatRunOf := func(p *concatPlan) *concatRun {
+		if runs[p] == nil {
+			runs[p] = &concatRun{}
+		}
+		return runs[p]
+	}
 	rec := recycler{acts: m.acts, owned: map[*float32][]float32{}, refs: map[*float32]int{}}
 	if rec.acts == nil {
 		rec.acts = &kernels.Buffers{} // a Model not made by Parse
@@ -167,8 +177,26 @@ func (m *Model) exec(inputs map[string]*Value) (outs []*Value, err error) {
 				return nil, fmt.Errorf("node %s: required input %d is missing", nodeLabel(n), j)
 			}
 		}
+		member, planned := m.concats[i]
+		concat := m.concatAt[i]
+		if concat == nil {
+			// only a planned Concat reads its convolutions in place
+			for j, v := range ins {
+				ins[j] = materialize(v)
+			}
+		}
 		var out *Value
 		switch {
+		case planned:
+			place := concatRunOf(member.plan).place(member.plan, member.input, rec.alloc)
+			out, err = runConvInto(nodeAttrs(n), ins, fused[i] > 0, place)
+		case concat != nil:
+			if out = concatViews(concatRunOf(concat), concat, ins); out == nil {
+				for j, v := range ins {
+					ins[j] = materialize(v)
+				}
+				out, err = spec.runInto(nodeAttrs(n), ins, rec.alloc)
+			}
 		case fused[i] > 0:
 			out, err = runConv(nodeAttrs(n), ins, true, rec.alloc)
 		case spec.runInto != nil:

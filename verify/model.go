@@ -33,6 +33,9 @@ type Value struct {
 	I     []int64   // when Int
 	Int   bool
 
+	// a convolution output written into its Concat's buffer (F is nil)
+	view *view
+
 	// a convolution weight packed for the GEMM, made on first use (an
 	// initializer is packed once for every run)
 	packOnce sync.Once
@@ -52,14 +55,17 @@ func numel(shape []int) int {
 
 // Model is a parsed ONNX model ready to run.
 type Model struct {
-	Proto   *onnxpb.ModelProto
-	Opset   int
-	Inputs  []IO // graph inputs that are not initializers
-	Outputs []IO
-	inits   map[string]*Value
-	order   []*onnxpb.NodeProto // topological
-	acts    *kernels.Buffers    // activations, recycled from run to run
-	split   bool                // the batch may be shared out (separable)
+	Proto    *onnxpb.ModelProto
+	Opset    int
+	Inputs   []IO // graph inputs that are not initializers
+	Outputs  []IO
+	inits    map[string]*Value
+	order    []*onnxpb.NodeProto  // topological
+	acts     *kernels.Buffers     // activations, recycled from run to run
+	split    bool                 // the batch may be shared out (separable)
+	fused    []int                // Conv and Relu pairs (fusions)
+	concats  map[int]concatMember // convolutions that write into their Concat
+	concatAt map[int]*concatPlan  // the planned Concats by node index
 }
 
 // IO is a graph input or output: its name and declared shape (-1 for a
@@ -136,6 +142,12 @@ func FromProto(pm *onnxpb.ModelProto) (*Model, error) {
 	}
 	m.order = order
 	m.split = m.separable()
+	m.fused = m.fusions()
+	m.concats = m.planConcats()
+	m.concatAt = map[int]*concatPlan{}
+	for _, c := range m.concats {
+		m.concatAt[c.plan.node] = c.plan
+	}
 	return m, nil
 }
 

@@ -306,7 +306,23 @@ func strides2(a attrs) (int, int, error) {
 
 // runConv runs a convolution; relu applies a following Relu in the same
 // pass (the interpreter fuses a Conv whose only reader is a Relu).
+// convOut places a convolution's n×c×h×w output: its value, where image
+// i's values go (dst[i·stride:]), and the stride.
+type convOut func(n, c, h, w int) (v *Value, dst []float32, stride int)
+
+// ownBuffer is the convOut of an output with a buffer of its own.
+func ownBuffer(alloc func(int) []float32) convOut {
+	return func(n, c, h, w int) (*Value, []float32, int) {
+		v := &Value{Shape: []int{n, c, h, w}, F: alloc(n * c * h * w)}
+		return v, v.F, c * h * w
+	}
+}
+
 func runConv(a attrs, in []*Value, relu bool, alloc func(int) []float32) (*Value, error) {
+	return runConvInto(a, in, relu, ownBuffer(alloc))
+}
+
+func runConvInto(a attrs, in []*Value, relu bool, place convOut) (*Value, error) {
 	x, w := in[0], in[1]
 	if err := floatInput(x, "Conv input"); err != nil {
 		return nil, err
@@ -342,10 +358,9 @@ func runConv(a attrs, in []*Value, relu bool, alloc func(int) []float32) (*Value
 		ep.Shift = in[2].F
 	}
 	oh, ow := p.OutSize()
-	out := &Value{Shape: []int{x.Shape[0], p.OutC, oh, ow}}
-	out.F = alloc(out.Numel())
+	out, dst, stride := place(x.Shape[0], p.OutC, oh, ow)
 	w.packOnce.Do(func() { w.packed = kernels.PackConvWeights(p, w.F) })
-	kernels.Conv2D(x.F, x.Shape[0], p, w.packed, ep, out.F)
+	kernels.Conv2DInto(x.F, x.Shape[0], p, w.packed, ep, dst, stride)
 	return out, nil
 }
 
