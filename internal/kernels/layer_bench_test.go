@@ -24,9 +24,10 @@ func BenchmarkLayerGEMM(b *testing.B) {
 	}
 }
 
-// googLeNetConvs lists torchvision GoogLeNet's convolutions at 224×224:
-// input channels, size, output channels, kernel, stride, padding.
-var googLeNetConvs = func() [][6]int {
+// googLeNetConvs lists GoogLeNet's convolutions at 224×224 (branch3's
+// second kernel 3 as torchvision has it, 5 as the tutorial layout): input
+// channels, size, output channels, kernel, stride, padding.
+func googLeNetConvs(k3 int) [][6]int {
 	convs := [][6]int{{3, 224, 64, 7, 2, 3}, {64, 56, 64, 1, 1, 0}, {64, 56, 192, 3, 1, 1}}
 	for _, u := range []struct{ in, size, b1, b2r, b2, b3r, b3, b4 int }{
 		{192, 28, 64, 96, 128, 16, 32, 32}, {256, 28, 128, 128, 192, 32, 96, 64},
@@ -37,15 +38,24 @@ var googLeNetConvs = func() [][6]int {
 	} {
 		convs = append(convs, [6]int{u.in, u.size, u.b1, 1, 1, 0}, [6]int{u.in, u.size, u.b2r, 1, 1, 0},
 			[6]int{u.b2r, u.size, u.b2, 3, 1, 1}, [6]int{u.in, u.size, u.b3r, 1, 1, 0},
-			[6]int{u.b3r, u.size, u.b3, 3, 1, 1}, [6]int{u.in, u.size, u.b4, 1, 1, 0})
+			[6]int{u.b3r, u.size, u.b3, k3, 1, k3 / 2}, [6]int{u.in, u.size, u.b4, 1, 1, 0})
 	}
 	return convs
-}()
+}
 
-// BenchmarkGoogLeNetConvs times each of GoogLeNet's convolutions on a batch
-// of 2 (one image per core), with bias and ReLU, as the forward pass runs
-// them; "all" runs them one after another.
+// BenchmarkGoogLeNetConvs times each of GoogLeNet's convolutions (both
+// layouts) on a batch of 2 (one image per core), with bias and ReLU, as
+// the forward pass runs them; "all" runs a layout's one after another.
 func BenchmarkGoogLeNetConvs(b *testing.B) {
+	for _, layout := range []struct {
+		name string
+		k3   int
+	}{{"torchvision", 3}, {"tutorial", 5}} {
+		benchConvs(b, layout.name, googLeNetConvs(layout.k3))
+	}
+}
+
+func benchConvs(b *testing.B, name string, convs [][6]int) {
 	r := rand.New(rand.NewSource(11))
 	type layer struct {
 		p     ConvParams
@@ -55,7 +65,7 @@ func BenchmarkGoogLeNetConvs(b *testing.B) {
 		flops float64
 	}
 	var layers []layer
-	for _, c := range googLeNetConvs {
+	for _, c := range convs {
 		p := ConvParams{InC: c[0], H: c[1], W: c[1], OutC: c[2], KH: c[3], KW: c[3], StrideH: c[4], StrideW: c[4],
 			PadT: c[5], PadL: c[5], PadB: c[5], PadR: c[5]}
 		oh, ow := p.OutSize()
@@ -68,7 +78,7 @@ func BenchmarkGoogLeNetConvs(b *testing.B) {
 	for _, l := range layers {
 		total += l.flops
 	}
-	b.Run("all", func(b *testing.B) {
+	b.Run(name+"/all", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			for _, l := range layers {
 				Conv2D(l.x, 2, l.p, l.w, l.ep, l.y)
@@ -78,7 +88,7 @@ func BenchmarkGoogLeNetConvs(b *testing.B) {
 	})
 	for _, l := range layers {
 		p := l.p
-		b.Run(fmt.Sprintf("%dx%d_%d-%d_k%ds%d", p.H, p.W, p.InC, p.OutC, p.KH, p.StrideH), func(b *testing.B) {
+		b.Run(fmt.Sprintf("%s/%dx%d_%d-%d_k%ds%d", name, p.H, p.W, p.InC, p.OutC, p.KH, p.StrideH), func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				Conv2D(l.x, 2, l.p, l.w, l.ep, l.y)
 			}
