@@ -31,6 +31,35 @@
 	VMOVUPS z1, K2, 64(DX) \
 	ADDQ    R8, DX
 
+// the tile of C is written (or read) once the sum is done: ask for its
+// eight rows now, while the sum runs (second: the row's second line, or
+// NOP for a 16-wide tile)
+#define PREFETCHC(second) \
+	MOVQ       DX, R11 \
+	PREFETCHT0 (R11) \
+	second \
+	ADDQ       R8, R11 \
+	PREFETCHT0 (R11) \
+	second \
+	ADDQ       R8, R11 \
+	PREFETCHT0 (R11) \
+	second \
+	ADDQ       R8, R11 \
+	PREFETCHT0 (R11) \
+	second \
+	ADDQ       R8, R11 \
+	PREFETCHT0 (R11) \
+	second \
+	ADDQ       R8, R11 \
+	PREFETCHT0 (R11) \
+	second \
+	ADDQ       R8, R11 \
+	PREFETCHT0 (R11) \
+	second \
+	ADDQ       R8, R11 \
+	PREFETCHT0 (R11) \
+	second
+
 // func kernel8x32(k int, a, b, c *float32, ldb, ldc int, mask uint64, flags int, scale, shift *float32, floor float32)
 //
 // An 8x32 tile of C from a packed 8-row panel of A (a[p*8+i]) and 32
@@ -50,32 +79,7 @@ TEXT ·kernel8x32(SB), NOSPLIT, $0-84
 	KMOVW AX, K1
 	SHRQ  $16, AX
 	KMOVW AX, K2
-	// the tile of C is written (or read) once the sum is done: ask for its
-	// lines now, while the sum runs
-	MOVQ DX, R11
-	PREFETCHT0 (R11)
-	PREFETCHT0 64(R11)
-	ADDQ R8, R11
-	PREFETCHT0 (R11)
-	PREFETCHT0 64(R11)
-	ADDQ R8, R11
-	PREFETCHT0 (R11)
-	PREFETCHT0 64(R11)
-	ADDQ R8, R11
-	PREFETCHT0 (R11)
-	PREFETCHT0 64(R11)
-	ADDQ R8, R11
-	PREFETCHT0 (R11)
-	PREFETCHT0 64(R11)
-	ADDQ R8, R11
-	PREFETCHT0 (R11)
-	PREFETCHT0 64(R11)
-	ADDQ R8, R11
-	PREFETCHT0 (R11)
-	PREFETCHT0 64(R11)
-	ADDQ R8, R11
-	PREFETCHT0 (R11)
-	PREFETCHT0 64(R11)
+	PREFETCHC(PREFETCHT0 64(R11))
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -179,22 +183,7 @@ TEXT ·kernel8x16(SB), NOSPLIT, $0-84
 	SHLQ  $2, R8
 	MOVQ  mask+48(FP), AX
 	KMOVW AX, K1
-	MOVQ  DX, R11
-	PREFETCHT0 (R11)
-	ADDQ R8, R11
-	PREFETCHT0 (R11)
-	ADDQ R8, R11
-	PREFETCHT0 (R11)
-	ADDQ R8, R11
-	PREFETCHT0 (R11)
-	ADDQ R8, R11
-	PREFETCHT0 (R11)
-	ADDQ R8, R11
-	PREFETCHT0 (R11)
-	ADDQ R8, R11
-	PREFETCHT0 (R11)
-	ADDQ R8, R11
-	PREFETCHT0 (R11)
+	PREFETCHC(NOP)
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2

@@ -22,17 +22,15 @@ func availableKernels() []*microKernel {
 }
 
 func run8x32(k int, a, b, c *float32, ldb, ldc, cols int, add, ep bool, scale, shift *float32, floor float32) {
-	flags := 0
-	if add {
-		flags |= kAdd
-	}
-	if ep {
-		flags |= kEpilogue
-	}
-	kernel8x32(k, a, b, c, ldb, ldc, uint64(1)<<cols-1, flags, scale, shift, floor)
+	kernel8x32(k, a, b, c, ldb, ldc, uint64(1)<<cols-1, kernelFlags(add, ep), scale, shift, floor)
 }
 
 func run8x16(k int, a, b, c *float32, ldb, ldc, cols int, add, ep bool, scale, shift *float32, floor float32) {
+	kernel8x16(k, a, b, c, ldb, ldc, uint64(1)<<cols-1, kernelFlags(add, ep), scale, shift, floor)
+}
+
+// kernelFlags is the flags argument of the AVX-512 kernels.
+func kernelFlags(add, ep bool) int {
 	flags := 0
 	if add {
 		flags |= kAdd
@@ -40,7 +38,7 @@ func run8x16(k int, a, b, c *float32, ldb, ldc, cols int, add, ep bool, scale, s
 	if ep {
 		flags |= kEpilogue
 	}
-	kernel8x16(k, a, b, c, ldb, ldc, uint64(1)<<cols-1, flags, scale, shift, floor)
+	return flags
 }
 
 // kernel8x16 is kernel8x32 for at most 16 columns.
