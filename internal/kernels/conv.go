@@ -287,9 +287,9 @@ func (s *shiftConvB) valid(dy, dx int) (lo, hi int) {
 	return max(0, -dy*s.w, -delta), min(s.n, (s.hp-dy)*s.w, np-delta)
 }
 
-func (s shiftConvB) pack(nr, pc, kcur, jc, ncur int, dst []float32) {
+func (s shiftConvB) pack(nr, ps, pc, kcur, jc, ncur int, dst []float32) {
 	if maskedPack && nr == 32 {
-		s.packMasked(pc, kcur, jc, ncur, dst)
+		s.packMasked(ps, pc, kcur, jc, ncur, dst)
 		return
 	}
 	w := s.w
@@ -299,7 +299,7 @@ func (s shiftConvB) pack(nr, pc, kcur, jc, ncur int, dst []float32) {
 		lo, hi := s.valid(dy, dx)
 		for jr := 0; jr < ncur; jr += nr {
 			j0 := jc + jr
-			row := dst[jr*kcur+kk*nr:][:nr]
+			row := dst[jr/nr*ps+kk*nr:][:nr]
 			a, b := max(j0, lo), min(j0+min(nr, ncur-jr), hi)
 			if b <= a {
 				clear(row)
@@ -329,7 +329,7 @@ func (s shiftConvB) pack(nr, pc, kcur, jc, ncur int, dst []float32) {
 // panel row is one run of the plane, loaded where a bit mask says the
 // value is inside the plane (its row, by the range of columns; its
 // column, by a mask for each horizontal tap), zero elsewhere.
-func (s shiftConvB) packMasked(pc, kcur, jc, ncur int, dst []float32) {
+func (s shiftConvB) packMasked(ps, pc, kcur, jc, ncur int, dst []float32) {
 	const nr = 32
 	w := s.w
 	panels := (ncur + nr - 1) / nr
@@ -366,7 +366,7 @@ func (s shiftConvB) packMasked(pc, kcur, jc, ncur int, dst []float32) {
 	for kk := 0; kk < kcur; kk++ {
 		plane, dy, dx, _ := s.tap(pc + kk)
 		t := (pc + kk) % s.taps
-		packMasked(dst[kk*nr:], nr*kcur, plane, jc+dy*w+dx, masks[t*panels:(t+1)*panels])
+		packMasked(dst[kk*nr:], ps, plane, jc+dy*w+dx, masks[t*panels:(t+1)*panels])
 	}
 }
 

@@ -96,3 +96,32 @@ func benchConvs(b *testing.B, name string, convs [][6]int) {
 		})
 	}
 }
+
+// BenchmarkShiftPack times packing the columns of 3x3 and 5x5
+// convolutions straight from the image, block by block, as a GEMM does.
+func BenchmarkShiftPack(b *testing.B) {
+	r := rand.New(rand.NewSource(12))
+	for _, c := range [][3]int{{96, 28, 3}, {16, 28, 5}, {160, 7, 3}, {32, 14, 5}} {
+		p := ConvParams{InC: c[0], H: c[1], W: c[1], OutC: 8, KH: c[2], KW: c[2], StrideH: 1, StrideW: 1,
+			PadT: c[2] / 2, PadL: c[2] / 2, PadB: c[2] / 2, PadR: c[2] / 2}
+		img := randSlice(r, p.InC*p.H*p.W)
+		var phases []float32
+		src, ok := newShiftConvB(img, p, &phases)
+		if !ok {
+			b.Fatal("not a shifted convolution")
+		}
+		k, n := p.InC*p.KH*p.KW, p.H*p.W
+		dst := make([]float32, nc*kc+nc/16*panelPad+1)
+		b.Run(fmt.Sprintf("%dx%d_%d_k%d", p.H, p.W, p.InC, p.KH), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				for jc := 0; jc < n; jc += nc {
+					for pc := 0; pc < k; pc += kc {
+						kcur := min(kc, k-pc)
+						src.pack(kernel.nr, kernel.nr*kcur+panelPad, pc, kcur, jc, min(nc, n-jc), dst)
+					}
+				}
+			}
+			b.ReportMetric(float64(k*n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "Gvalues/s")
+		})
+	}
+}

@@ -16,10 +16,15 @@ import (
 // tile shape mr×nr is the micro-kernel's, picked once from the CPU's
 // features (stubs_*.go).
 const (
-	kc    = 256
-	nc    = 1024 // columns of B packed at once (a multiple of every nr)
-	maxMR = 8
-	maxNR = 32
+	kc = 256
+	nc = 1024 // columns of B packed at once (a multiple of every nr)
+	// panelPad separates packed panels of B by one cache line more than
+	// their size: panels kc·nr values apart would be a multiple of 4 KiB
+	// apart, and a packer writing one row of every panel in turn would
+	// send all its stores to one set of the L1 cache
+	panelPad = 16
+	maxMR    = 8
+	maxNR    = 32
 )
 
 // microKernel computes one mr×nr tile of C from a packed mr×k panel of A
@@ -43,7 +48,7 @@ type microKernel struct {
 var kernel = availableKernels()[0]
 
 var packPool = sync.Pool{New: func() any {
-	return &packBufs{b: aligned64(nc*kc + 1)}
+	return &packBufs{b: aligned64(nc*kc + nc/16*panelPad + 1)}
 }}
 
 // aligned64 allocates n values starting on a 64-byte boundary, so that
@@ -162,8 +167,9 @@ func matMulSerial(pa *PackedMatrix, src bSource, n int, c []float32, ep Epilogue
 // convolution's columns, computed from the image as they are packed.
 type bSource interface {
 	// pack lays out B[pc:pc+kcur, jc:jc+ncur] as panels of nr columns,
-	// each kcur rows of nr values, zero past the last column.
-	pack(nr, pc, kcur, jc, ncur int, dst []float32)
+	// each kcur rows of nr values, zero past the last column, panel q
+	// starting at dst[q·ps].
+	pack(nr, ps, pc, kcur, jc, ncur int, dst []float32)
 }
 
 // denseB is a row-major matrix with n columns.
@@ -172,8 +178,8 @@ type denseB struct {
 	n int
 }
 
-func (d denseB) pack(nr, pc, kcur, jc, ncur int, dst []float32) {
-	packB(d.b, d.n, nr, pc, kcur, jc, ncur, dst)
+func (d denseB) pack(nr, ps, pc, kcur, jc, ncur int, dst []float32) {
+	packB(d.b, d.n, nr, ps, pc, kcur, jc, ncur, dst)
 }
 
 // matMulPacked computes C += A·B with the packed micro-kernel.
@@ -200,6 +206,7 @@ func packedBlock(pa *PackedMatrix, src bSource, i0, i1, j0, j1, n int, c []float
 		ncur := min(nc, j1-jc)
 		for pc := 0; pc < k || pc == 0; pc += kc {
 			kcur := min(kc, k-pc)
+			ps := nr*kcur + panelPad // panel stride
 			set := pc == 0 && !accumulate
 			epNow := hasEp && pc+kcur >= k
 			// B is read in place where the kernel can and few rows of A
@@ -208,7 +215,7 @@ func packedBlock(pa *PackedMatrix, src bSource, i0, i1, j0, j1, n int, c []float
 			dense, isDense := src.(denseB)
 			inPlace := isDense && kern.stridedB && i1-i0 <= 2*mr
 			if kcur > 0 && !inPlace {
-				src.pack(nr, pc, kcur, jc, ncur, bufs.b)
+				src.pack(nr, ps, pc, kcur, jc, ncur, bufs.b)
 			}
 			for jr := 0; jr < ncur; jr += nr {
 				nrcur := min(nr, ncur-jr)
@@ -216,7 +223,7 @@ func packedBlock(pa *PackedMatrix, src bSource, i0, i1, j0, j1, n int, c []float
 				if kern.narrow != nil && nrcur <= nr/2 {
 					run = kern.narrow // the last tile of a row (14x14 maps leave 4 columns)
 				}
-				bp, ldb := bufs.b[jr*kcur:(jr+nr)*kcur+1], nr
+				bp, ldb := bufs.b[jr/nr*ps:jr/nr*ps+nr*kcur+1], nr
 				if inPlace && kcur > 0 {
 					bp, ldb = dense.b[pc*n+jc+jr:], n
 				}
@@ -278,10 +285,10 @@ func storeTile(t []float32, ldt, rows, cols int, c []float32, ldc int, add bool,
 
 // packB lays out B[pc:pc+kcur, jc:jc+ncur] as panels of nr columns, each
 // kcur rows of nr values, zero-padded past the last column.
-func packB(b []float32, n, nr, pc, kcur, jc, ncur int, dst []float32) {
+func packB(b []float32, n, nr, ps, pc, kcur, jc, ncur int, dst []float32) {
 	for jr := 0; jr < ncur; jr += nr {
 		w := min(nr, ncur-jr)
-		panel := dst[jr*kcur : (jr+nr)*kcur]
+		panel := dst[jr/nr*ps : jr/nr*ps+nr*kcur]
 		if w == nr {
 			packRows(panel, b[pc*n+jc+jr:], kcur, n, nr)
 			continue
