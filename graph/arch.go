@@ -169,7 +169,7 @@ type Net struct {
 	Aux1, Aux2   *Aux // nil when the network has no aux heads
 	FC           *Linear
 
-	acts *kernels.Buffers // activations, recycled from pass to pass
+	acts *kernels.BufferSets // activations, recycled from pass to pass, per share of the batch
 }
 
 // LRN's parameters, as in the original network.
@@ -191,7 +191,7 @@ func newNet(layout Layout, classes int, aux bool) *Net {
 		return &Conv{Name: name, In: in, Out: out, K: k, Stride: stride, Pad: pad}
 	}
 	stagePool := Pool{Max: true, K: 3, Stride: 2, Ceil: true}
-	n := &Net{Layout: layout, Classes: classes, acts: &kernels.Buffers{}}
+	n := &Net{Layout: layout, Classes: classes, acts: &kernels.BufferSets{}}
 	n.Conv1 = conv("conv1", 3, 64, 7, 2, 3)
 	n.Pool1 = stagePool
 	n.Conv2 = conv("conv2", 64, 64, 1, 1, 0)

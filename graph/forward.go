@@ -101,9 +101,11 @@ func (n *Net) Forward(x []float32, batch, h, w int, withAux bool) ([]Output, err
 	// images are independent: with a batch of at least one image per core,
 	// each core takes its images through the whole network
 	size := 3 * h * w
-	kernels.SplitBatch(batch, func(lo, hi int) {
-		f := &pass{bufs: n.acts, input: x[lo*size : hi*size]}
-		if f.bufs == nil {
+	kernels.SplitBatch(batch, func(share, lo, hi int) {
+		f := &pass{input: x[lo*size : hi*size]}
+		if n.acts != nil {
+			f.bufs = n.acts.For(share)
+		} else {
 			f.bufs = &kernels.Buffers{} // a Net not built by newNet
 		}
 		logits, aux1, aux2 := f.run(n, Activation{hi - lo, 3, h, w, f.input}, withAux)

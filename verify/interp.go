@@ -56,30 +56,30 @@ func (m *Model) runShared(inputs map[string]*Value) ([]*Value, error) {
 	for _, in := range m.Inputs {
 		v := inputs[in.Name]
 		if len(v.Shape) == 0 || (batch >= 0 && v.Shape[0] != batch) {
-			return m.exec(inputs)
+			return m.exec(inputs, 0)
 		}
 		batch = v.Shape[0]
 	}
 	if !m.split || batch < 2 {
-		return m.exec(inputs)
+		return m.exec(inputs, 0)
 	}
-	type share struct {
+	type result struct {
 		lo   int
 		outs []*Value
 		err  error
 	}
 	var mu sync.Mutex
-	var shares []share
-	kernels.SplitBatch(batch, func(lo, hi int) {
+	var shares []result
+	kernels.SplitBatch(batch, func(share, lo, hi int) {
 		part := make(map[string]*Value, len(m.Inputs))
 		for _, in := range m.Inputs {
 			v := inputs[in.Name]
 			per := len(v.F) / batch
 			part[in.Name] = &Value{Shape: append([]int{hi - lo}, v.Shape[1:]...), F: v.F[lo*per : hi*per]}
 		}
-		outs, err := m.exec(part)
+		outs, err := m.exec(part, share)
 		mu.Lock()
-		shares = append(shares, share{lo, outs, err})
+		shares = append(shares, result{lo, outs, err})
 		mu.Unlock()
 	})
 	if len(shares) == 1 {
@@ -88,20 +88,20 @@ func (m *Model) runShared(inputs map[string]*Value) ([]*Value, error) {
 	sort.Slice(shares, func(i, j int) bool { return shares[i].lo < shares[j].lo })
 	for _, sh := range shares {
 		if sh.err != nil {
-			return m.exec(inputs)
+			return m.exec(inputs, 0)
 		}
 	}
 	outs := make([]*Value, len(m.Outputs))
 	for i := range outs {
 		first := shares[0].outs[i]
 		if len(first.Shape) == 0 || first.Int {
-			return m.exec(inputs)
+			return m.exec(inputs, 0)
 		}
 		joined := &Value{Shape: append([]int{0}, first.Shape[1:]...)}
 		for _, sh := range shares {
 			v := sh.outs[i]
 			if v.Int || len(v.Shape) != len(first.Shape) {
-				return m.exec(inputs)
+				return m.exec(inputs, 0)
 			}
 			joined.Shape[0] += v.Shape[0]
 			joined.F = append(joined.F, v.F...)
@@ -113,7 +113,7 @@ func (m *Model) runShared(inputs map[string]*Value) ([]*Value, error) {
 
 // exec runs the graph once on inputs already checked against the graph's
 // declared inputs.
-func (m *Model) exec(inputs map[string]*Value) (outs []*Value, err error) {
+func (m *Model) exec(inputs map[string]*Value, share int) (outs []*Value, err error) {
 	current := "(before the first node)"
 	// A file that passes Parse can still describe shapes no operator
 	// accepts; whatever slips past the checks is an error, not a crash.
@@ -155,8 +155,10 @@ func (m *Model) exec(inputs map[string]*Value) (outs []*Value, err error) {
 		}
 		return runs[p]
 	}
-	rec := recycler{acts: m.acts, owned: map[*float32][]float32{}, refs: map[*float32]int{}}
-	if rec.acts == nil {
+	rec := recycler{owned: map[*float32][]float32{}, refs: map[*float32]int{}}
+	if m.acts != nil {
+		rec.acts = m.acts.For(share)
+	} else {
 		rec.acts = &kernels.Buffers{} // a Model not made by Parse
 	}
 	for i, n := range m.order {

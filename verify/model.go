@@ -61,7 +61,7 @@ type Model struct {
 	Outputs  []IO
 	inits    map[string]*Value
 	order    []*onnxpb.NodeProto  // topological
-	acts     *kernels.Buffers     // activations, recycled from run to run
+	acts     *kernels.BufferSets  // activations, recycled from run to run, per share of the batch
 	split    bool                 // the batch may be shared out (separable)
 	fused    []int                // Conv and Relu pairs (fusions)
 	concats  map[int]concatMember // convolutions that write into their Concat
@@ -92,7 +92,7 @@ func FromProto(pm *onnxpb.ModelProto) (*Model, error) {
 	if g == nil || len(g.Node) == 0 {
 		return nil, fmt.Errorf("the ONNX model has no graph")
 	}
-	m := &Model{Proto: pm, inits: map[string]*Value{}, acts: &kernels.Buffers{}}
+	m := &Model{Proto: pm, inits: map[string]*Value{}, acts: &kernels.BufferSets{}}
 	for _, o := range pm.OpsetImport {
 		switch o.GetDomain() {
 		case "", "ai.onnx":

@@ -14,14 +14,15 @@ var splitting atomic.Int32
 
 // SplitBatch runs f over [0, n) (a batch's images) in contiguous chunks,
 // one per core, when n shares out evenly enough; otherwise it calls
-// f(0, n). While the chunks run every core has work, so Parallel runs its
-// loops inline rather than oversubscribe the cores: each image goes
-// through every layer on one core, with no synchronisation between layers.
-// It reports whether it split.
-func SplitBatch(n int, f func(lo, hi int)) bool {
+// f(0, 0, n). share numbers the chunks from 0. While the chunks run every
+// core has work, so Parallel runs its loops inline rather than
+// oversubscribe the cores: each image goes through every layer on one
+// core, with no synchronisation between layers. It reports whether it
+// split.
+func SplitBatch(n int, f func(share, lo, hi int)) bool {
 	workers := runtime.GOMAXPROCS(0)
 	if workers < 2 || n < workers || (n%workers != 0 && n < 4*workers) || splitting.Load() > 0 {
-		f(0, n)
+		f(0, 0, n)
 		return false
 	}
 	splitting.Add(1)
@@ -32,7 +33,7 @@ func SplitBatch(n int, f func(lo, hi int)) bool {
 		wg.Add(1)
 		go func(lo, hi int) {
 			defer wg.Done()
-			f(lo, hi)
+			f(lo/per, lo, hi)
 		}(lo, min(lo+per, n))
 	}
 	wg.Wait()

@@ -493,3 +493,25 @@ func BenchmarkMatMul(b *testing.B) {
 		})
 	}
 }
+
+// TestBuffersReuseRecentAndFitting: Get hands back the most recently freed
+// buffer that fits without much waste, at the length asked for.
+func TestBuffersReuseRecentAndFitting(t *testing.T) {
+	var b Buffers
+	big, mid, small := b.Get(1000), b.Get(300), b.Get(10)
+	b.Put(big)
+	b.Put(small)
+	b.Put(mid)
+	if got := b.Get(280); len(got) != 280 || &got[0] != &mid[0] {
+		t.Fatalf("Get(280) did not reuse the last freed buffer that fits")
+	}
+	if got := b.Get(900); len(got) != 900 || &got[0] != &big[0] {
+		t.Fatalf("Get(900) did not reuse the 1000-value buffer")
+	}
+	if got := b.Get(1); &got[0] == &small[0] {
+		t.Fatalf("Get(1) took a buffer ten times its size")
+	}
+	if got := b.Get(5000); len(got) != 5000 {
+		t.Fatalf("Get(5000): %d values", len(got))
+	}
+}
