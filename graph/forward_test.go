@@ -1,6 +1,7 @@
 package graph_test
 
 import (
+	"runtime"
 	"testing"
 
 	. "github.com/gnconv/gnconv/graph"
@@ -161,6 +162,26 @@ func TestBatchSplitMatchesSingleImages(t *testing.T) {
 					t.Fatalf("batch %d image %d logit %d: %v in the batch, %v alone", batch, b, j, got, v)
 				}
 			}
+		}
+	}
+}
+
+// TestSteadyStatePassesRecycle: after the first pass, a pass takes its
+// activations from the recycled buffers and allocates only its outputs
+// and small bookkeeping (the activations at this size are about 4 MB).
+func TestSteadyStatePassesRecycle(t *testing.T) {
+	full, _ := loadFixture(t, "torchvision_aux.pth", Options{NonStrict: true})
+	net := full.WithoutAux()
+	x := make([]float32, 2*3*96*96)
+	for run := 0; run < 3; run++ {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		if _, err := net.Forward(x, 2, 96, 96, false); err != nil {
+			t.Fatal(err)
+		}
+		runtime.ReadMemStats(&after)
+		if bytes := after.TotalAlloc - before.TotalAlloc; run > 0 && bytes > 1<<20 {
+			t.Fatalf("pass %d allocated %d bytes: activations are not recycled", run+1, bytes)
 		}
 	}
 }
