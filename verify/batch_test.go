@@ -12,19 +12,26 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
+// fixtureNet is a fixture checkpoint's network.
+func fixtureNet(t *testing.T, name string) *graph.Net {
+	t.Helper()
+	ck, err := fixture.Checkpoint(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _, err := graph.Load(ck.StateDict, graph.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 // TestEmittedModelsShareTheBatch: every file gnconv emits keeps its images
 // apart, and a batch shared out over the cores gives each image's outputs
 // exactly as a run of that image alone.
 func TestEmittedModelsShareTheBatch(t *testing.T) {
 	for _, name := range []string{"tutorial_aux.pth", "torchvision_aux.pth"} {
-		ck, err := fixture.Checkpoint(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n, _, err := graph.Load(ck.StateDict, graph.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		n := fixtureNet(t, name)
 		// the deploy network with torchvision's input transform
 		deploy := n.WithoutAux()
 		deploy.TransformInput = true

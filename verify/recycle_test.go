@@ -5,8 +5,6 @@ import (
 	"testing"
 
 	"github.com/gnconv/gnconv/convert"
-	"github.com/gnconv/gnconv/graph"
-	"github.com/gnconv/gnconv/internal/fixture"
 
 	"github.com/gnconv/gnconv/internal/onnxpb"
 	"google.golang.org/protobuf/proto"
@@ -70,15 +68,7 @@ func TestRecycledBuffers(t *testing.T) {
 // bookkeeping, not the network's activations (a Conv fused with its Relu
 // once kept every such buffer out of the pool).
 func TestSteadyStateRunsRecycle(t *testing.T) {
-	ck, err := fixture.Checkpoint("tutorial_aux.pth")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, _, err := graph.Load(ck.StateDict, graph.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	em, err := convert.EmitONNX(n.WithoutAux(), convert.ONNXOptions{Height: 96, Width: 96})
+	em, err := convert.EmitONNX(fixtureNet(t, "tutorial_aux.pth").WithoutAux(), convert.ONNXOptions{Height: 96, Width: 96})
 	if err != nil {
 		t.Fatal(err)
 	}
