@@ -99,7 +99,7 @@ func Conv2DInto(x []float32, n int, p ConvParams, w *PackedMatrix, ep Epilogue, 
 		o := out[i*outStride : i*outStride+outSize]
 		var src bSource
 		var phases *[]float32
-		if !direct {
+		if !direct && p.StrideH > 1 {
 			phases, _ = phasePool.Get().(*[]float32)
 			if phases == nil {
 				phases = new([]float32)
@@ -215,7 +215,7 @@ type shiftConvB struct {
 // newShiftConvB returns the shifted-plane form of p's columns for img,
 // or false where it does not apply (the output's width is not the source
 // planes'). phases is scratch for the phase planes of a strided
-// convolution, grown as needed.
+// convolution, grown as needed (unused, and may be nil, for stride 1).
 func newShiftConvB(img []float32, p ConvParams, phases *[]float32) (shiftConvB, bool) {
 	oh, ow := p.OutSize()
 	s := p.StrideH
@@ -272,11 +272,11 @@ func newShiftConvB(img []float32, p ConvParams, phases *[]float32) (shiftConvB, 
 }
 
 // tap returns row k's source plane and shift.
-func (s *shiftConvB) tap(k int) (plane []float32, dy, dx, kx int) {
+func (s *shiftConvB) tap(k int) (plane []float32, dy, dx int) {
 	c, t := k/s.taps, k%s.taps
 	np := s.hp * s.w
 	i := c*s.perChan + s.tapPlane[t]
-	return s.planes[i*np : (i+1)*np], s.tapDy[t], s.tapDx[t], t % s.kw
+	return s.planes[i*np : (i+1)*np], s.tapDy[t], s.tapDx[t]
 }
 
 // valid is the range of columns whose shifted source row is inside the
@@ -294,7 +294,7 @@ func (s shiftConvB) pack(nr, ps, pc, kcur, jc, ncur int, dst []float32) {
 	}
 	w := s.w
 	for kk := 0; kk < kcur; kk++ {
-		plane, dy, dx, _ := s.tap(pc + kk)
+		plane, dy, dx := s.tap(pc + kk)
 		delta := dy*w + dx
 		lo, hi := s.valid(dy, dx)
 		for jr := 0; jr < ncur; jr += nr {
@@ -364,7 +364,7 @@ func (s shiftConvB) packMasked(ps, pc, kcur, jc, ncur int, dst []float32) {
 		}
 	}
 	for kk := 0; kk < kcur; kk++ {
-		plane, dy, dx, _ := s.tap(pc + kk)
+		plane, dy, dx := s.tap(pc + kk)
 		t := (pc + kk) % s.taps
 		packMasked(dst[kk*nr:], ps, plane, jc+dy*w+dx, masks[t*panels:(t+1)*panels])
 	}
