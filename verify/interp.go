@@ -145,9 +145,6 @@ func (m *Model) exec(inputs map[string]*Value, share int) (outs []*Value, err er
 		keep[k] = true
 	}
 	fused := m.fused
-	if fused == nil {
-		fused = m.fusions() // a Model not made by Parse
-	}
 	runs := map[*concatPlan]*concatRun{}
 	concatRunOf := func(p *concatPlan) *concatRun {
 		if runs[p] == nil {
@@ -155,12 +152,7 @@ func (m *Model) exec(inputs map[string]*Value, share int) (outs []*Value, err er
 		}
 		return runs[p]
 	}
-	rec := recycler{owned: map[*float32][]float32{}, refs: map[*float32]int{}}
-	if m.acts != nil {
-		rec.acts = m.acts.For(share)
-	} else {
-		rec.acts = &kernels.Buffers{} // a Model not made by Parse
-	}
+	rec := recycler{acts: m.acts.For(share), owned: map[*float32][]float32{}, refs: map[*float32]int{}}
 	for i, n := range m.order {
 		if fused[i] < 0 {
 			continue // a Relu already applied by its Conv
