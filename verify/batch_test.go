@@ -26,6 +26,24 @@ func fixtureNet(t *testing.T, name string) *graph.Net {
 	return n
 }
 
+// emitted is the interpreter's model of the ONNX file gnconv emits for n.
+func emitted(t *testing.T, n *graph.Net, opts convert.ONNXOptions) *Model {
+	t.Helper()
+	em, err := convert.EmitONNX(n, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := em.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 // TestEmittedModelsShareTheBatch: every file gnconv emits keeps its images
 // apart, and a batch shared out over the cores gives each image's outputs
 // exactly as a run of that image alone.
@@ -41,15 +59,7 @@ func TestEmittedModelsShareTheBatch(t *testing.T) {
 				net = deploy
 			}
 			t.Run(fmt.Sprintf("%s/aux=%v", name, opts.Aux), func(t *testing.T) {
-				em, err := convert.EmitONNX(net, opts)
-				if err != nil {
-					t.Fatal(err)
-				}
-				data, _ := em.Marshal()
-				m, err := Parse(data)
-				if err != nil {
-					t.Fatal(err)
-				}
+				m := emitted(t, net, opts)
 				if !m.split {
 					t.Fatal("an emitted model is not separable")
 				}

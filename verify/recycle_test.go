@@ -68,15 +68,7 @@ func TestRecycledBuffers(t *testing.T) {
 // bookkeeping, not the network's activations (a Conv fused with its Relu
 // once kept every such buffer out of the pool).
 func TestSteadyStateRunsRecycle(t *testing.T) {
-	em, err := convert.EmitONNX(fixtureNet(t, "tutorial_aux.pth").WithoutAux(), convert.ONNXOptions{Height: 96, Width: 96})
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, _ := em.Marshal()
-	m, err := Parse(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := emitted(t, fixtureNet(t, "tutorial_aux.pth").WithoutAux(), convert.ONNXOptions{Height: 96, Width: 96})
 	in := map[string]*Value{"input": {Shape: []int{2, 3, 96, 96}, F: make([]float32, 2*3*96*96)}}
 	// the first run packs the weights and fills the pool; the network's
 	// activations at this size come to about 4 MB a run
