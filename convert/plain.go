@@ -2,19 +2,26 @@ package convert
 
 import (
 	"fmt"
+	"math"
 	"math/big"
 	"sort"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gnconv/gnconv/tensor"
 	"github.com/nlpodyssey/gopickle/types"
 )
 
-// maxDepth bounds how deeply a checkpoint's objects may nest (a pickle can
-// also build cycles, which this bound turns into an error).
+// maxDepth bounds how deeply the plain values the writer takes may nest.
 const maxDepth = 64
 
-// Dict is a Python dict or OrderedDict, in insertion order.
+// maxReadDepth bounds how deeply a checkpoint's objects may nest when read
+// (a whole pickled model nests three levels per module).
+const maxReadDepth = 160
+
+// Dict is a Python dict or OrderedDict, in insertion order. A key the
+// pickle sets twice keeps its first position and its last value.
 type Dict struct {
 	Keys   []interface{}
 	Values []interface{}
@@ -33,96 +40,288 @@ func (d *Dict) Get(key string) (interface{}, bool) {
 // Tuple is a Python tuple; a list is a []interface{}.
 type Tuple []interface{}
 
-// Opaque stands for a Python value gnconv keeps no content of (a set, an
-// array): it can be reported but not written back.
+// Set is a Python set or frozenset: its items, strings sorted first.
+type Set []interface{}
+
+// Object is the inert record of a Python object a pickle instantiated: the
+// class is only named, never imported, and nothing of it ran (neither
+// __new__, __init__ nor __setstate__). A whole pickled nn.Module, an
+// argparse.Namespace and a numpy scalar are Objects; see Module for the
+// view of a module.
+type Object struct {
+	// Class is "module.qualname" as the pickle names it
+	// ("torch.nn.modules.conv.Conv2d", "__main__.Net",
+	// "numpy.core.multiarray.scalar" for a numpy scalar made by REDUCE).
+	Class string
+	// Args are the arguments it was made with: cls.__new__'s (NEWOBJ;
+	// NEWOBJ_EX's keyword dict comes last) or the reconstructing
+	// function's.
+	Args Tuple
+	// State is what BUILD gave it (usually its __dict__ as a *Dict), nil
+	// when the pickle gave none.
+	State interface{}
+}
+
+// Opaque stands for a Python value gnconv keeps no content of (a global
+// named as a value, an array): it can be reported but not written back.
 type Opaque struct{ Type string }
 
-// toPlain converts unpickled values to Dict, Tuple, []interface{}, string,
-// int, *big.Int, float64, bool, nil, []byte, *tensor.Tensor or Opaque, turning
-// each tensor view into a dense tensor.
+// toPlain converts unpickled values to Dict, Tuple, []interface{}, Set,
+// *Object, string, int, *big.Int, float64, bool, nil, []byte,
+// *tensor.Tensor or Opaque, turning each tensor view into a dense tensor.
+//
+// A value the pickle references many times (its memo) is converted once
+// and shared: the result is a graph without cycles (a cycle is an error),
+// in which a value may be reached along several paths.
 func toPlain(v interface{}, depth int) (interface{}, error) {
-	c := &plainer{tensors: map[*tensorRef]*tensor.Tensor{}}
-	return c.plain(v, "", depth)
+	c := &plainer{done: map[interface{}]interface{}{}, active: map[interface{}]bool{}}
+	return c.plain(v, nil, depth)
 }
 
 type plainer struct {
-	tensors map[*tensorRef]*tensor.Tensor
+	done   map[interface{}]interface{} // converted, by pointer
+	active map[interface{}]bool        // being converted (a cycle if met again)
 }
 
-func (c *plainer) plain(v interface{}, at string, depth int) (interface{}, error) {
-	if depth > maxDepth {
-		return nil, formatErr("objects nested more than %d deep at %s (or a cycle)", maxDepth, at)
+func (c *plainer) plain(v interface{}, at *pathNode, depth int) (interface{}, error) {
+	if depth > maxReadDepth {
+		return nil, formatErr("objects nested more than %d deep at %s", maxReadDepth, at.String())
 	}
 	switch x := v.(type) {
 	case nil, string, int, float64, bool, *big.Int, []byte:
 		return x, nil
-	case *tensorRef:
-		if t, ok := c.tensors[x]; ok {
-			return t, nil
+	case *storageRef:
+		return nil, formatErr("a bare storage at %s (not inside a tensor)", at.String())
+	case *storageClass, *dtypeValue, callFunc:
+		return Opaque{Type: "torch global"}, nil
+	case *pyGlobal:
+		return Opaque{Type: "global " + clipText(x.qualname(), 200)}, nil
+	case *tensorRef, *types.OrderedDict, *types.Dict, *types.List, *types.Tuple, *pyObject, *pySet, *types.Set, *types.FrozenSet:
+		if p, ok := c.done[v]; ok {
+			return p, nil
 		}
-		t, err := materialise(at, x)
+		if c.active[v] {
+			return nil, formatErr("a cycle at %s: an object contains itself", at.String())
+		}
+		c.active[v] = true
+		p, err := c.convert(v, at, depth)
+		delete(c.active, v)
 		if err != nil {
 			return nil, err
 		}
-		c.tensors[x] = t
-		return t, nil
-	case *types.OrderedDict:
-		d := &Dict{}
-		for e := x.List.Front(); e != nil; e = e.Next() {
-			entry := e.Value.(*types.OrderedDictEntry)
-			if err := c.add(d, entry.Key, entry.Value, at, depth); err != nil {
-				return nil, err
-			}
-		}
-		return d, nil
-	case *types.Dict:
-		d := &Dict{}
-		for _, entry := range *x {
-			if err := c.add(d, entry.Key, entry.Value, at, depth); err != nil {
-				return nil, err
-			}
-		}
-		return d, nil
+		c.done[v] = p
+		return p, nil
+	}
+	return Opaque{Type: rawKind(v)}, nil
+}
+
+// convert converts one container (or tensor) the first time it is met.
+func (c *plainer) convert(v interface{}, at *pathNode, depth int) (interface{}, error) {
+	switch x := v.(type) {
+	case *tensorRef:
+		return materialise(at.String(), x)
+	case *types.OrderedDict, *types.Dict:
+		entries, _ := rawEntries(x)
+		return c.dict(entries, at, depth)
 	case *types.List:
 		return c.list(*x, at, depth)
 	case *types.Tuple:
 		l, err := c.list(*x, at, depth)
+		return Tuple(l), err
+	case *pyObject:
+		o := &Object{Class: x.class}
+		args, err := c.list(x.args, at, depth)
 		if err != nil {
 			return nil, err
 		}
-		return Tuple(l), nil
-	case *storageRef:
-		return nil, formatErr("a bare storage at %s (not inside a tensor)", at)
-	case *storageClass, *dtypeValue, callFunc:
-		return Opaque{Type: "torch global"}, nil
+		o.Args = Tuple(args)
+		if o.State, err = c.plain(x.state, at, depth+1); err != nil {
+			return nil, err
+		}
+		return o, nil
+	default:
+		items, _ := rawItems(x)
+		l, err := c.list(items, at, depth)
+		if err != nil {
+			return nil, err
+		}
+		return makeSet(l), nil
 	}
-	return Opaque{Type: fmt.Sprintf("%T", v)}, nil
 }
 
-func (c *plainer) add(d *Dict, k, v interface{}, at string, depth int) error {
-	pk, err := c.plain(k, at, depth+1)
-	if err != nil {
-		return err
+// dict converts entries in order; a repeated key keeps its first position
+// and its last value, as a Python dict built from them would.
+func (c *plainer) dict(entries []types.DictEntry, at *pathNode, depth int) (*Dict, error) {
+	d := &Dict{}
+	var index map[string]int
+	for _, e := range entries {
+		pk, err := c.plain(e.Key, at, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		pv, err := c.plain(e.Value, at.join(pk), depth+1)
+		if err != nil {
+			return nil, err
+		}
+		if id, ok := keyID(pk); ok {
+			if index == nil {
+				index = map[string]int{}
+			}
+			if i, seen := index[id]; seen {
+				d.Values[i] = pv
+				continue
+			}
+			index[id] = len(d.Keys)
+		}
+		d.Keys = append(d.Keys, pk)
+		d.Values = append(d.Values, pv)
 	}
-	pv, err := c.plain(v, joinPath(at, k), depth+1)
-	if err != nil {
-		return err
-	}
-	d.Keys = append(d.Keys, pk)
-	d.Values = append(d.Values, pv)
-	return nil
+	return d, nil
 }
 
-func (c *plainer) list(items []interface{}, at string, depth int) ([]interface{}, error) {
+// keyID names a hashable scalar key by value (Python's 1, 1.0 and True are
+// one key); other keys are never merged.
+func keyID(k interface{}) (string, bool) {
+	switch x := k.(type) {
+	case string:
+		return "s" + x, true
+	case int:
+		return "i" + strconv.Itoa(x), true
+	case bool:
+		if x {
+			return "i1", true
+		}
+		return "i0", true
+	case float64:
+		if x == math.Trunc(x) && math.Abs(x) < 1<<62 {
+			return "i" + strconv.Itoa(int(x)), true
+		}
+		return "f" + strconv.FormatFloat(x, 'g', -1, 64), true
+	case *big.Int:
+		return "i" + x.String(), true
+	case []byte:
+		return "b" + string(x), true
+	case nil:
+		return "n", true
+	}
+	return "", false
+}
+
+// makeSet orders a set's items: strings sorted first, then the rest as
+// they came; duplicates dropped.
+func makeSet(items []interface{}) Set {
+	var strs []string
+	var rest []interface{}
+	seen := map[string]bool{}
+	for _, it := range items {
+		if id, ok := keyID(it); ok {
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+		}
+		if s, ok := it.(string); ok {
+			strs = append(strs, s)
+		} else {
+			rest = append(rest, it)
+		}
+	}
+	sort.Strings(strs)
+	out := make(Set, 0, len(strs)+len(rest))
+	for _, s := range strs {
+		out = append(out, s)
+	}
+	return append(out, rest...)
+}
+
+func (c *plainer) list(items []interface{}, at *pathNode, depth int) ([]interface{}, error) {
 	out := make([]interface{}, len(items))
 	for i, it := range items {
-		p, err := c.plain(it, joinPath(at, i), depth+1)
+		p, err := c.plain(it, at.join(i), depth+1)
 		if err != nil {
 			return nil, err
 		}
 		out[i] = p
 	}
 	return out, nil
+}
+
+// pathNode is where a value sits in the checkpoint's object, rendered
+// only for a message.
+type pathNode struct {
+	parent *pathNode
+	key    interface{}
+}
+
+func (p *pathNode) join(key interface{}) *pathNode { return &pathNode{p, key} }
+
+// String renders the path, keeping its last components when it is long.
+func (p *pathNode) String() string {
+	var parts []string
+	n := 0
+	for q := p; q != nil; q = q.parent {
+		k := keyText(q.key)
+		if n+len(k) > 300 {
+			parts = append(parts, "...")
+			break
+		}
+		n += len(k) + 1
+		parts = append(parts, k)
+	}
+	if len(parts) == 0 {
+		return "the top-level object"
+	}
+	for i, j := 0, len(parts)-1; i < j; i, j = i+1, j-1 {
+		parts[i], parts[j] = parts[j], parts[i]
+	}
+	return strings.Join(parts, "/")
+}
+
+// rawKind names an unpickled value's kind for messages, never its content.
+func rawKind(v interface{}) string {
+	switch x := v.(type) {
+	case nil:
+		return "None"
+	case string:
+		return "str"
+	case int, *big.Int:
+		return "int"
+	case float64:
+		return "float"
+	case bool:
+		return "bool"
+	case []byte:
+		return "bytes"
+	case *types.Dict, *types.OrderedDict:
+		return "dict"
+	case *types.List:
+		return "list"
+	case *types.Tuple:
+		return "tuple"
+	case *pySet, *types.Set, *types.FrozenSet:
+		return "set"
+	case *pyObject:
+		return "object of class " + clipText(x.class, 100)
+	case *pyGlobal:
+		return "global " + clipText(x.qualname(), 100)
+	case *tensorRef:
+		return "tensor"
+	case *storageRef:
+		return "storage"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// clip bounds a string taken from the file for a message.
+func clipText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + fmt.Sprintf("...(%d bytes)", len(s))
 }
 
 // asStateDict returns d as a state dict when every key is a string and
@@ -153,12 +352,34 @@ var wrapperKeys = []string{"state_dict", "model_state_dict", "model_state", "mod
 var keyPrefixes = []string{"module.", "_orig_mod.", "model."}
 
 func findStateDict(ck *Checkpoint) error {
-	sd, path, err := locateStateDict(ck.Root, 0)
+	src, path, err := locateStateDict(ck.Root, 0)
 	if err != nil {
 		return err
 	}
 	ck.WrapperPath = path
 	ck.WrapperKey = strings.Join(path, "/")
+	var sd *tensor.StateDict
+	if o, ok := src.(*Object); ok {
+		m, err := newModuleTree(o)
+		if err != nil {
+			return err
+		}
+		ck.Model = m
+		if sd, err = m.StateDict(); err != nil {
+			return err
+		}
+	} else {
+		sd, _ = asStateDict(src)
+	}
+	if ck.Model == nil {
+		// a training checkpoint with both: the state dict is what is
+		// bound, the model tells its hyperparameters
+		if o, ok := findModule(ck.Root); ok {
+			if ck.Model, err = newModuleTree(o); err != nil {
+				return err
+			}
+		}
+	}
 	for changed := true; changed; {
 		changed = false
 		for _, p := range keyPrefixes {
@@ -181,36 +402,71 @@ func findStateDict(ck *Checkpoint) error {
 // their state dict ({"model": {"state_dict": ...}} is two levels).
 const maxWrapperDepth = 3
 
+// isSource reports whether v holds a state dict: a dict of tensors, or a
+// whole nn.Module.
+func isSource(v interface{}) bool {
+	if _, ok := asStateDict(v); ok {
+		return true
+	}
+	return isModule(v)
+}
+
+// findModule returns the whole model in a training dict: the value of a
+// wrapper key, or of the one key whose value is a module.
+func findModule(root interface{}) (*Object, bool) {
+	d, ok := root.(*Dict)
+	if !ok {
+		return nil, false
+	}
+	for _, k := range wrapperKeys {
+		if w, has := d.Get(k); has && isModule(w) {
+			return w.(*Object), true
+		}
+	}
+	var found *Object
+	for _, v := range d.Values {
+		if isModule(v) {
+			if found != nil {
+				return nil, false
+			}
+			found = v.(*Object)
+		}
+	}
+	return found, found != nil
+}
+
 // locateStateDict finds the state dict in a checkpoint's object: the
-// object itself, or under a known wrapper key, or under the one key whose
-// value is a dict of tensors, searching nested dicts the same way.
-func locateStateDict(v interface{}, depth int) (*tensor.StateDict, []string, error) {
-	if sd, ok := asStateDict(v); ok {
-		return sd, nil, nil
+// object itself (a dict of tensors or a whole model), or under a known
+// wrapper key, or under the one key whose value is one, searching nested
+// dicts the same way.
+func locateStateDict(v interface{}, depth int) (interface{}, []string, error) {
+	if isSource(v) {
+		return v, nil, nil
 	}
 	d, isDict := v.(*Dict)
 	if !isDict {
-		return nil, nil, formatErr("the file holds a %s, not a state dict", describe(v))
+		return nil, nil, formatErr("the file holds a %s, not a state dict or a model", describe(v))
 	}
 	for _, k := range wrapperKeys {
-		if w, has := d.Get(k); has {
-			if s, ok := asStateDict(w); ok {
-				return s, []string{k}, nil
-			}
+		if w, has := d.Get(k); has && isSource(w) {
+			return w, []string{k}, nil
 		}
 	}
 	var found []string
-	var last *tensor.StateDict
+	var last interface{}
 	for i, k := range d.Keys {
-		if s, ok := asStateDict(d.Values[i]); ok {
-			found = append(found, fmt.Sprint(k))
-			last = s
+		if isSource(d.Values[i]) {
+			found = append(found, keyText(k))
+			last = d.Values[i]
 		}
 	}
 	switch {
 	case len(found) == 1:
 		return last, found, nil
 	case len(found) > 1:
+		if len(found) > 12 {
+			found = append(found[:12], "...")
+		}
 		return nil, nil, formatErr("several state dicts found (%s); none has a known name", strings.Join(found, ", "))
 	}
 	if depth+1 < maxWrapperDepth {
@@ -236,7 +492,7 @@ func locateStateDict(v interface{}, depth int) (*tensor.StateDict, []string, err
 			}
 		}
 	}
-	return nil, nil, formatErr("no state dict found: the file holds a dict with keys %s and none of them is a dict of tensors", keyList(d))
+	return nil, nil, formatErr("no state dict found: the file holds a dict with keys %s and none of them is a dict of tensors or a model", keyList(d))
 }
 
 func allHavePrefix(names []string, p string) bool {
@@ -250,14 +506,40 @@ func allHavePrefix(names []string, p string) bool {
 
 func keyList(d *Dict) string {
 	var ks []string
-	for _, k := range d.Keys {
-		ks = append(ks, fmt.Sprintf("%q", fmt.Sprint(k)))
+	for i, k := range d.Keys {
+		if i == 1000 {
+			break
+		}
+		ks = append(ks, strconv.Quote(keyText(k)))
 	}
 	sort.Strings(ks)
 	if len(ks) > 12 {
 		ks = append(ks[:12], "...")
 	}
 	return "[" + strings.Join(ks, ", ") + "]"
+}
+
+// keyText is a dict key for a message: a string or number as it is
+// (clipped), anything else by its kind.
+func keyText(k interface{}) string {
+	switch x := k.(type) {
+	case string:
+		return clipText(x, 100)
+	case int:
+		return strconv.Itoa(x)
+	case bool:
+		return strconv.FormatBool(x)
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case *big.Int:
+		if x.BitLen() < 200 {
+			return x.String()
+		}
+		return "a large int"
+	case nil:
+		return "None"
+	}
+	return "<" + describe(k) + ">"
 }
 
 func describe(v interface{}) string {
@@ -270,10 +552,24 @@ func describe(v interface{}) string {
 		return "list"
 	case Tuple:
 		return "tuple"
+	case Set:
+		return "set"
+	case *Object:
+		return "object of class " + clipText(x.Class, 100)
 	case Opaque:
-		return x.Type
+		return clipText(x.Type, 120)
 	case nil:
 		return "None"
+	case string:
+		return "str"
+	case int, *big.Int:
+		return "int"
+	case float64:
+		return "float"
+	case bool:
+		return "bool"
+	case []byte:
+		return "bytes"
 	}
 	return fmt.Sprintf("%T", v)
 }

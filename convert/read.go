@@ -10,8 +10,8 @@ import (
 	"io"
 	"math/big"
 	"os"
-	"path"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/gnconv/gnconv/internal/mapfile"
@@ -55,7 +55,13 @@ type Checkpoint struct {
 	// Prefix is the key prefix removed from every name ("module.").
 	Prefix    string
 	StateDict *tensor.StateDict
-	// Root is the whole top-level object, as plain values (see Dict).
+	// Model is the whole model when the file holds a pickled nn.Module
+	// (torch.save(model)) at its top level or under a wrapper key, read
+	// as inert records (see Module); StateDict is then its state_dict(),
+	// unless the file also holds a state dict, which is preferred.
+	Model *Module
+	// Root is the whole top-level object, as plain values (see Dict). A
+	// value the pickle shares is shared here too.
 	Root interface{}
 }
 
@@ -65,8 +71,9 @@ func formatErr(format string, args ...interface{}) error {
 }
 
 // ReadCheckpoint reads a PyTorch checkpoint: torch.save's zip format (any
-// torch version) or the legacy format, holding a state dict or a training
-// dict that wraps one.
+// torch version) or the legacy format, holding a state dict, a whole model
+// (torch.save(model)) or a training dict that wraps either. Nothing in the
+// file is executed: see findClass for what its globals may do.
 func ReadCheckpoint(filename string) (*Checkpoint, error) {
 	f, err := os.Open(filename)
 	if err != nil {
@@ -158,7 +165,8 @@ func readCheckpoint(r io.ReaderAt, size int64, whole []byte) (ck *Checkpoint, er
 // persistent-id hook that records storages without reading them.
 func unpickle(b []byte, persistent func(*types.Tuple) (interface{}, error)) (interface{}, error) {
 	u := pickle.NewUnpickler(bytes.NewReader(b))
-	u.FindClass = findClass
+	ld := &loader{}
+	u.FindClass = ld.findClass
 	u.PersistentLoad = func(id interface{}) (interface{}, error) {
 		t, ok := id.(*types.Tuple)
 		if !ok || t.Len() == 0 {
@@ -169,13 +177,18 @@ func unpickle(b []byte, persistent func(*types.Tuple) (interface{}, error)) (int
 		}
 		return persistent(t)
 	}
+	// gopickle's own messages can quote decoded values: keep them short.
 	v, err := u.Load()
 	if err != nil {
 		var ug *UnsafeGlobalError
 		if errors.As(err, &ug) {
 			return nil, ug
 		}
-		return nil, formatErr("pickle: %v", err)
+		var fe interface{ Unwrap() error }
+		if errors.Is(err, ErrFormat) && errors.As(err, &fe) {
+			return nil, fmt.Errorf("%w: %s", ErrFormat, clipText(strings.TrimPrefix(err.Error(), ErrFormat.Error()+": "), 300))
+		}
+		return nil, formatErr("pickle: %s", clipText(err.Error(), 300))
 	}
 	return v, nil
 }
@@ -327,11 +340,11 @@ func parseStorageID(id *types.Tuple, minLen int) (*storageRef, error) {
 		return nil, formatErr("persistent id has %d fields, want %d", id.Len(), minLen)
 	}
 	if tag, _ := id.Get(0).(string); tag != "storage" {
-		return nil, formatErr("persistent id of kind %v, want storage", id.Get(0))
+		return nil, formatErr("persistent id of kind %s, want storage", persistentKind(id.Get(0)))
 	}
 	cls, ok := id.Get(1).(*storageClass)
 	if !ok {
-		return nil, formatErr("persistent id names storage type %T", id.Get(1))
+		return nil, formatErr("persistent id names a %s as its storage type", rawKind(id.Get(1)))
 	}
 	key, ok1 := id.Get(2).(string)
 	loc, ok2 := id.Get(3).(string)
@@ -398,7 +411,16 @@ func readLegacy(r io.ReaderAt, size int64, whole []byte, ck *Checkpoint) (interf
 	roots := map[string]*storageRef{}
 	root, err := next("object", func(id *types.Tuple) (interface{}, error) {
 		if tag, _ := id.Get(0).(string); tag == "module" {
-			return nil, formatErr("the file holds a pickled nn.Module, not a state dict: save model.state_dict() instead")
+			// ('module', cls, source file, source): the class of a pickled
+			// nn.Module, with its source code, which is ignored
+			if id.Len() < 2 {
+				return nil, formatErr("module persistent id without a class")
+			}
+			cls, ok := id.Get(1).(*pyGlobal)
+			if !ok {
+				return nil, formatErr("module persistent id names a %s, not a class", rawKind(id.Get(1)))
+			}
+			return cls, nil
 		}
 		s, err := parseStorageID(id, 6)
 		if err != nil {
@@ -423,7 +445,7 @@ func readLegacy(r io.ReaderAt, size int64, whole []byte, ck *Checkpoint) (interf
 		voff, ok2 := vt.Get(1).(int)
 		vsize, ok3 := vt.Get(2).(int)
 		if !ok1 || !ok2 || !ok3 || voff < 0 || vsize < 0 || voff > s.numel || vsize > s.numel-voff {
-			return nil, formatErr("storage view %v overruns storage %s of %d elements", view, s.key, s.numel)
+			return nil, formatErr("a storage view overruns storage %s of %d elements", clipText(s.key, 100), s.numel)
 		}
 		if v, ok := storages[vkey]; ok {
 			return v, nil
@@ -441,7 +463,7 @@ func readLegacy(r io.ReaderAt, size int64, whole []byte, ck *Checkpoint) (interf
 	}
 	keyList, ok := keysObj.(*types.List)
 	if !ok {
-		return nil, formatErr("legacy storage key list is %T", keysObj)
+		return nil, formatErr("legacy storage key list is a %s", rawKind(keysObj))
 	}
 	order := binary.ByteOrder(binary.LittleEndian)
 	if ck.ByteOrder == "big" {
@@ -450,7 +472,7 @@ func readLegacy(r io.ReaderAt, size int64, whole []byte, ck *Checkpoint) (interf
 	for _, kv := range *keyList {
 		k, ok := kv.(string)
 		if !ok {
-			return nil, formatErr("legacy storage key is %T", kv)
+			return nil, formatErr("legacy storage key is a %s", rawKind(kv))
 		}
 		s, ok := roots[k]
 		if !ok {
@@ -593,11 +615,10 @@ func materialise(name string, t *tensorRef) (*tensor.Tensor, error) {
 	return &tensor.Tensor{DType: dt, Shape: shape, Raw: raw}, nil
 }
 
-// joinPath names a value inside the checkpoint's object for errors.
-func joinPath(parent string, key interface{}) string {
-	k := fmt.Sprint(key)
-	if parent == "" {
-		return k
+// persistentKind describes the tag of a persistent id for a message.
+func persistentKind(v interface{}) string {
+	if s, ok := v.(string); ok {
+		return strconv.Quote(clipText(s, 40))
 	}
-	return path.Join(parent, k)
+	return "a " + rawKind(v)
 }

@@ -100,12 +100,19 @@ func TestReadersMatchTorch(t *testing.T) {
 	}
 }
 
+// readNow are the manifest's bad files that are read since whole pickled
+// models are (see TestFullModuleFixtureReads).
+var readNow = map[string]bool{"full_module.pth": true}
+
 func TestBadFilesGiveClearErrors(t *testing.T) {
 	m := loadManifest(t)
 	if len(m.Bad) < 10 {
 		t.Fatalf("manifest lists only %d bad fixtures", len(m.Bad))
 	}
 	for file, reason := range m.Bad {
+		if readNow[file] {
+			continue
+		}
 		t.Run(file, func(t *testing.T) {
 			path := filepath.Join("../fixtures/bad", file)
 			_, err := ReadCheckpoint(path)
