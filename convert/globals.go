@@ -63,7 +63,7 @@ const (
 	maxRecords = 1 << 20
 	// maxMergeWork bounds the entries copied when BUILD runs more than
 	// once on the same object (real files never do).
-	maxMergeWork = 1 << 22
+	maxMergeWork = 1 << 20
 )
 
 // loader holds the budgets of one pickle while gopickle runs it.
@@ -114,6 +114,9 @@ type pyObject struct {
 	state interface{}
 	built bool
 	ld    *loader
+	// after a second BUILD: the merged state, and its keys' places
+	owned *types.Dict
+	index map[interface{}]int
 }
 
 func (ld *loader) record(class string, args []interface{}) (*pyObject, error) {
@@ -150,20 +153,43 @@ func (o *pyObject) PySetState(state interface{}) error {
 		o.state, o.built = state, true
 		return nil
 	}
-	old, oldDict := rawEntries(o.state)
 	add, newDict := rawEntries(state)
-	if !oldDict || !newDict {
-		o.state = state
+	if _, oldDict := rawEntries(o.state); !oldDict || !newDict {
+		o.state, o.owned, o.index = state, nil, nil
 		return nil
 	}
-	if err := o.mergeWork(len(old) + len(add)); err != nil {
+	if o.owned == nil {
+		// the first merge copies the first state (which the pickle may
+		// share with other objects) into a dict of the record's own
+		old, _ := rawEntries(o.state)
+		if err := o.mergeWork(len(old)); err != nil {
+			return err
+		}
+		d := make(types.Dict, 0, len(old)+len(add))
+		o.owned, o.index = &d, map[interface{}]int{}
+		o.set(old)
+	}
+	if err := o.mergeWork(len(add)); err != nil {
 		return err
 	}
-	merged := make(types.Dict, 0, len(old)+len(add))
-	merged = append(merged, old...)
-	merged = append(merged, add...) // repeated keys: the last value wins (see plainer.dict)
-	o.state = &merged
+	o.set(add)
+	o.state = o.owned
 	return nil
+}
+
+// set updates the record's own state dict: a key already there keeps its
+// place and takes the new value.
+func (o *pyObject) set(entries []types.DictEntry) {
+	for _, e := range entries {
+		if id, ok := keyID(e.Key); ok {
+			if i, seen := o.index[id]; seen {
+				(*o.owned)[i].Value = e.Value
+				continue
+			}
+			o.index[id] = len(*o.owned)
+		}
+		*o.owned = append(*o.owned, e)
+	}
 }
 
 // mergeWork charges n copied entries to the pickle's budget.

@@ -153,7 +153,7 @@ func (c *plainer) convert(v interface{}, at *pathNode, depth int) (interface{}, 
 // and its last value, as a Python dict built from them would.
 func (c *plainer) dict(entries []types.DictEntry, at *pathNode, depth int) (*Dict, error) {
 	d := &Dict{}
-	var index map[string]int
+	var index map[interface{}]int
 	for _, e := range entries {
 		pk, err := c.plain(e.Key, at, depth+1)
 		if err != nil {
@@ -165,7 +165,7 @@ func (c *plainer) dict(entries []types.DictEntry, at *pathNode, depth int) (*Dic
 		}
 		if id, ok := keyID(pk); ok {
 			if index == nil {
-				index = map[string]int{}
+				index = map[interface{}]int{}
 			}
 			if i, seen := index[id]; seen {
 				d.Values[i] = pv
@@ -179,40 +179,49 @@ func (c *plainer) dict(entries []types.DictEntry, at *pathNode, depth int) (*Dic
 	return d, nil
 }
 
-// keyID names a hashable scalar key by value (Python's 1, 1.0 and True are
-// one key); other keys are never merged.
-func keyID(k interface{}) (string, bool) {
+// keyID names a hashable scalar key by value, as a comparable Go value
+// (Python's 1, 1.0 and True are one key); other keys are never merged.
+func keyID(k interface{}) (interface{}, bool) {
 	switch x := k.(type) {
 	case string:
-		return "s" + x, true
+		return x, true
 	case int:
-		return "i" + strconv.Itoa(x), true
+		return x, true
 	case bool:
 		if x {
-			return "i1", true
+			return 1, true
 		}
-		return "i0", true
+		return 0, true
 	case float64:
 		if x == math.Trunc(x) && math.Abs(x) < 1<<62 {
-			return "i" + strconv.Itoa(int(x)), true
+			return int(x), true
 		}
-		return "f" + strconv.FormatFloat(x, 'g', -1, 64), true
+		return x, true // NaN never equals itself, as in Python
 	case *big.Int:
-		return "i" + x.String(), true
+		if x.IsInt64() {
+			return int(x.Int64()), true
+		}
+		return bigKey(x.String()), true
 	case []byte:
-		return "b" + string(x), true
+		return bytesKey(x), true
 	case nil:
-		return "n", true
+		return nilKey{}, true
 	}
-	return "", false
+	return nil, false
 }
+
+type (
+	bigKey   string
+	bytesKey string
+	nilKey   struct{}
+)
 
 // makeSet orders a set's items: strings sorted first, then the rest as
 // they came; duplicates dropped.
 func makeSet(items []interface{}) Set {
 	var strs []string
 	var rest []interface{}
-	seen := map[string]bool{}
+	seen := map[interface{}]bool{}
 	for _, it := range items {
 		if id, ok := keyID(it); ok {
 			if seen[id] {
