@@ -27,6 +27,7 @@ fuzz:
 # Rewrites fixtures/ with Debian's python3-torch and python3-torchvision.
 fixtures:
 	/usr/bin/python3 fixtures/make_fixtures.py
+	/usr/bin/python3 fixtures/make_whole_models.py
 
 # Regenerates the ONNX protobuf types (needs protoc and protoc-gen-go).
 generate:
