@@ -38,11 +38,15 @@ type ONNXOptions struct {
 	Softmax bool
 	// Batch fixes the batch dimension; 0 leaves it symbolic ("batch").
 	Batch int
-	// Height and Width of the input (0: 224).
+	// Height and Width of the input (0: the layout's).
 	Height, Width int
 
 	// Provenance, recorded in doc_string and metadata_props.
 	SourceFile, SourceSHA256, Version string
+	// Assumed lists what the network took on the layout's or the user's
+	// word rather than the file's (graph.LoadReport.Assumed), recorded
+	// in the metadata.
+	Assumed []string
 }
 
 // ONNX is an emitted model and what it holds.
@@ -216,10 +220,10 @@ func EmitONNX(net *graph.Net, opts ONNXOptions) (*ONNX, error) {
 			opts.Opset, MinOpset, MaxOpset)
 	}
 	if opts.Height == 0 {
-		opts.Height = 224
+		opts.Height = net.Size[0]
 	}
 	if opts.Width == 0 {
-		opts.Width = 224
+		opts.Width = net.Size[1]
 	}
 	if opts.Batch < 0 || opts.Height < 0 || opts.Width < 0 {
 		return nil, fmt.Errorf("batch and input size must be positive")
@@ -238,9 +242,8 @@ func EmitONNX(net *graph.Net, opts ONNXOptions) (*ONNX, error) {
 		return nil, fmt.Errorf("cannot emit a network without weights for %s (loaded non-strictly)", strings.Join(miss, ", "))
 	}
 	b := &onnxBuilder{opset: opts.Opset, names: map[string]bool{}, ops: map[string]int{}}
-	e := &emitter{b: b, opts: opts}
+	e := &emitter{b: b, opts: opts, values: map[string]int{}}
 	x := "input"
-	h, w := opts.Height, opts.Width
 	if net.TransformInput {
 		scale, shift := graph.TransformInputCoeffs()
 		s := b.initF32("transform_input.scale", []int{1, 3, 1, 1}, scale[:])
@@ -248,37 +251,24 @@ func EmitONNX(net *graph.Net, opts ONNXOptions) (*ONNX, error) {
 		x = b.node("Mul", "transform_input/mul", []string{x, s}, "transform_input.scaled")
 		x = b.node("Add", "transform_input/add", []string{x, t}, "transform_input")
 	}
-	x, h, w = e.conv(x, h, w, net.Conv1)
-	x, h, w = e.pool(x, h, w, net.Pool1, "maxpool1")
-	if net.LRN {
-		x = e.lrn(x, "lrn1")
-	}
-	x, h, w = e.conv(x, h, w, net.Conv2)
-	x, h, w = e.conv(x, h, w, net.Conv3)
-	if net.LRN {
-		x = e.lrn(x, "lrn2")
-	}
-	x, h, w = e.pool(x, h, w, net.Pool2, "maxpool2")
-	var outputs []string
-	var auxOut []string
-	for i, u := range net.Inception {
-		if i == 2 {
-			x, h, w = e.pool(x, h, w, net.Pool3, "maxpool3")
+	s := graph.Shape{C: net.InChannels, H: opts.Height, W: opts.Width}
+	var outputs, auxOut []string
+	for i, l := range net.Body {
+		out := ""
+		if i == len(net.Body)-1 {
+			out = "logits"
 		}
-		if i == 7 {
-			x, h, w = e.pool(x, h, w, net.Pool4, "maxpool4")
+		x, s = e.layer(x, s, l, out)
+		if !opts.Aux {
+			continue
 		}
-		x = e.inception(x, h, w, u)
-		if opts.Aux && i == 2 {
-			auxOut = append(auxOut, e.aux(x, h, w, net.Aux1))
-		}
-		if opts.Aux && i == 5 {
-			auxOut = append(auxOut, e.aux(x, h, w, net.Aux2))
+		for _, h := range net.Aux {
+			if h.After == i {
+				auxOut = append(auxOut, e.chain(x, s, h.Layers, h.Name))
+			}
 		}
 	}
-	x = b.node("GlobalAveragePool", "avgpool", []string{x}, "avgpool")
-	x = b.node("Flatten", "flatten", []string{x}, "flatten", attrInt("axis", 1))
-	outputs = append(outputs, e.linear(x, net.FC, "logits"))
+	outputs = append(outputs, x)
 	outputs = append(outputs, auxOut...)
 	if opts.Softmax {
 		for i, o := range outputs {
@@ -304,29 +294,39 @@ func EmitONNX(net *graph.Net, opts ONNXOptions) (*ONNX, error) {
 		Name:        proto.String("googlenet"),
 		Node:        b.nodes,
 		Initializer: b.inits,
-		Input:       []*onnxpb.ValueInfoProto{valueInfo("input", 3, opts.Height, opts.Width)},
+		Input:       []*onnxpb.ValueInfoProto{valueInfo("input", net.InChannels, opts.Height, opts.Width)},
 	}
 	for _, o := range outputs {
 		g.Output = append(g.Output, valueInfo(o, net.Classes))
 	}
-	doc := fmt.Sprintf("GoogLeNet, %s layout, %d classes, converted by gnconv %s", net.Layout, net.Classes, opts.Version)
+	doc := fmt.Sprintf("GoogLeNet, %s layout, %d classes, converted by gnconv %s", net.Layout.Name, net.Classes, opts.Version)
 	if opts.SourceFile != "" {
 		doc += fmt.Sprintf(" from %s (sha256 %s)", opts.SourceFile, opts.SourceSHA256)
 	}
 	g.DocString = proto.String(doc)
 	meta := map[string]string{
-		"layout":          net.Layout.String(),
+		"layout":          net.Layout.Name,
+		"layout_source":   net.Layout.Source,
 		"classes":         fmt.Sprint(net.Classes),
+		"input_channels":  fmt.Sprint(net.InChannels),
+		"input_size":      fmt.Sprintf("%d,%d", opts.Height, opts.Width),
 		"gnconv_version":  opts.Version,
 		"source_file":     opts.SourceFile,
 		"source_sha256":   opts.SourceSHA256,
 		"transform_input": fmt.Sprint(net.TransformInput),
-		"batch_norm":      map[bool]string{true: "kept", false: "folded"}[opts.KeepBN],
+		"lrn":             fmt.Sprint(net.Switches.LRN),
+		"batch_norm":      "none",
 		"aux_outputs":     fmt.Sprint(opts.Aux),
 		"softmax":         fmt.Sprint(opts.Softmax),
 	}
-	if net.Layout != graph.Torchvision {
-		meta["batch_norm"] = "none"
+	for _, c := range net.Convs() {
+		if c.BN != nil {
+			meta["batch_norm"] = map[bool]string{true: "kept", false: "folded"}[opts.KeepBN]
+			break
+		}
+	}
+	if len(opts.Assumed) > 0 {
+		meta["assumed"] = strings.Join(opts.Assumed, "; ")
 	}
 	keys := make([]string, 0, len(meta))
 	for k := range meta {
@@ -364,65 +364,140 @@ func renameOutput(b *onnxBuilder, from, to string) {
 }
 
 type emitter struct {
-	b    *onnxBuilder
-	opts ONNXOptions
+	b      *onnxBuilder
+	opts   ONNXOptions
+	values map[string]int // value names used, for modules used twice
 }
 
-// conv emits a conv block: Conv (+ BatchNormalization unless folded) + Relu.
-func (e *emitter) conv(x string, h, w int, c *graph.Conv) (string, int, int) {
+// value is a unique value name for a module's output.
+func (e *emitter) value(name string) string {
+	n := e.values[name]
+	e.values[name] = n + 1
+	if n == 0 {
+		return name
+	}
+	return fmt.Sprintf("%s_%d", name, n+1)
+}
+
+// chain emits a list of layers; the last one's output is named out.
+func (e *emitter) chain(x string, s graph.Shape, layers []*graph.Layer, out string) string {
+	for i, l := range layers {
+		name := ""
+		if i == len(layers)-1 {
+			name = out
+		}
+		x, s = e.layer(x, s, l, name)
+	}
+	return x
+}
+
+// layer emits one layer; out, when set, names its output.
+func (e *emitter) layer(x string, s graph.Shape, l *graph.Layer, out string) (string, graph.Shape) {
+	next, err := l.OutShape(s)
+	if err != nil {
+		panic(err) // CheckInput walked the same layers
+	}
+	name := l.Name
+	if name == "" {
+		name = l.Kind.String()
+	}
+	if out == "" {
+		out = e.value(name)
+	}
 	b := e.b
-	name := nodeName(c.Name)
-	dims := []int{c.Out, c.In, c.K, c.K}
-	attrs := []*onnxpb.AttributeProto{attrInts("kernel_shape", c.K, c.K), attrInts("strides", c.Stride, c.Stride),
-		attrInts("pads", c.Pad, c.Pad, c.Pad, c.Pad), attrInts("dilations", 1, 1), attrInt("group", 1)}
+	switch l.Kind {
+	case graph.KindConv:
+		x = e.conv(x, l.Conv, out)
+	case graph.KindMaxPool, graph.KindAvgPool:
+		x = e.pool(x, l.Pool, out)
+	case graph.KindAdaptiveAvgPool:
+		x = e.adaptive(x, s, l.Pool.Out, out)
+	case graph.KindLRN:
+		x = b.node("LRN", nodeName(out), []string{x}, out, attrInt("size", l.LRN.Size),
+			attrFloat("alpha", l.LRN.Alpha), attrFloat("beta", l.LRN.Beta), attrFloat("bias", l.LRN.Bias))
+	case graph.KindInception:
+		var parts []string
+		for _, br := range l.Branches {
+			parts = append(parts, e.chain(x, s, br, ""))
+		}
+		x = b.node("Concat", nodeName(out)+"/concat", parts, out, attrInt("axis", 1))
+	case graph.KindFlatten:
+		x = b.node("Flatten", nodeName(out), []string{x}, out, attrInt("axis", 1))
+	case graph.KindDropout:
+		// identity in eval mode: no node
+	case graph.KindLinear:
+		x = e.linear(x, l.Linear, out)
+	}
+	return x, next
+}
+
+// conv emits a conv block: Conv (+ BatchNormalization unless folded),
+// then Relu when the block has one; its last node's output is out.
+func (e *emitter) conv(x string, c *graph.Conv, out string) string {
+	b := e.b
+	name := nodeName(out)
+	dims := []int{c.Out, c.In, c.K[0], c.K[1]}
+	attrs := []*onnxpb.AttributeProto{attrInts("kernel_shape", c.K[0], c.K[1]), attrInts("strides", c.Stride[0], c.Stride[1]),
+		attrInts("pads", c.Pad[0], c.Pad[1], c.Pad[0], c.Pad[1]), attrInts("dilations", 1, 1), attrInt("group", 1)}
+	convOut, bnOut := out+".conv", out+".bn"
+	last := func(v string) string {
+		if c.ReLU {
+			return v
+		}
+		return out
+	}
 	var y string
 	switch {
 	case c.BN == nil:
-		wt := b.initF32(c.Name+".conv.weight", dims, c.Weight)
-		bias := b.initF32(c.Name+".conv.bias", []int{c.Out}, c.Bias)
-		y = b.node("Conv", name+"/conv", []string{x, wt, bias}, c.Name+".conv", attrs...)
+		ins := []string{x, b.initF32(c.Module+".weight", dims, c.Weight)}
+		if c.HasBias {
+			ins = append(ins, b.initF32(c.Module+".bias", []int{c.Out}, c.Bias))
+		}
+		y = b.node("Conv", name+"/conv", ins, last(convOut), attrs...)
 	case e.opts.KeepBN:
-		wt := b.initF32(c.Name+".conv.weight", dims, c.Weight)
-		y = b.node("Conv", name+"/conv", []string{x, wt}, c.Name+".conv", attrs...)
-		ins := []string{y,
-			b.initF32(c.Name+".bn.weight", []int{c.Out}, c.BN.Weight),
-			b.initF32(c.Name+".bn.bias", []int{c.Out}, c.BN.Bias),
-			b.initF32(c.Name+".bn.running_mean", []int{c.Out}, c.BN.Mean),
-			b.initF32(c.Name+".bn.running_var", []int{c.Out}, c.BN.Var)}
-		y = b.node("BatchNormalization", name+"/bn", ins, c.Name+".bn", attrFloat("epsilon", c.BN.Eps), attrFloat("momentum", 0.9))
+		ins := []string{x, b.initF32(c.Module+".weight", dims, c.Weight)}
+		if c.HasBias {
+			ins = append(ins, b.initF32(c.Module+".bias", []int{c.Out}, c.Bias))
+		}
+		y = b.node("Conv", name+"/conv", ins, convOut, attrs...)
+		bn := c.BN.Module + "."
+		ins = []string{y,
+			b.initF32(bn+"weight", []int{c.Out}, c.BN.Weight),
+			b.initF32(bn+"bias", []int{c.Out}, c.BN.Bias),
+			b.initF32(bn+"running_mean", []int{c.Out}, c.BN.Mean),
+			b.initF32(bn+"running_var", []int{c.Out}, c.BN.Var)}
+		y = b.node("BatchNormalization", name+"/bn", ins, last(bnOut), attrFloat("epsilon", c.BN.Eps), attrFloat("momentum", 0.9))
 	default:
 		fw, fb := FoldBatchNorm(c)
-		wt := b.initF32(c.Name+".conv.weight", dims, fw)
-		bias := b.initF32(c.Name+".conv.bias", []int{c.Out}, fb)
-		y = b.node("Conv", name+"/conv", []string{x, wt, bias}, c.Name+".conv", attrs...)
+		wt := b.initF32(c.Module+".weight", dims, fw)
+		bias := b.initF32(c.Module+".bias", []int{c.Out}, fb)
+		y = b.node("Conv", name+"/conv", []string{x, wt, bias}, last(convOut), attrs...)
 	}
-	y = b.node("Relu", name+"/relu", []string{y}, c.Name)
-	p := kernels.ConvParams{InC: c.In, H: h, W: w, OutC: c.Out, KH: c.K, KW: c.K, StrideH: c.Stride, StrideW: c.Stride,
-		PadT: c.Pad, PadL: c.Pad, PadB: c.Pad, PadR: c.Pad}
-	oh, ow := p.OutSize()
-	return y, oh, ow
+	if c.ReLU {
+		y = b.node("Relu", name+"/relu", []string{y}, out)
+	}
+	return y
 }
 
-// FoldBatchNorm folds a conv block's batch norm into its convolution:
-// W' = W·s and b' = β − μ·s per output channel, with s = γ/√(σ²+ε),
-// computed in float64 and rounded once.
+// FoldBatchNorm folds a conv block's bias and batch norm into its
+// convolution: W' = W·s and b' = β − (μ − b)·s per output channel, with
+// s = γ/√(σ²+ε), computed in float64 and rounded once.
 func FoldBatchNorm(c *graph.Conv) (weight, bias []float32) {
-	per := c.In * c.K * c.K
+	per := c.In * c.K[0] * c.K[1]
 	weight = make([]float32, len(c.Weight))
-	bias = make([]float32, c.Out)
+	_, bias = graph.BatchNormScaleShift(c)
 	for o := 0; o < c.Out; o++ {
 		s := float64(c.BN.Weight[o]) / math.Sqrt(float64(c.BN.Var[o])+float64(c.BN.Eps))
 		for i := o * per; i < (o+1)*per; i++ {
 			weight[i] = float32(float64(c.Weight[i]) * s)
 		}
-		bias[o] = float32(float64(c.BN.Bias[o]) - float64(c.BN.Mean[o])*s)
 	}
 	return
 }
 
-func (e *emitter) pool(x string, h, w int, p graph.Pool, module string) (string, int, int) {
-	attrs := []*onnxpb.AttributeProto{attrInts("kernel_shape", p.K, p.K), attrInts("strides", p.Stride, p.Stride),
-		attrInts("pads", p.Pad, p.Pad, p.Pad, p.Pad)}
+func (e *emitter) pool(x string, p *graph.Pool, out string) string {
+	attrs := []*onnxpb.AttributeProto{attrInts("kernel_shape", p.K[0], p.K[1]), attrInts("strides", p.Stride[0], p.Stride[1]),
+		attrInts("pads", p.Pad[0], p.Pad[1], p.Pad[0], p.Pad[1])}
 	if p.Ceil {
 		attrs = append(attrs, attrInt("ceil_mode", 1))
 	}
@@ -433,71 +508,61 @@ func (e *emitter) pool(x string, h, w int, p graph.Pool, module string) (string,
 			attrs = append(attrs, attrInt("count_include_pad", 1))
 		}
 	}
-	y := e.b.node(op, nodeName(module), []string{x}, module, attrs...)
-	return y, kernels.PoolOutSize(h, p.K, p.Stride, p.Pad, p.Pad, p.Ceil), kernels.PoolOutSize(w, p.K, p.Stride, p.Pad, p.Pad, p.Ceil)
+	return e.b.node(op, nodeName(out), []string{x}, out, attrs...)
 }
 
-func (e *emitter) lrn(x, module string) string {
-	return e.b.node("LRN", module, []string{x}, module, attrInt("size", graph.LRNSize),
-		attrFloat("alpha", graph.LRNAlpha), attrFloat("beta", graph.LRNBeta), attrFloat("bias", graph.LRNBias))
-}
-
-func (e *emitter) inception(x string, h, w int, u *graph.Inception) string {
-	b1, _, _ := e.conv(x, h, w, u.Branch1)
-	b2, _, _ := e.conv(x, h, w, u.Branch2[0])
-	b2, _, _ = e.conv(b2, h, w, u.Branch2[1])
-	b3, _, _ := e.conv(x, h, w, u.Branch3[0])
-	b3, _, _ = e.conv(b3, h, w, u.Branch3[1])
-	b4, ph, pw := e.pool(x, h, w, u.Pool, u.Name+".branch4.0")
-	b4, _, _ = e.conv(b4, ph, pw, u.Branch4)
-	return e.b.node("Concat", nodeName(u.Name)+"/concat", []string{b1, b2, b3, b4}, u.Name, attrInt("axis", 1))
-}
-
-// aux emits an aux head. torchvision's adaptive 4x4 pooling becomes an
-// AveragePool when the map divides evenly, else its exact windows
-// [⌊i·in/4⌋, ⌈(i+1)·in/4⌉): rows first (Slice + ReduceMean per window,
-// Concat), then columns; the mean of a rectangle is the mean of its rows'
-// means, so the result is exact.
-func (e *emitter) aux(x string, h, w int, a *graph.Aux) string {
+// adaptive emits an adaptive average pooling: GlobalAveragePool to 1x1,
+// an AveragePool when the map divides evenly, else its exact windows
+// [⌊i·in/out⌋, ⌈(i+1)·in/out⌉): rows first (Slice + ReduceMean per
+// window, Concat), then columns; the mean of a rectangle is the mean of
+// its rows' means, so the result is exact. (torch.onnx.export refuses
+// the uneven case, torchvision's 14 → 4 aux pool among them.)
+func (e *emitter) adaptive(x string, s graph.Shape, size [2]int, out string) string {
 	b := e.b
-	var pooled string
-	if !a.Adaptive {
-		pooled, _, _ = e.pool(x, h, w, a.Pool, a.Name+".pool")
-	} else if h%4 == 0 && w%4 == 0 {
-		pooled = b.node("AveragePool", nodeName(a.Name)+"/pool", []string{x}, a.Name+".pool",
-			attrInts("kernel_shape", h/4, w/4), attrInts("strides", h/4, w/4))
-	} else {
-		pooled = x
-		for _, ax := range []struct {
-			axis int
-			in   int
-			tag  string
-		}{{2, h, "rows"}, {3, w, "cols"}} {
-			var parts []string
-			for i := 0; i < 4; i++ {
-				s, t := kernels.AdaptiveWindow(i, ax.in, 4)
-				base := fmt.Sprintf("%s.pool.%s%d", a.Name, ax.tag, i)
-				starts := b.initI64(base+".starts", []int64{int64(s)})
-				ends := b.initI64(base+".ends", []int64{int64(t)})
-				axes := b.initI64(base+".axes", []int64{int64(ax.axis)})
-				sl := b.node("Slice", nodeName(base)+"/slice", []string{pooled, starts, ends, axes}, base+".slice")
-				parts = append(parts, b.node("ReduceMean", nodeName(base)+"/mean", []string{sl}, base,
-					attrInts("axes", ax.axis), attrInt("keepdims", 1)))
-			}
-			pooled = b.node("Concat", nodeName(a.Name)+"/pool/"+ax.tag, parts, a.Name+".pool."+ax.tag, attrInt("axis", ax.axis))
-		}
+	switch {
+	case size == [2]int{1, 1}:
+		return b.node("GlobalAveragePool", nodeName(out), []string{x}, out)
+	case s.H%size[0] == 0 && s.W%size[1] == 0:
+		kh, kw := s.H/size[0], s.W/size[1]
+		return b.node("AveragePool", nodeName(out), []string{x}, out, attrInts("kernel_shape", kh, kw), attrInts("strides", kh, kw))
 	}
-	y, _, _ := e.conv(pooled, 4, 4, a.Conv)
-	y = b.node("Flatten", nodeName(a.Name)+"/flatten", []string{y}, a.Name+".flatten", attrInt("axis", 1))
-	y = e.linear(y, a.FC1, a.Name+".fc1")
-	y = b.node("Relu", nodeName(a.Name)+"/fc1/relu", []string{y}, a.Name+".fc1.relu")
-	return e.linear(y, a.FC2, a.Name)
+	pooled := x
+	for _, ax := range []struct {
+		axis, in, out int
+		tag           string
+	}{{2, s.H, size[0], "rows"}, {3, s.W, size[1], "cols"}} {
+		var parts []string
+		for i := 0; i < ax.out; i++ {
+			st, en := kernels.AdaptiveWindow(i, ax.in, ax.out)
+			base := fmt.Sprintf("%s.%s%d", out, ax.tag, i)
+			starts := b.initI64(base+".starts", []int64{int64(st)})
+			ends := b.initI64(base+".ends", []int64{int64(en)})
+			axes := b.initI64(base+".axes", []int64{int64(ax.axis)})
+			sl := b.node("Slice", nodeName(base)+"/slice", []string{pooled, starts, ends, axes}, base+".slice")
+			parts = append(parts, b.node("ReduceMean", nodeName(base)+"/mean", []string{sl}, base,
+				attrInts("axes", ax.axis), attrInt("keepdims", 1)))
+		}
+		name := out + "." + ax.tag
+		if ax.tag == "cols" {
+			name = out
+		}
+		pooled = b.node("Concat", nodeName(out)+"/"+ax.tag, parts, name, attrInt("axis", ax.axis))
+	}
+	return pooled
 }
 
 func (e *emitter) linear(x string, l *graph.Linear, out string) string {
 	b := e.b
 	wt := b.initF32(l.Name+".weight", []int{l.Out, l.In}, l.Weight)
 	bias := b.initF32(l.Name+".bias", []int{l.Out}, l.Bias)
-	return b.node("Gemm", nodeName(l.Name), []string{x, wt, bias}, out,
+	y := out
+	if l.ReLU {
+		y = out + ".linear"
+	}
+	y = b.node("Gemm", nodeName(l.Name), []string{x, wt, bias}, y,
 		attrFloat("alpha", 1), attrFloat("beta", 1), attrInt("transB", 1))
+	if l.ReLU {
+		y = b.node("Relu", nodeName(l.Name)+"/relu", []string{y}, out)
+	}
+	return y
 }

@@ -38,45 +38,9 @@ func TransformInputCoeffs() (scale, shift [3]float32) {
 	return
 }
 
-// CheckInput reports whether an H×W input can pass through the network.
-func (n *Net) CheckInput(h, w int) error {
-	sz := func(s int, p Pool) int { return kernels.PoolOutSize(s, p.K, p.Stride, p.Pad, p.Pad, p.Ceil) }
-	conv1 := func(s int) int { return (s+2*3-7)/2 + 1 }
-	s := [2]int{h, w}
-	var at4a, at4d [2]int
-	for i := range s {
-		if s[i] < 7-6 {
-			return fmt.Errorf("input %dx%d is too small", h, w)
-		}
-		x := conv1(s[i])
-		x = sz(x, n.Pool1)
-		x = sz(x, n.Pool2)
-		x = sz(x, n.Pool3)
-		at4a[i], at4d[i] = x, x
-		x = sz(x, n.Pool4)
-		if x < 1 {
-			return fmt.Errorf("input %dx%d is too small for GoogLeNet: the feature map vanishes before the last stage", h, w)
-		}
-	}
-	if n.HasAux() && !n.Aux1.Adaptive {
-		p := n.Aux1.Pool
-		oh := kernels.PoolOutSize(at4a[0], p.K, p.Stride, 0, 0, false)
-		ow := kernels.PoolOutSize(at4a[1], p.K, p.Stride, 0, 0, false)
-		if oh*ow*128 != n.Aux1.FC1.In {
-			return fmt.Errorf("input %dx%d does not fit the tutorial layout's aux heads: their fc1 expects %d = 128·4·4 inputs, "+
-				"but the %dx%d feature map they read pools to 128·%d·%d; use a 224x224 input (or one that gives a 14x14 map at inception4a), or drop the aux heads",
-				h, w, n.Aux1.FC1.In, at4a[0], at4a[1], oh, ow)
-		}
-	}
-	if n.HasAux() && (at4d[0] < 1 || at4d[1] < 1) {
-		return fmt.Errorf("input %dx%d is too small for the aux heads", h, w)
-	}
-	return nil
-}
-
 // Forward runs the network in eval mode (dropout is identity) on an NCHW
-// batch x of shape n×3×h×w and returns the logits, then aux1 and aux2 when
-// withAux is set.
+// batch x of shape batch×InChannels×h×w and returns the logits, then each
+// aux head's output when withAux is set.
 func (n *Net) Forward(x []float32, batch, h, w int, withAux bool) ([]Output, error) {
 	if miss := n.MissingWeights(); len(miss) > 0 {
 		if len(miss) > 6 {
@@ -87,70 +51,103 @@ func (n *Net) Forward(x []float32, batch, h, w int, withAux bool) ([]Output, err
 	if withAux && !n.HasAux() {
 		return nil, fmt.Errorf("the network has no aux heads")
 	}
-	if len(x) != batch*3*h*w {
-		return nil, fmt.Errorf("input has %d values, want %d×3×%d×%d", len(x), batch, h, w)
-	}
 	if err := n.CheckInput(h, w); err != nil {
 		return nil, err
 	}
-	outs := []Output{{"logits", []int{batch, n.Classes}, make([]float32, batch*n.Classes)}}
-	if withAux {
-		outs = append(outs, Output{"aux1", []int{batch, n.Classes}, make([]float32, batch*n.Classes)},
-			Output{"aux2", []int{batch, n.Classes}, make([]float32, batch*n.Classes)})
+	size, ok := checkedMul(1<<40, n.InChannels, h, w)
+	if !ok || batch <= 0 || len(x)/size != batch || len(x)%size != 0 {
+		return nil, fmt.Errorf("input has %d values, want %d×%d×%d×%d", len(x), batch, n.InChannels, h, w)
+	}
+	var outs []Output
+	for _, name := range n.OutputNames(withAux) {
+		outs = append(outs, Output{name, []int{batch, n.Classes}, make([]float32, batch*n.Classes)})
 	}
 	// images are independent: with a batch of at least one image per core,
 	// each core takes its images through the whole network
-	size := 3 * h * w
 	kernels.SplitBatch(batch, func(share, lo, hi int) {
 		f := &pass{input: x[lo*size : hi*size]}
 		if n.acts != nil {
 			f.bufs = n.acts.For(share)
 		} else {
-			f.bufs = &kernels.Buffers{} // a Net not built by newNet
+			f.bufs = &kernels.Buffers{} // a Net not built by build
 		}
-		logits, aux1, aux2 := f.run(n, Activation{hi - lo, 3, h, w, f.input}, withAux)
-		for i, o := range [][]float32{logits, aux1, aux2}[:len(outs)] {
-			copy(outs[i].Data[lo*n.Classes:hi*n.Classes], o)
+		dst := make([][]float32, len(outs))
+		for i := range outs {
+			dst[i] = outs[i].Data[lo*n.Classes : hi*n.Classes]
 		}
+		f.run(n, Activation{hi - lo, n.InChannels, h, w, f.input}, withAux, dst)
 	})
 	return outs, nil
 }
 
-// run takes a batch through the network.
-func (f *pass) run(n *Net, a Activation, withAux bool) (logits, aux1, aux2 []float32) {
+// run takes a batch through the network and copies its outputs to dst
+// (logits, then the aux heads').
+func (f *pass) run(n *Net, a Activation, withAux bool, dst [][]float32) {
 	if n.TransformInput {
 		a = f.transformInput(a)
 	}
-	a = f.conv(a, n.Conv1)
-	a = f.pool(a, n.Pool1)
-	if n.LRN {
-		a = f.lrn(a)
-	}
-	a = f.conv(a, n.Conv2)
-	a = f.conv(a, n.Conv3)
-	if n.LRN {
-		a = f.lrn(a)
-	}
-	a = f.pool(a, n.Pool2)
-	for i, u := range n.Inception {
-		if i == 2 {
-			a = f.pool(a, n.Pool3)
+	for i, l := range n.Body {
+		a = f.apply(a, l, false)
+		if !withAux {
+			continue
 		}
-		if i == 7 {
-			a = f.pool(a, n.Pool4)
-		}
-		a = f.inception(a, u)
-		if withAux && i == aux1After {
-			aux1 = f.auxHead(a, n.Aux1)
-		}
-		if withAux && i == aux2After {
-			aux2 = f.auxHead(a, n.Aux2)
+		for j, h := range n.Aux {
+			if h.After == i {
+				o := f.chain(a, h.Layers, true)
+				copy(dst[1+j], o.Data)
+				f.done(o)
+			}
 		}
 	}
-	g := make([]float32, a.N*a.C)
-	kernels.AdaptiveAvgPool2D(a.Data, a.N, a.C, a.H, a.W, 1, 1, g)
+	copy(dst[0], a.Data)
 	f.done(a)
-	return linear(g, a.N, n.FC), aux1, aux2
+}
+
+// aliases reports whether a layer passes its input's buffer on as its
+// output (flatten, dropout): such a layer neither frees nor owns it.
+func aliases(l *Layer) bool { return l.Kind == KindFlatten || l.Kind == KindDropout }
+
+// chain runs a list of layers; keep leaves the input for other readers.
+func (f *pass) chain(a Activation, layers []*Layer, keep bool) Activation {
+	for _, l := range layers {
+		a = f.apply(a, l, keep)
+		if !aliases(l) {
+			keep = false
+		}
+	}
+	return a
+}
+
+// apply runs one layer; unless keep is set, a's buffer goes back once read.
+func (f *pass) apply(a Activation, l *Layer, keep bool) Activation {
+	var out Activation
+	switch l.Kind {
+	case KindConv:
+		oh, ow := convParams(l.Conv, a.H, a.W).OutSize()
+		out = f.alloc(a.N, l.Conv.Out, oh, ow)
+		convInto(a, l.Conv, out, 0)
+	case KindMaxPool, KindAvgPool:
+		out = f.poolKeep(a, l.Pool)
+	case KindAdaptiveAvgPool:
+		out = f.alloc(a.N, a.C, l.Pool.Out[0], l.Pool.Out[1])
+		kernels.AdaptiveAvgPool2D(a.Data, a.N, a.C, a.H, a.W, l.Pool.Out[0], l.Pool.Out[1], out.Data)
+	case KindLRN:
+		out = f.alloc(a.N, a.C, a.H, a.W)
+		kernels.LRN(a.Data, a.N, a.C, a.H*a.W, l.LRN.Size, l.LRN.Alpha, l.LRN.Beta, l.LRN.Bias, out.Data)
+	case KindInception:
+		out = f.inception(a, l)
+	case KindFlatten:
+		return Activation{a.N, a.C * a.H * a.W, 1, 1, a.Data}
+	case KindDropout:
+		return a
+	case KindLinear:
+		out = f.alloc(a.N, l.Linear.Out, 1, 1)
+		linear(a.Data, a.N, l.Linear, out.Data)
+	}
+	if !keep {
+		f.done(a)
+	}
+	return out
 }
 
 // pass is one forward pass: its activations come from the network's
@@ -171,6 +168,14 @@ func (f *pass) done(a Activation) {
 	}
 }
 
+// doneUnless hands t's buffer back unless it is a's, which others read.
+func (f *pass) doneUnless(t, a Activation) {
+	if len(t.Data) > 0 && len(a.Data) > 0 && &t.Data[0] == &a.Data[0] {
+		return
+	}
+	f.done(t)
+}
+
 func (f *pass) transformInput(a Activation) Activation {
 	scale, shift := TransformInputCoeffs()
 	out := f.alloc(a.N, a.C, a.H, a.W)
@@ -186,63 +191,47 @@ func (f *pass) transformInput(a Activation) Activation {
 	return out
 }
 
-// ConvEpilogue is what follows a conv block's convolution: its bias, or
-// its batch norm as y = x·s + (β − μ·s) with s = γ/√(σ²+ε); then ReLU.
+// ConvEpilogue is what follows a conv block's convolution: its bias, its
+// batch norm as y = x·s + (β − μ·s + b·s) with s = γ/√(σ²+ε), then ReLU.
 func ConvEpilogue(c *Conv) kernels.Epilogue {
 	if c.BN == nil {
-		return kernels.Epilogue{Shift: c.Bias, ReLU: true}
+		return kernels.Epilogue{Shift: c.Bias, ReLU: c.ReLU}
 	}
-	scale := make([]float32, c.Out)
-	shift := make([]float32, c.Out)
+	scale, shift := BatchNormScaleShift(c)
+	return kernels.Epilogue{Scale: scale, Shift: shift, ReLU: c.ReLU}
+}
+
+// BatchNormScaleShift is a conv block's bias and batch norm as one scale
+// and shift per output channel, computed in float64 and rounded once.
+func BatchNormScaleShift(c *Conv) (scale, shift []float32) {
+	scale = make([]float32, c.Out)
+	shift = make([]float32, c.Out)
 	for o := range scale {
 		s := float64(c.BN.Weight[o]) / math.Sqrt(float64(c.BN.Var[o])+float64(c.BN.Eps))
+		mean := float64(c.BN.Mean[o])
+		if c.HasBias {
+			mean -= float64(c.Bias[o])
+		}
 		scale[o] = float32(s)
-		shift[o] = float32(float64(c.BN.Bias[o]) - float64(c.BN.Mean[o])*s)
+		shift[o] = float32(float64(c.BN.Bias[o]) - mean*s)
 	}
-	return kernels.Epilogue{Scale: scale, Shift: shift, ReLU: true}
-}
-
-// conv runs a conv block and hands its input back.
-func (f *pass) conv(a Activation, c *Conv) Activation {
-	out := f.convKeep(a, c)
-	f.done(a)
-	return out
-}
-
-// convKeep runs a conv block on an input that is read again later.
-func (f *pass) convKeep(a Activation, c *Conv) Activation {
-	oh, ow := convParams(a, c).OutSize()
-	out := f.alloc(a.N, c.Out, oh, ow)
-	convInto(a, c, out, 0)
-	return out
-}
-
-func convParams(a Activation, c *Conv) kernels.ConvParams {
-	return kernels.ConvParams{InC: a.C, H: a.H, W: a.W, OutC: c.Out, KH: c.K, KW: c.K,
-		StrideH: c.Stride, StrideW: c.Stride, PadT: c.Pad, PadL: c.Pad, PadB: c.Pad, PadR: c.Pad}
+	return
 }
 
 // convInto runs a conv block into channels [first, first+c.Out) of out.
 func convInto(a Activation, c *Conv, out Activation, first int) {
-	p := convParams(a, c)
+	p := convParams(c, a.H, a.W)
 	c.packOnce.Do(func() { c.packed, c.ep = kernels.PackConvWeights(p, c.Weight), ConvEpilogue(c) })
 	plane := out.H * out.W
 	kernels.Conv2DInto(a.Data, a.N, p, c.packed, c.ep, out.Data[first*plane:], out.C*plane)
 }
 
-// pool pools and hands its input back.
-func (f *pass) pool(a Activation, p Pool) Activation {
-	out := f.poolKeep(a, p)
-	f.done(a)
-	return out
-}
-
 // poolKeep pools an input that is read again later.
-func (f *pass) poolKeep(a Activation, p Pool) Activation {
-	pp := kernels.PoolParams{C: a.C, H: a.H, W: a.W, KH: p.K, KW: p.K, StrideH: p.Stride, StrideW: p.Stride,
-		PadT: p.Pad, PadL: p.Pad, PadB: p.Pad, PadR: p.Pad, CountIncludePad: p.CountIncludePad}
-	pp.OH = kernels.PoolOutSize(a.H, p.K, p.Stride, p.Pad, p.Pad, p.Ceil)
-	pp.OW = kernels.PoolOutSize(a.W, p.K, p.Stride, p.Pad, p.Pad, p.Ceil)
+func (f *pass) poolKeep(a Activation, p *Pool) Activation {
+	pp := kernels.PoolParams{C: a.C, H: a.H, W: a.W, KH: p.K[0], KW: p.K[1], StrideH: p.Stride[0], StrideW: p.Stride[1],
+		PadT: p.Pad[0], PadL: p.Pad[1], PadB: p.Pad[0], PadR: p.Pad[1], CountIncludePad: p.CountIncludePad}
+	pp.OH = kernels.PoolOutSize(a.H, p.K[0], p.Stride[0], p.Pad[0], p.Pad[0], p.Ceil)
+	pp.OW = kernels.PoolOutSize(a.W, p.K[1], p.Stride[1], p.Pad[1], p.Pad[1], p.Ceil)
 	out := f.alloc(a.N, a.C, pp.OH, pp.OW)
 	if p.Max {
 		kernels.MaxPool2D(a.Data, a.N, pp, out.Data)
@@ -252,50 +241,39 @@ func (f *pass) poolKeep(a Activation, p Pool) Activation {
 	return out
 }
 
-func (f *pass) lrn(a Activation) Activation {
-	out := f.alloc(a.N, a.C, a.H, a.W)
-	kernels.LRN(a.Data, a.N, a.C, a.H*a.W, LRNSize, LRNAlpha, LRNBeta, LRNBias, out.Data)
-	f.done(a)
-	return out
-}
-
-// inception runs the four branches, each writing its channels of the
-// concatenated output directly.
-func (f *pass) inception(a Activation, u *Inception) Activation {
-	out := f.alloc(a.N, u.Out(), a.H, a.W)
-	convInto(a, u.Branch1, out, 0)
-	t := f.convKeep(a, u.Branch2[0])
-	convInto(t, u.Branch2[1], out, u.Ch[0])
-	f.done(t)
-	t = f.convKeep(a, u.Branch3[0])
-	convInto(t, u.Branch3[1], out, u.Ch[0]+u.Ch[2])
-	f.done(t)
-	t = f.poolKeep(a, u.Pool)
-	convInto(t, u.Branch4, out, u.Ch[0]+u.Ch[2]+u.Ch[4])
-	f.done(t)
-	f.done(a)
-	return out
-}
-
-// auxHead runs an aux head on the output of an Inception unit, which the
-// next unit reads too.
-func (f *pass) auxHead(a Activation, x *Aux) []float32 {
-	if x.Adaptive {
-		p := f.alloc(a.N, a.C, 4, 4)
-		kernels.AdaptiveAvgPool2D(a.Data, a.N, a.C, a.H, a.W, 4, 4, p.Data)
-		a = p
-	} else {
-		a = f.poolKeep(a, x.Pool)
+// inception runs the branches, each writing its channels of the
+// concatenated output: a branch that ends in a conv block writes them
+// directly, any other is copied in.
+func (f *pass) inception(a Activation, l *Layer) Activation {
+	s, _ := l.OutShape(Shape{C: a.C, H: a.H, W: a.W})
+	out := f.alloc(a.N, s.C, s.H, s.W)
+	first := 0
+	for _, br := range l.Branches {
+		last := br[len(br)-1]
+		var c int
+		if last.Kind == KindConv {
+			t := a
+			if len(br) > 1 {
+				t = f.chain(a, br[:len(br)-1], true)
+			}
+			convInto(t, last.Conv, out, first)
+			f.doneUnless(t, a)
+			c = last.Conv.Out
+		} else {
+			t := f.chain(a, br, true)
+			plane := t.H * t.W
+			for i := 0; i < a.N; i++ {
+				copy(out.Data[(i*s.C+first)*plane:(i*s.C+first+t.C)*plane], t.Data[i*t.C*plane:(i+1)*t.C*plane])
+			}
+			c = t.C
+			f.doneUnless(t, a)
+		}
+		first += c
 	}
-	a = f.conv(a, x.Conv)
-	h := linear(a.Data, a.N, x.FC1)
-	f.done(a)
-	kernels.ReLU(h)
-	return linear(h, a.N, x.FC2)
+	return out
 }
 
-func linear(x []float32, batch int, l *Linear) []float32 {
-	out := make([]float32, batch*l.Out)
+func linear(x []float32, batch int, l *Linear, out []float32) {
 	kernels.MatMulBT(batch, l.Out, l.In, x, l.Weight, out)
 	for i := 0; i < batch; i++ {
 		row := out[i*l.Out : (i+1)*l.Out]
@@ -303,5 +281,7 @@ func linear(x []float32, batch int, l *Linear) []float32 {
 			row[j] += l.Bias[j]
 		}
 	}
-	return out
+	if l.ReLU {
+		kernels.ReLU(out)
+	}
 }

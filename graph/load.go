@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -21,17 +22,18 @@ const (
 	AuxOff
 )
 
-// Options steer Load. The zero value detects everything and loads
-// strictly.
+// Options steer Load. The zero value detects the layout from the names
+// (only an exact match with a preset is accepted) and loads strictly.
 type Options struct {
 	// NonStrict loads what matches and reports the rest, as PyTorch's
 	// load_state_dict(strict=False); a shape mismatch still fails.
 	NonStrict bool
-	Layout    Layout
-	Classes   int // 0: from the checkpoint
-	Aux       AuxMode
-	// TransformInput and LRN are not recorded in a state dict; they are
-	// copied onto the network.
+	// Layout is the network's description; nil detects a preset.
+	Layout  *Layout
+	Classes int // 0: from the checkpoint
+	Aux     AuxMode
+	// TransformInput and LRN are not recorded in a state dict: they are
+	// the user's word (or a whole-model file's).
 	TransformInput bool
 	LRN            bool
 }
@@ -42,12 +44,14 @@ type Mismatch struct {
 	Checkpoint, Model []int
 }
 
-// LoadReport says what Load decided and what did not match.
+// LoadReport says what Load decided, what did not match, and what it
+// assumed rather than read.
 type LoadReport struct {
-	Layout         Layout
-	LayoutDetected Layout // LayoutAuto when the checkpoint does not tell
+	Layout         *Layout
+	LayoutDetected *Layout // nil when the names are no preset's
 	LayoutEvidence string
 	Classes        int
+	InChannels     int
 	Aux            bool // the network has aux heads
 	AuxInFile      bool // the checkpoint has aux weights
 	Strict         bool
@@ -65,6 +69,11 @@ type LoadReport struct {
 	// Renamed maps the network's key names to the checkpoint's when the
 	// checkpoint names its modules otherwise and was bound by position.
 	Renamed map[string]string
+	// Assumed lists what the network takes from the layout or the
+	// options rather than from the file.
+	Assumed []string
+	// Warnings are likely mistakes worth a word to the user.
+	Warnings []string
 }
 
 // LoadError is a failed load, worded as PyTorch words it.
@@ -95,7 +104,11 @@ func (e *LoadError) TorchMessage() string {
 		msgs = append(msgs, fmt.Sprintf("size mismatch for %s: copying a param with shape %s from checkpoint, the shape in current model is %s.",
 			m.Key, torchSize(m.Checkpoint), torchSize(m.Model)))
 	}
-	return "Error(s) in loading state_dict for GoogLeNet:\n\t" + strings.Join(msgs, "\n\t")
+	class := "GoogLeNet"
+	if r.Layout != nil && r.Layout.Class != "" {
+		class = r.Layout.Class
+	}
+	return "Error(s) in loading state_dict for " + class + ":\n\t" + strings.Join(msgs, "\n\t")
 }
 
 func quoteKeys(keys []string) string {
@@ -108,62 +121,162 @@ func quoteKeys(keys []string) string {
 
 func torchSize(shape []int) string { return "torch.Size(" + tensor.ShapeString(shape) + ")" }
 
-// Detect reads the layout, class count and aux presence from a state dict's
-// names and shapes. Layout is LayoutAuto when the names do not tell.
-func Detect(sd *tensor.StateDict) (layout Layout, evidence string, classes int, aux bool) {
-	var tv, tut []string
+// keySet is a layout's state-dict keys with and without its aux heads.
+type keySet struct {
+	all, main map[string]bool
+	auxPrefix []string
+	net       *Net
+}
+
+func layoutKeys(l *Layout) keySet {
+	n, err := l.build(l.Input.Channels, 10, len(l.Aux) > 0, Switches{})
+	if err != nil {
+		return keySet{}
+	}
+	ks := keySet{all: map[string]bool{}, main: map[string]bool{}, auxPrefix: n.AuxPrefixes(), net: n}
+	for _, p := range n.Params() {
+		ks.all[p.Key] = true
+		if !isUnder(p.Key, ks.auxPrefix) {
+			ks.main[p.Key] = true
+		}
+	}
+	return ks
+}
+
+// matches reports whether the state dict's names are exactly the
+// layout's (with or without its aux heads; num_batches_tracked may be
+// absent, as in files from before torch 0.4.1).
+func (ks keySet) matches(sd *tensor.StateDict) (ok, aux bool) {
+	if ks.all == nil {
+		return false, false
+	}
+	seen := 0
 	for _, k := range sd.Names {
-		if IsAuxKey(k) {
+		if !ks.all[k] {
+			return false, false
+		}
+		if !ks.main[k] {
 			aux = true
 		}
-		switch {
-		case strings.HasSuffix(k, ".bn.running_var") && len(tv) < 8:
-			if len(tv) == 0 {
-				tv = append(tv, "batch norm entries ("+k+")")
-			}
-		case strings.HasSuffix(k, ".conv.bias") && !IsAuxKey(k):
-			if len(tut) == 0 {
-				tut = append(tut, "conv biases ("+k+")")
-			}
+		seen++
+	}
+	want := ks.main
+	if aux {
+		want = ks.all
+	}
+	for k := range want {
+		if _, ok := sd.Tensors[k]; !ok && !strings.HasSuffix(k, ".num_batches_tracked") {
+			return false, false
 		}
 	}
-	if t, ok := sd.Tensors["inception3a.branch3.1.conv.weight"]; ok && len(t.Shape) == 4 {
-		switch t.Shape[3] {
-		case 3:
-			tv = append(tv, "a 3x3 branch3")
-		case 5:
-			tut = append(tut, "a 5x5 branch3")
+	return seen > 0, aux
+}
+
+// overlap counts the state dict's names that the layout has.
+func (ks keySet) overlap(sd *tensor.StateDict) int {
+	n := 0
+	for _, k := range sd.Names {
+		if ks.all[k] {
+			n++
 		}
 	}
-	switch {
-	case len(tv) > 0 && len(tut) == 0:
-		layout, evidence = Torchvision, strings.Join(tv, ", ")
-	case len(tut) > 0 && len(tv) == 0:
-		layout, evidence = Tutorial, strings.Join(tut, ", ")
-	case len(tv) > 0:
-		evidence = "conflicting: " + strings.Join(append(tv, tut...), ", ")
-	default:
-		evidence = "no GoogLeNet entries found"
-	}
-	for _, k := range []string{"fc.weight", "aux1.fc2.weight", "aux2.fc2.weight"} {
-		if t, ok := sd.Tensors[k]; ok && len(t.Shape) == 2 && t.Shape[0] > 0 {
-			classes = t.Shape[0]
-			break
+	return n
+}
+
+// Detect finds the preset whose names are exactly the state dict's. When
+// there is none, layout is nil and nearest is the preset that shares most
+// of the names (nil when few are a GoogLeNet's); evidence says which.
+func Detect(sd *tensor.StateDict) (layout, nearest *Layout, evidence string) {
+	best, bestN := (*Layout)(nil), -1
+	for _, l := range presets {
+		ks := layoutKeys(l)
+		if ok, _ := ks.matches(sd); ok {
+			return l, l, fmt.Sprintf("every key is the %s layout's", l.Name)
+		}
+		if n := ks.overlap(sd); n > bestN {
+			best, bestN = l, n
 		}
 	}
-	return
+	if sd.Len() == 0 {
+		return nil, nil, "the state dict is empty"
+	}
+	if bestN*2 < sd.Len() {
+		return nil, nil, fmt.Sprintf("not a GoogLeNet of a known layout: keys like %s", sampleKeys(sd.Names, 3))
+	}
+	ks := layoutKeys(best)
+	var foreign []string
+	for _, k := range sd.Names {
+		if !ks.all[k] {
+			foreign = append(foreign, k)
+		}
+	}
+	return nil, best, fmt.Sprintf("the names are close to the %s layout's but not the same (%d of %d keys are not its own: %s)",
+		best.Name, len(foreign), sd.Len(), sampleKeys(foreign, 3))
+}
+
+// sampleKeys names the first few keys and how many more there are.
+func sampleKeys(keys []string, n int) string {
+	if len(keys) <= n {
+		return strings.Join(keys, ", ")
+	}
+	return strings.Join(keys[:n], ", ") + fmt.Sprintf(" and %d more", len(keys)-n)
+}
+
+// ErrUnknownLayout is wrapped when a state dict's names are no preset's
+// and no layout was named.
+var ErrUnknownLayout = errors.New("unknown GoogLeNet layout")
+
+// unknownLayoutError explains why gnconv does not guess a layout.
+func unknownLayoutError(evidence string) error {
+	return fmt.Errorf("%w: %s. A state dict does not record pool padding or ceil_mode, BatchNorm eps, transform_input or LRN, "+
+		"so gnconv does not guess them: name the layout with --layout (a preset: %s; or a layout file, see docs/layouts.md), "+
+		"or convert the whole-model file (torch.save(model)), and check the result against PyTorch with --expect",
+		ErrUnknownLayout, evidence, strings.Join(PresetNames(), ", "))
 }
 
 // Load binds a state dict to a GoogLeNet. On failure it returns the
-// report with a *LoadError; on success the network and the report.
+// report with a *LoadError (or another error); on success the network and
+// the report.
 func Load(sd *tensor.StateDict, opts Options) (*Net, *LoadReport, error) {
+	detected, nearest, evidence := Detect(sd)
+	named := opts.Layout != nil
+	if !named {
+		switch {
+		case detected != nil:
+			opts.Layout = detected
+		case nearest != nil && !opts.NonStrict:
+			// strict loading onto the nearest preset can only fail, and
+			// its report in PyTorch's words says what differs
+			opts.Layout = nearest
+		default:
+			return nil, &LoadReport{Strict: !opts.NonStrict, LayoutEvidence: evidence}, unknownLayoutError(evidence)
+		}
+	}
 	net, r, err := loadNamed(sd, opts)
-	if err == nil || !foreignNames(sd) {
+	if r != nil {
+		r.LayoutDetected, r.LayoutEvidence = detected, evidence
+		if named && detected != opts.Layout {
+			r.LayoutEvidence = "named by --layout; " + evidence
+		}
+	}
+	if err == nil && !named && detected == nil {
+		return nil, r, unknownLayoutError(evidence) // not reached: the names differ, so strict loading fails
+	}
+	if err == nil || !named || layoutKeys(opts.Layout).overlap(sd)*2 >= sd.Len() {
+		if err == nil {
+			r.Assumed = append(r.Assumed, assumptions(net, false)...)
+			r.Warnings = warnings(net, r, opts)
+		} else if le, ok := err.(*LoadError); ok {
+			le.Hint = hint(r)
+			if !named && detected == nil {
+				le.Hint = strings.TrimSpace(le.Hint + "\n" + strings.ToUpper(evidence[:1]) + evidence[1:] + "; name the layout with --layout if it is another.")
+			}
+		}
 		return net, r, err
 	}
-	// The names are not torchvision's: a checkpoint of the same network
-	// whose modules are named otherwise binds by position, when every
-	// tensor matches one of the network's, in order, by shape.
+	// Most names are not the layout's: the user named the layout, so the
+	// tensors may be bound by position, in order and by shape; every
+	// hyperparameter is then the layout's word, not the file's.
 	renamed, mapping, ok := matchByPosition(sd, opts)
 	if !ok {
 		return net, r, err
@@ -173,27 +286,78 @@ func Load(sd *tensor.StateDict, opts Options) (*Net, *LoadReport, error) {
 		return net, r, err
 	}
 	r2.Renamed = mapping
-	r2.LayoutEvidence += "; keys bound by position (the checkpoint names its modules differently)"
+	r2.LayoutDetected = detected
+	r2.LayoutEvidence = "named by --layout; the checkpoint's keys bound by position and shape (its modules are named otherwise)"
+	r2.Assumed = append(r2.Assumed, assumptions(net2, true)...)
+	r2.Warnings = warnings(net2, r2, opts)
 	return net2, r2, nil
 }
 
+// assumptions lists what a network built from a state dict takes on the
+// layout's or the options' word.
+func assumptions(n *Net, byPosition bool) []string {
+	var a []string
+	if byPosition {
+		a = append(a, fmt.Sprintf("the checkpoint's tensors were bound by position onto the %s layout: its module names say nothing of this network", n.Layout.Name))
+	}
+	a = append(a, fmt.Sprintf("pool padding, ceil_mode, count_include_pad, BatchNorm eps and the order of layers: the %s layout's (%s)", n.Layout.Name, n.Layout.Source))
+	a = append(a, fmt.Sprintf("transform_input=%v", n.TransformInput))
+	if n.Layout.HasSwitch("lrn") {
+		a = append(a, fmt.Sprintf("lrn=%v", n.Switches.LRN))
+	}
+	return a
+}
+
+// warnings flags likely mistakes: torchvision's pretrained weights expect
+// transform_input.
+func warnings(n *Net, r *LoadReport, opts Options) []string {
+	var w []string
+	if n.Layout.Name == "torchvision" && n.Classes == 1000 && !r.AuxInFile && !n.TransformInput {
+		w = append(w, "a 1000-class torchvision GoogLeNet without aux heads is what torchvision's pretrained weights look like, "+
+			"and they expect transform_input=True: pass --transform-input if these are those weights (a state dict cannot say)")
+	}
+	return w
+}
+
 func loadNamed(sd *tensor.StateDict, opts Options) (*Net, *LoadReport, error) {
-	r := &LoadReport{Strict: !opts.NonStrict}
-	detected, evidence, classes, auxInFile := Detect(sd)
-	r.LayoutDetected, r.LayoutEvidence, r.AuxInFile = detected, evidence, auxInFile
-	r.Layout = opts.Layout
-	if r.Layout == LayoutAuto {
-		r.Layout = detected
+	l := opts.Layout
+	r := &LoadReport{Strict: !opts.NonStrict, Layout: l}
+	ks := layoutKeys(l)
+	if ks.net == nil {
+		return nil, r, fmt.Errorf("the %s layout does not build", l.Name)
 	}
-	if r.Layout == LayoutAuto {
-		return nil, r, fmt.Errorf("cannot tell the GoogLeNet layout of this checkpoint (%s); name it with --layout", evidence)
+	for _, k := range sd.Names {
+		if isUnder(k, ks.auxPrefix) {
+			r.AuxInFile = true
+		}
 	}
+	// class count from the last linear layer's weight, input channels
+	// from the first convolution's, as the checkpoint holds them
 	r.Classes = opts.Classes
+	params := ks.net.Params()
 	if r.Classes == 0 {
-		r.Classes = classes
+		// the body's last layer is the classifier; an aux head's last
+		// layer stands in when a non-strict file lacks it
+		var keys []string
+		keys = append(keys, lastLinear(ks.net.Body).Name+".weight")
+		for _, a := range ks.net.Aux {
+			keys = append(keys, lastLinear(a.Layers).Name+".weight")
+		}
+		for _, k := range keys {
+			if t, ok := sd.Tensors[k]; ok && len(t.Shape) == 2 && t.Shape[0] > 0 {
+				r.Classes = t.Shape[0]
+				break
+			}
+		}
 	}
 	if r.Classes <= 0 {
-		return nil, r, fmt.Errorf("cannot tell the class count: the checkpoint has no fc.weight; name it with --classes")
+		return nil, r, fmt.Errorf("cannot tell the class count: the checkpoint has no weight for the %s layout's last linear layer; name it with --classes", l.Name)
+	}
+	r.InChannels = l.Input.Channels
+	if len(params) > 0 {
+		if t, ok := sd.Tensors[params[0].Key]; ok && len(t.Shape) == 4 && t.Shape[1] > 0 && t.Shape[1] <= maxChannels && !(opts.TransformInput || l.TransformInput) {
+			r.InChannels = t.Shape[1]
+		}
 	}
 	switch opts.Aux {
 	case AuxOn:
@@ -201,12 +365,24 @@ func loadNamed(sd *tensor.StateDict, opts Options) (*Net, *LoadReport, error) {
 	case AuxOff:
 		r.Aux = false
 	default:
-		r.Aux = auxInFile
+		r.Aux = r.AuxInFile
 	}
-	net := newNet(r.Layout, r.Classes, r.Aux)
-	net.TransformInput, net.LRN = opts.TransformInput, opts.LRN
+	if r.Aux && len(l.Aux) == 0 {
+		return nil, r, fmt.Errorf("the %s layout has no aux heads", l.Name)
+	}
+	net, err := l.build(r.InChannels, r.Classes, r.Aux, Switches{LRN: opts.LRN})
+	if err != nil {
+		return nil, r, err
+	}
+	if opts.LRN && !l.HasSwitch("lrn") {
+		return nil, r, fmt.Errorf("the %s layout has no LRN layers to switch on", l.Name)
+	}
+	net.TransformInput = l.TransformInput || opts.TransformInput
+	if net.TransformInput && net.InChannels != 3 {
+		return nil, r, fmt.Errorf("transform_input needs a 3-channel input, the network has %d", net.InChannels)
+	}
 
-	params := net.Params()
+	params = net.Params()
 	expected := map[string]bool{}
 	for _, p := range params {
 		expected[p.Key] = true
@@ -244,20 +420,23 @@ func loadNamed(sd *tensor.StateDict, opts Options) (*Net, *LoadReport, error) {
 	}
 	sortUnexpected(r.Unexpected, params)
 	if len(r.Mismatched) > 0 || (r.Strict && (len(r.Missing) > 0 || len(r.Unexpected) > 0)) {
-		return nil, r, &LoadError{Report: r, Hint: hint(r)}
+		return nil, r, &LoadError{Report: r}
 	}
 	return net, r, nil
 }
 
+// lastLinear is the classifier that ends a list of layers.
+func lastLinear(layers []*Layer) *Linear { return layers[len(layers)-1].Linear }
+
 // hint explains the usual causes of a failed load in plain words.
 func hint(r *LoadReport) string {
 	var h []string
-	if r.LayoutDetected != LayoutAuto && r.LayoutDetected != r.Layout {
+	if r.LayoutDetected != nil && r.LayoutDetected != r.Layout {
 		h = append(h, fmt.Sprintf("The checkpoint holds the %s layout (%s), not the %s layout that was asked for; drop --layout or pass --layout %s.",
-			r.LayoutDetected, r.LayoutDetected.Describe(), r.Layout, r.LayoutDetected))
+			r.LayoutDetected, r.LayoutDetected.Summary(), r.Layout, r.LayoutDetected))
 	}
 	for _, m := range r.Mismatched {
-		if m.Key == "fc.weight" || strings.HasSuffix(m.Key, ".fc2.weight") {
+		if len(m.Checkpoint) == 2 && len(m.Model) == 2 && m.Model[0] == r.Classes && m.Checkpoint[0] != r.Classes && m.Checkpoint[1] == m.Model[1] {
 			h = append(h, fmt.Sprintf("The checkpoint has %d classes, the network %d; drop --classes or pass --classes %d.", m.Checkpoint[0], m.Model[0], m.Checkpoint[0]))
 			break
 		}
@@ -346,29 +525,11 @@ func sortUnexpected(keys []string, params []Param) {
 	})
 }
 
-// foreignNames reports whether most of a state dict's names are none of
-// the network's (either layout's): only then is binding by position tried,
-// so that a misspelled key in a checkpoint with our names still fails.
-func foreignNames(sd *tensor.StateDict) bool {
-	known := map[string]bool{}
-	for _, l := range []Layout{Tutorial, Torchvision} {
-		for _, p := range newNet(l, 1, true).Params() {
-			known[p.Key] = true
-		}
-	}
-	n := 0
-	for _, k := range sd.Names {
-		if known[k] {
-			n++
-		}
-	}
-	return n*2 < sd.Len()
-}
-
 func isBatchesTracked(name string, t *tensor.Tensor) bool {
 	return strings.HasSuffix(name, "num_batches_tracked") || (t.DType == tensor.Int64 && len(t.Shape) == 0)
 }
 
+// isAuxName tells a foreign checkpoint's aux-head tensors by their names.
 func isAuxName(name string) bool { return strings.Contains(strings.ToLower(name), "aux") }
 
 // matchByPosition binds a state dict whose keys carry other names: the
@@ -401,51 +562,53 @@ func matchByPosition(sd *tensor.StateDict, opts Options) (*tensor.StateDict, map
 	if classes <= 0 {
 		return nil, nil, false
 	}
-	layouts := []Layout{Tutorial, Torchvision}
-	if opts.Layout != LayoutAuto {
-		layouts = []Layout{opts.Layout}
+	l := opts.Layout
+	inC := l.Input.Channels
+	if w := sd.Tensors[main[0]]; len(w.Shape) == 4 && w.Shape[1] > 0 && w.Shape[1] <= maxChannels {
+		inC = w.Shape[1]
 	}
-	for _, l := range layouts {
-		net := newNet(l, classes, len(aux) > 0)
-		var wantMain, wantAux []Param
-		for _, p := range net.Params() {
-			if p.Dst == nil {
-				continue
-			}
-			if IsAuxKey(p.Key) {
-				wantAux = append(wantAux, p)
-			} else {
-				wantMain = append(wantMain, p)
-			}
-		}
-		mapping := map[string]string{}
-		if !matchShapes(sd, main, wantMain, mapping) || !matchShapes(sd, aux, wantAux, mapping) {
+	net, err := l.build(inC, classes, len(aux) > 0, Switches{LRN: opts.LRN})
+	if err != nil {
+		return nil, nil, false
+	}
+	auxPrefix := net.AuxPrefixes()
+	var wantMain, wantAux []Param
+	for _, p := range net.Params() {
+		if p.Dst == nil {
 			continue
 		}
-		// num_batches_tracked follows its batch norm's running_var
-		inverse := map[string]string{}
-		for canon, orig := range mapping {
-			inverse[orig] = canon
+		if isUnder(p.Key, auxPrefix) {
+			wantAux = append(wantAux, p)
+		} else {
+			wantMain = append(wantMain, p)
 		}
-		prev := ""
-		for _, k := range sd.Names {
-			if canon, ok := inverse[k]; ok {
-				prev = canon
-				continue
-			}
-			if strings.HasSuffix(prev, ".bn.running_var") {
-				mapping[strings.TrimSuffix(prev, "running_var")+"num_batches_tracked"] = k
-			}
-		}
-		renamed := tensor.NewStateDict()
-		for _, p := range net.Params() {
-			if orig, ok := mapping[p.Key]; ok {
-				renamed.Set(p.Key, sd.Tensors[orig])
-			}
-		}
-		return renamed, mapping, true
 	}
-	return nil, nil, false
+	mapping := map[string]string{}
+	if !matchShapes(sd, main, wantMain, mapping) || !matchShapes(sd, aux, wantAux, mapping) {
+		return nil, nil, false
+	}
+	// num_batches_tracked follows its batch norm's running_var
+	inverse := map[string]string{}
+	for canon, orig := range mapping {
+		inverse[orig] = canon
+	}
+	prev := ""
+	for _, k := range sd.Names {
+		if canon, ok := inverse[k]; ok {
+			prev = canon
+			continue
+		}
+		if strings.HasSuffix(prev, ".running_var") {
+			mapping[strings.TrimSuffix(prev, "running_var")+"num_batches_tracked"] = k
+		}
+	}
+	renamed := tensor.NewStateDict()
+	for _, p := range net.Params() {
+		if orig, ok := mapping[p.Key]; ok {
+			renamed.Set(p.Key, sd.Tensors[orig])
+		}
+	}
+	return renamed, mapping, true
 }
 
 func matchShapes(sd *tensor.StateDict, names []string, want []Param, mapping map[string]string) bool {
@@ -462,18 +625,22 @@ func matchShapes(sd *tensor.StateDict, names []string, want []Param, mapping map
 }
 
 // AuxEntries lists the checkpoint's own names of the aux heads' entries,
-// in file order: the keys under aux1. and aux2., or, for a checkpoint bound
-// by position, those that stand for them.
+// in file order: the keys under the layout's aux heads, or, for a
+// checkpoint bound by position, those that stand for them.
 func AuxEntries(sd *tensor.StateDict, r *LoadReport) []string {
+	var prefixes []string
+	for _, a := range r.Layout.Aux {
+		prefixes = append(prefixes, r.Layout.expand(a).Name+".")
+	}
 	aux := map[string]bool{}
 	for canon, orig := range r.Renamed {
-		if IsAuxKey(canon) {
+		if isUnder(canon, prefixes) {
 			aux[orig] = true
 		}
 	}
 	var out []string
 	for _, k := range sd.Names {
-		if (r.Renamed == nil && IsAuxKey(k)) || aux[k] {
+		if (r.Renamed == nil && isUnder(k, prefixes)) || aux[k] {
 			out = append(out, k)
 		}
 	}

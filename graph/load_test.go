@@ -45,13 +45,16 @@ func loadErr(t *testing.T, err error) *LoadError {
 	return le
 }
 
+// IsAuxKey tells the aux heads' entries of the fixtures.
+func IsAuxKey(k string) bool { return strings.HasPrefix(k, "aux1.") || strings.HasPrefix(k, "aux2.") }
+
 func TestDetectLayoutClassesAux(t *testing.T) {
 	for _, c := range []struct {
 		file    string
-		layout  Layout
+		layout  string
 		classes int
 		keys    [2]int // with and without aux
-	}{{"tutorial_aux.pth", Tutorial, 10, [2]int{128, 116}}, {"torchvision_aux.pth", Torchvision, 7, [2]int{364, 344}}} {
+	}{{"tutorial_aux.pth", "tutorial", 10, [2]int{128, 116}}, {"torchvision_aux.pth", "torchvision", 7, [2]int{364, 344}}} {
 		sd := stateDict(t, c.file)
 		for i, aux := range []bool{true, false} {
 			s := sd
@@ -61,13 +64,16 @@ func TestDetectLayoutClassesAux(t *testing.T) {
 			if s.Len() != c.keys[i] {
 				t.Fatalf("%s aux=%v: %d keys, want %d", c.file, aux, s.Len(), c.keys[i])
 			}
-			layout, evidence, classes, hasAux := Detect(s)
-			if layout != c.layout || classes != c.classes || hasAux != aux {
-				t.Errorf("%s aux=%v: detected %s (%s) %d classes aux=%v", c.file, aux, layout, evidence, classes, hasAux)
+			layout, _, evidence := Detect(s)
+			if layout.String() != c.layout {
+				t.Errorf("%s aux=%v: detected %s (%s)", c.file, aux, layout, evidence)
 			}
 			net, rep, err := Load(s, Options{})
 			if err != nil {
 				t.Fatalf("%s aux=%v: %v", c.file, aux, err)
+			}
+			if rep.Classes != c.classes || rep.AuxInFile != aux || rep.Layout.Name != c.layout {
+				t.Errorf("%s aux=%v: %s, %d classes, aux in file %v", c.file, aux, rep.Layout, rep.Classes, rep.AuxInFile)
 			}
 			if net.HasAux() != aux || rep.Loaded+len(rep.Ignored) != s.Len() || len(net.Params()) != s.Len() {
 				t.Errorf("%s aux=%v: aux %v, loaded %d+%d of %d, network has %d params", c.file, aux, net.HasAux(), rep.Loaded, len(rep.Ignored), s.Len(), len(net.Params()))
@@ -113,7 +119,10 @@ func TestShapeMismatchFailsEvenNonStrict(t *testing.T) {
 func TestNonStrictReportsAndLoads(t *testing.T) {
 	sd := without(stateDict(t, "tutorial_aux.pth"), func(k string) bool { return k == "aux2.fc1.bias" })
 	sd.Set("extra.weight", sd.Tensors["fc.bias"])
-	net, rep, err := Load(sd, Options{NonStrict: true})
+	if _, _, err := Load(sd, Options{NonStrict: true}); !errors.Is(err, ErrUnknownLayout) {
+		t.Fatalf("names that are no preset's load non-strictly only onto a named layout: %v", err)
+	}
+	net, rep, err := Load(sd, Options{NonStrict: true, Layout: Preset("tutorial")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +203,7 @@ func TestNonFiniteWeightsNamed(t *testing.T) {
 }
 
 func TestWrongLayoutSaysSoPlainly(t *testing.T) {
-	_, _, err := Load(stateDict(t, "tutorial_aux.pth"), Options{Layout: Torchvision})
+	_, _, err := Load(stateDict(t, "tutorial_aux.pth"), Options{Layout: Preset("torchvision")})
 	le := loadErr(t, err)
 	if !strings.Contains(le.Hint, "holds the tutorial layout") || !strings.Contains(le.Hint, "--layout tutorial") {
 		t.Fatalf("hint %q", le.Hint)
@@ -225,7 +234,7 @@ func TestInputSizes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := tut.CheckInput(288, 288); err == nil || !strings.Contains(err.Error(), "2048 = 128·4·4") {
+	if err := tut.CheckInput(288, 288); err == nil || !strings.Contains(err.Error(), "aux head aux1") || !strings.Contains(err.Error(), "expects 2048 inputs, it gets 3200") {
 		t.Fatalf("tutorial aux at 288x288: %v", err)
 	}
 	if err := tut.WithoutAux().CheckInput(256, 192); err != nil {
@@ -254,8 +263,9 @@ func TestInputSizes(t *testing.T) {
 }
 
 // TestForeignNamesBindByPosition: the same networks with their modules
-// named otherwise (Sequential blocks, other unit and head names) bind by
-// position and compute the same logits; their aux entries are found.
+// named otherwise (Sequential blocks, other unit and head names) are
+// refused unless a layout is named; named, they bind by position, compute
+// the same logits, and the report says what was assumed.
 func TestForeignNamesBindByPosition(t *testing.T) {
 	rename := strings.NewReplacer(".conv.", ".0.", ".bn.", ".1.", "inception", "block_", "aux1.", "aux_head_a.", "aux2.", "aux_head_b.", "fc.", "classifier.")
 	x := make([]float32, 3*224*224)
@@ -268,11 +278,16 @@ func TestForeignNamesBindByPosition(t *testing.T) {
 		for _, k := range sd.Names {
 			foreign.Set(rename.Replace(k), sd.Tensors[k])
 		}
-		net, rep, err := Load(foreign, Options{})
+		if _, _, err := Load(foreign, Options{}); !errors.Is(err, ErrUnknownLayout) || !strings.Contains(err.Error(), "ceil_mode") {
+			t.Fatalf("%s: foreign names without a layout: %v", name, err)
+		}
+		layout := Preset(strings.TrimSuffix(name, "_aux.pth"))
+		net, rep, err := Load(foreign, Options{Layout: layout})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if rep.Renamed == nil || !strings.Contains(rep.LayoutEvidence, "by position") || !net.HasAux() {
+		if rep.Renamed == nil || !strings.Contains(rep.LayoutEvidence, "by position") || !net.HasAux() ||
+			len(rep.Assumed) == 0 || !strings.Contains(rep.Assumed[0], "by position") {
 			t.Fatalf("%s: %+v", name, rep)
 		}
 		ref, _, _ := Load(sd, Options{})
@@ -308,7 +323,13 @@ func TestForeignNamesBindByPosition(t *testing.T) {
 		}
 		bad.Set(n, sd.Tensors[k])
 	}
-	if _, _, err := Load(bad, Options{}); err == nil {
-		t.Fatal("a misspelled key loaded")
+	_, _, err := Load(bad, Options{})
+	le := loadErr(t, err)
+	if !strings.Contains(le.TorchMessage(), `Unexpected key(s) in state_dict: "inception4b.branch1.conv.weights"`) ||
+		!strings.Contains(le.Hint, "close to the tutorial layout") {
+		t.Fatalf("a misspelled key: %v", err)
+	}
+	if _, _, err := Load(bad, Options{NonStrict: true}); !errors.Is(err, ErrUnknownLayout) {
+		t.Fatalf("a misspelled key loads non-strictly only onto a named layout: %v", err)
 	}
 }

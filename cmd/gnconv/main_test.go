@@ -225,12 +225,19 @@ func TestPruneAuxForeignNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	code, out, errs := gnconv(t, "inspect", in)
+	// names that are no preset's bind only onto a named layout
+	if _, out, _ := gnconv(t, "inspect", in); !strings.Contains(out, "--layout") || strings.Contains(out, "strict: ok") {
+		t.Fatalf("foreign names bound without a named layout:\n%s", out)
+	}
+	pruned := filepath.Join(dir, "deploy.pth")
+	if code, _, _ := gnconv(t, "prune-aux", in, "-o", pruned); code != 2 {
+		t.Fatalf("prune-aux of foreign names without --layout: exit %d", code)
+	}
+	code, out, errs := gnconv(t, "inspect", "--layout", "torchvision", in)
 	if code != 0 || !strings.Contains(out, "by position") || !strings.Contains(out, "strict: ok") {
 		t.Fatalf("exit %d %s\n%s", code, errs, out)
 	}
-	pruned := filepath.Join(dir, "deploy.pth")
-	if code, _, errs := gnconv(t, "prune-aux", in, "-o", pruned); code != 0 {
+	if code, _, errs := gnconv(t, "prune-aux", "--layout", "torchvision", in, "-o", pruned); code != 0 {
 		t.Fatalf("exit %d %s", code, errs)
 	}
 	back, err := convert.ReadCheckpoint(pruned)
