@@ -211,6 +211,28 @@ func (b *moduleBuilder) build(o *Object, path string, depth int) (*Module, error
 	return m, nil
 }
 
+// Net is the module whose state dict the checkpoint's StateDict is: the
+// model itself, or the module a wrapper holds when a prefix such as
+// DataParallel's "module." was removed (nil when the file holds no model,
+// or when the state dict came from elsewhere in the file).
+func (ck *Checkpoint) Net() *Module {
+	m := ck.Model
+	if m == nil || !ck.fromModel {
+		return nil
+	}
+	for _, name := range strings.Split(strings.TrimSuffix(ck.Prefix, "."), ".") {
+		if name == "" {
+			break
+		}
+		c := m.Child(name)
+		if c == nil {
+			return m
+		}
+		m = c
+	}
+	return m
+}
+
 // maxStateDictEntries bounds the state dict a module tree derives.
 const maxStateDictEntries = 1 << 20
 

@@ -116,13 +116,16 @@ func TestWholeModelsMatchTorch(t *testing.T) {
 				}
 			}
 			if !want.Model {
-				if ck.Model != nil {
+				if ck.Model != nil || ck.Net() != nil {
 					t.Fatal("a model where there is none")
 				}
 				return
 			}
 			if ck.Model == nil {
 				t.Fatal("no model")
+			}
+			if net := ck.Net(); net == nil || net.Class != "__main__.Net" {
+				t.Errorf("Net() is %+v", net)
 			}
 			var got []*Module
 			ck.Model.Walk(func(m *Module) error { got = append(got, m); return nil })

@@ -373,7 +373,7 @@ func findStateDict(ck *Checkpoint) error {
 		if err != nil {
 			return err
 		}
-		ck.Model = m
+		ck.Model, ck.fromModel = m, true
 		if sd, err = m.StateDict(); err != nil {
 			return err
 		}
@@ -564,7 +564,7 @@ func describe(v interface{}) string {
 	case Set:
 		return "set"
 	case *Object:
-		return "object of class " + clipText(x.Class, 100)
+		return "record of class " + clipText(x.Class, 100)
 	case Opaque:
 		return clipText(x.Type, 120)
 	case nil:

@@ -59,7 +59,8 @@ type Checkpoint struct {
 	// (torch.save(model)) at its top level or under a wrapper key, read
 	// as inert records (see Module); StateDict is then its state_dict(),
 	// unless the file also holds a state dict, which is preferred.
-	Model *Module
+	Model     *Module
+	fromModel bool // StateDict is Model's (see Net)
 	// Root is the whole top-level object, as plain values (see Dict). A
 	// value the pickle shares is shared here too.
 	Root interface{}
