@@ -128,7 +128,7 @@ func readCheckpoint(r io.ReaderAt, size int64, whole []byte) (ck *Checkpoint, er
 	// gopickle can panic on malformed input; no panic may cross our API.
 	defer func() {
 		if p := recover(); p != nil {
-			ck, err = nil, formatErr("malformed pickle (%v)", p)
+			ck, err = nil, formatErr("malformed pickle (%s)", clipText(fmt.Sprint(p), 200))
 		}
 	}()
 	if size == 0 {
