@@ -11,7 +11,9 @@ import (
 
 // Options steer Run.
 type Options struct {
-	// Inputs is the number of random batches (standard normal, from Seed).
+	// Inputs is the number of random batches (standard normal, from
+	// Seed); 0 means one unless images or an expect file are given, and a
+	// negative count none.
 	Inputs int
 	Seed   int64
 	// Batch is the batch size of random inputs when the file leaves it
@@ -27,6 +29,9 @@ type Options struct {
 	// the file's outputs, in order, for files whose outputs are named
 	// otherwise. Empty: by name, or logits for a single output.
 	Outputs []string
+	// Expect holds PyTorch's own outputs on an input of its own; both the
+	// file and the reference pass are compared with them.
+	Expect *Expected
 }
 
 // Default tolerances: an fp32 pipeline meets them with a wide margin (the
@@ -49,6 +54,8 @@ type OutputReport struct {
 	Top5      float64 `json:"top5_agreement"`
 	Bound     float64 `json:"bound"`
 	Pass      bool    `json:"pass"`
+	// Shape says how the shapes differ, when they do (the output fails).
+	Shape string `json:"shape_mismatch,omitempty"`
 
 	maxRef           float64
 	dot, na, nb      float64
@@ -63,13 +70,16 @@ type Report struct {
 	Batches   int            `json:"batches"`
 	Outputs   []OutputReport `json:"outputs"`
 	Structure Structure      `json:"structure"`
-	Pass      bool           `json:"pass"`
+	// Expect compares with PyTorch's recorded outputs (Options.Expect).
+	Expect *ExpectReport `json:"expect,omitempty"`
+	Pass   bool          `json:"pass"`
 }
 
-// Batch is one input batch, NCHW.
+// Batch is one input batch, NCHW; C is 0 for the network's channels.
 type Batch struct {
 	N, H, W int
 	Data    []float32
+	C       int
 }
 
 // Run parses an ONNX file, runs it with the interpreter and net's
@@ -86,25 +96,33 @@ func Run(data []byte, net *graph.Net, opts Options) (*Report, error) {
 	if opts.Batch <= 0 {
 		opts.Batch = 2
 	}
-	if opts.Inputs <= 0 && len(opts.Images) == 0 {
+	switch {
+	case opts.Inputs < 0:
+		opts.Inputs = 0 // none asked for
+	case opts.Inputs == 0 && len(opts.Images) == 0 && opts.Expect == nil:
 		opts.Inputs = 1
 	}
-	if len(m.Inputs) != 1 || len(m.Inputs[0].Shape) != 4 || (m.Inputs[0].Shape[1] != 3 && m.Inputs[0].Shape[1] != -1) {
-		return nil, fmt.Errorf("the model's inputs %v are not one NCHW image batch with 3 channels", m.Inputs)
+	ch := net.InChannels
+	if len(m.Inputs) != 1 || len(m.Inputs[0].Shape) != 4 || (m.Inputs[0].Shape[1] != ch && m.Inputs[0].Shape[1] != -1) {
+		return nil, fmt.Errorf("the model's inputs %v are not one NCHW image batch with the network's %d channels", m.Inputs, ch)
 	}
 	in := m.Inputs[0]
 	h, w := in.Shape[2], in.Shape[3]
 	if h < 0 {
-		h = 224
+		h = net.Size[0]
 	}
 	if w < 0 {
-		w = 224
+		w = net.Size[1]
 	}
 	n := opts.Batch
 	if in.Shape[0] > 0 {
 		n = in.Shape[0]
 	}
-	rep := &Report{Opset: m.Opset, Input: in.Name, Shape: []int{n, 3, h, w}}
+	rep := &Report{Opset: m.Opset, Input: in.Name, Shape: []int{n, ch, h, w}}
+	known := map[string]bool{}
+	for _, name := range net.OutputNames(true) {
+		known[name] = true
+	}
 	withAux := false
 	if len(opts.Outputs) > 0 && len(opts.Outputs) != len(m.Outputs) {
 		return nil, fmt.Errorf("%d output names given for the file's %d outputs", len(opts.Outputs), len(m.Outputs))
@@ -114,9 +132,7 @@ func Run(data []byte, net *graph.Net, opts Options) (*Report, error) {
 		if len(opts.Outputs) > 0 {
 			ref = opts.Outputs[i]
 		}
-		switch ref {
-		case "logits", "aux1", "aux2":
-		default:
+		if !known[ref] && ref != "aux1" && ref != "aux2" {
 			if len(m.Outputs) != 1 || len(opts.Outputs) > 0 {
 				return nil, fmt.Errorf("cannot tell which reference output the file's output %q is: name the file's outputs in order with logits, aux1 and aux2 (--outputs)", o.Name)
 			}
@@ -133,13 +149,16 @@ func Run(data []byte, net *graph.Net, opts Options) (*Report, error) {
 	var batches []Batch
 	rng := rand.New(rand.NewSource(opts.Seed))
 	for i := 0; i < opts.Inputs; i++ {
-		b := Batch{n, h, w, make([]float32, n*3*h*w)}
+		b := Batch{N: n, H: h, W: w, Data: make([]float32, n*ch*h*w)}
 		for j := range b.Data {
 			b.Data[j] = float32(rng.NormFloat64())
 		}
 		batches = append(batches, b)
 	}
 	if len(opts.Images) > 0 {
+		if ch != 3 {
+			return nil, fmt.Errorf("--image needs a 3-channel network, this one takes %d channels", ch)
+		}
 		imgs, err := LoadImages(opts.Images, h, w)
 		if err != nil {
 			return nil, err
@@ -157,7 +176,7 @@ func Run(data []byte, net *graph.Net, opts Options) (*Report, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reference forward pass: %w", err)
 		}
-		got, err := m.Run(map[string]*Value{in.Name: {Shape: []int{b.N, 3, b.H, b.W}, F: b.Data}})
+		got, err := m.Run(map[string]*Value{in.Name: {Shape: []int{b.N, ch, b.H, b.W}, F: b.Data}})
 		if err != nil {
 			return nil, fmt.Errorf("interpreter: %w", err)
 		}
@@ -172,8 +191,12 @@ func Run(data []byte, net *graph.Net, opts Options) (*Report, error) {
 			if o.Softmax {
 				want = SoftmaxRows(want, net.Classes)
 			}
-			if len(got[i].F) != len(want) {
-				return nil, fmt.Errorf("output %s has %d values (shape %v), the reference %s has %d", o.Name, len(got[i].F), got[i].Shape, o.Reference, len(want))
+			if want == nil {
+				return nil, fmt.Errorf("the network computes no output %s (it has %v)", o.Reference, net.OutputNames(withAux))
+			}
+			if len(got[i].F) != len(want) || len(got[i].Shape) != 2 || got[i].Shape[1] != net.Classes {
+				return nil, &ShapeError{fmt.Sprintf("output %s has shape %v, the reference %s is %d×%d: the file has %s classes, the weights %d",
+					o.Name, got[i].Shape, o.Reference, b.N, net.Classes, lastDim(got[i].Shape), net.Classes)}
 			}
 			o.add(got[i].F, want, net.Classes)
 		}
@@ -185,9 +208,31 @@ func Run(data []byte, net *graph.Net, opts Options) (*Report, error) {
 		o.finish(opts.ATol, opts.RTol)
 		rep.Pass = rep.Pass && o.Pass
 	}
+	if opts.Expect != nil {
+		er, err := compareExpected(opts.Expect, m, in.Name, rep.Outputs, net, opts)
+		if err != nil {
+			<-structure
+			return nil, err
+		}
+		rep.Expect = er
+		rep.Pass = rep.Pass && er.Pass
+	}
 	rep.Structure = <-structure
 	rep.Pass = rep.Pass && rep.Structure.Pass
 	return rep, nil
+}
+
+// ShapeError is an output whose shape is not the reference's (another
+// class count): a mismatch, not an error in running the check.
+type ShapeError struct{ Detail string }
+
+func (e *ShapeError) Error() string { return e.Detail }
+
+func lastDim(shape []int) string {
+	if len(shape) == 0 {
+		return "no"
+	}
+	return fmt.Sprint(shape[len(shape)-1])
 }
 
 func (o *OutputReport) add(got, want []float32, classes int) {

@@ -47,7 +47,7 @@ func importCommand() *cli.Command {
 			&cli.BoolFlag{Name: "no-fold-bn", Usage: "keep BatchNormalization nodes instead of folding them into the convolutions"},
 			&cli.BoolFlag{Name: "softmax", Usage: "append Softmax to each output"},
 			&cli.IntFlag{Name: "batch", Usage: "fix the batch dimension (default: symbolic)"},
-			&cli.StringFlag{Name: "size", Value: "224,224", Usage: "input height and width, H,W"},
+			&cli.StringFlag{Name: "size", Usage: "input height and width, H,W (default: the layout's, 224,224 for ImageNet layouts)"},
 			&cli.BoolFlag{Name: "verify", Usage: "run gnconv verify on the written file (exit 1 on a mismatch)"},
 			&cli.BoolFlag{Name: "json", Usage: "print a JSON summary"},
 		),
@@ -85,9 +85,12 @@ func runImport(c *cli.Context) error {
 	if atomicfile.SameFile(in, out) {
 		return fail(fmt.Errorf("the output %s is the input file", out))
 	}
-	h, w, err := parseSize(c.String("size"))
-	if err != nil {
-		return fail(err)
+	var h, w int
+	if c.String("size") != "" {
+		var err error
+		if h, w, err = parseSize(c.String("size")); err != nil {
+			return fail(err)
+		}
 	}
 	if c.Int("batch") < 0 {
 		return fail(fmt.Errorf("--batch must be positive"))
@@ -111,7 +114,7 @@ func runImport(c *cli.Context) error {
 	opts := convert.ONNXOptions{
 		Opset: c.Int("opset"), Aux: c.Bool("aux"), KeepBN: c.Bool("no-fold-bn"), Softmax: c.Bool("softmax"),
 		Batch: c.Int("batch"), Height: h, Width: w,
-		SourceFile: filepath.Base(in), SourceSHA256: sum, Version: version,
+		SourceFile: filepath.Base(in), SourceSHA256: sum, Version: version, Assumed: l.report.Assumed,
 	}
 	model, err := convert.EmitONNX(l.net, opts)
 	if err != nil {
@@ -137,7 +140,7 @@ func runImport(c *cli.Context) error {
 		Nodes: model.Nodes, Initializers: model.Initializers, Parameters: model.Parameters, Bytes: int(written),
 		Outputs: model.Outputs, Ops: model.OpCounts}
 	var verr error
-	if c.Bool("verify") {
+	if c.Bool("verify") || c.String("expect") != "" {
 		s.Verify, verr = verifyFile(c, out, l)
 	}
 	s.Seconds = time.Since(start).Seconds()

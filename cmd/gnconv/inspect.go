@@ -31,6 +31,10 @@ type inspectGoogLeNet struct {
 	Unexpected     []string          `json:"unexpected"`
 	Mismatched     []graph.Mismatch  `json:"mismatched"`
 	NonFinite      []string          `json:"non_finite"`
+	InChannels     int               `json:"input_channels,omitempty"`
+	InputSize      []int             `json:"input_size,omitempty"`
+	Assumed        []string          `json:"assumed"`
+	Warnings       []string          `json:"warnings"`
 	report         *graph.LoadReport `json:"-"`
 }
 
@@ -87,7 +91,7 @@ func inspect(ck *convert.Checkpoint, opts graph.Options) *inspectResult {
 		res.Bytes += len(t.Raw)
 	}
 	res.Count = len(sd.Names)
-	_, rep, err := graph.Load(sd, opts)
+	net, rep, err := graph.Load(sd, opts)
 	g := &res.GoogLeNet
 	g.OK = err == nil
 	if err != nil {
@@ -97,6 +101,10 @@ func inspect(ck *convert.Checkpoint, opts graph.Options) *inspectResult {
 	g.Layout, g.LayoutEvidence = rep.Layout.String(), rep.LayoutEvidence
 	g.Classes, g.AuxHeads, g.Strict, g.Loaded = rep.Classes, rep.AuxInFile, rep.Strict, rep.Loaded
 	g.Missing, g.Unexpected, g.Mismatched, g.NonFinite = rep.Missing, rep.Unexpected, rep.Mismatched, rep.NonFinite
+	g.Assumed, g.Warnings = rep.Assumed, rep.Warnings
+	if net != nil {
+		g.InChannels, g.InputSize = net.InChannels, net.Size[:]
+	}
 	return res
 }
 
@@ -121,6 +129,9 @@ func printInspect(w io.Writer, r *inspectResult) {
 	fmt.Fprintln(w, "GoogLeNet")
 	fmt.Fprintf(w, "  layout     %s (%s)\n", g.Layout, g.LayoutEvidence)
 	fmt.Fprintf(w, "  classes    %d\n", g.Classes)
+	if g.InChannels > 0 {
+		fmt.Fprintf(w, "  input      %d channels, %dx%d (the layout's size)\n", g.InChannels, g.InputSize[0], g.InputSize[1])
+	}
 	fmt.Fprintf(w, "  aux heads  %s\n", yesNo(g.AuxHeads))
 	mode := "strict"
 	if !g.Strict {
@@ -143,6 +154,16 @@ func printInspect(w io.Writer, r *inspectResult) {
 	}
 	if len(g.NonFinite) > 0 {
 		fmt.Fprintf(w, "  NaN/Inf    %s\n", shortList(g.NonFinite))
+	}
+	for i, a := range g.Assumed {
+		label := "  assumed    "
+		if i > 0 {
+			label = "             "
+		}
+		fmt.Fprintf(w, "%s%s\n", label, a)
+	}
+	for _, x := range g.Warnings {
+		fmt.Fprintf(w, "  warning    %s\n", x)
 	}
 }
 

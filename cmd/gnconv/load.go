@@ -15,11 +15,11 @@ func loadFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.BoolFlag{Name: "strict", Value: true, Usage: "fail on any missing, unexpected or mis-shaped key, as load_state_dict(strict=True)"},
 		&cli.BoolFlag{Name: "no-strict", Usage: "load what matches and report the rest, as load_state_dict(strict=False)"},
-		&cli.StringFlag{Name: "layout", Value: "auto", Usage: "GoogLeNet layout: tutorial, torchvision or auto (detected from the checkpoint)"},
+		&cli.StringFlag{Name: "layout", Value: "auto", Usage: "the network's description: auto (a preset whose names are exactly the checkpoint's), a preset (" + strings.Join(graph.PresetNames(), ", ") + ") or a layout file (docs/layouts.md)"},
 		&cli.IntFlag{Name: "classes", Usage: "class count (default: read from the checkpoint)"},
 		&cli.StringFlag{Name: "aux-heads", Value: "auto", Usage: "the network's aux heads: auto (as the checkpoint), yes (the training network, aux_logits=True) or no (the deploy network, aux_logits=False)"},
 		&cli.BoolFlag{Name: "transform-input", Usage: "apply torchvision's transform_input (its pretrained weights expect it)"},
-		&cli.BoolFlag{Name: "lrn", Usage: "insert local response normalisation after pool1 and conv3, as the original Caffe network"},
+		&cli.BoolFlag{Name: "lrn", Usage: "switch on the layout's local response normalisation layers (the tutorial layout: after pool1 and conv3, as the original Caffe network)"},
 	}
 }
 
@@ -91,6 +91,12 @@ func warnReport(r *graph.LoadReport) {
 	}
 	if len(r.NonFinite) > 0 {
 		fmt.Fprintf(os.Stderr, "gnconv: warning: weights hold NaN or Inf: %s\n", shortList(r.NonFinite))
+	}
+	for _, w := range r.Warnings {
+		fmt.Fprintf(os.Stderr, "gnconv: warning: %s\n", w)
+	}
+	if len(r.Assumed) > 0 {
+		fmt.Fprintf(os.Stderr, "gnconv: note: not recorded in the file, so taken as said: %s\n", strings.Join(r.Assumed, "; "))
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/gnconv/gnconv/graph"
 	"github.com/gnconv/gnconv/internal/fixture"
 	"github.com/gnconv/gnconv/internal/onnxpb"
+	"github.com/gnconv/gnconv/tensor"
 )
 
 func gnconv(t *testing.T, args ...string) (int, string, string) {
@@ -61,6 +62,14 @@ func TestInspectGoogLeNet(t *testing.T) {
 func TestBadFilesExit2(t *testing.T) {
 	files, _ := filepath.Glob(fx("bad/*.pth"))
 	for _, f := range files {
+		if filepath.Base(f) == "full_module.pth" {
+			// a whole pickled model is read (never run); it is no GoogLeNet
+			code, out, errs := gnconv(t, "inspect", f)
+			if code != 0 || !strings.Contains(out, "not a GoogLeNet") || !strings.Contains(out, "FAILED") {
+				t.Errorf("%s: exit %d, %s\n%s", f, code, errs, out)
+			}
+			continue
+		}
 		code, _, errs := gnconv(t, "inspect", f)
 		if code != exitError || !strings.HasPrefix(errs, "gnconv: ") || !strings.Contains(errs, f) {
 			t.Errorf("%s: exit %d, stderr %q", f, code, errs)
@@ -150,7 +159,7 @@ func TestPruneAuxKeepWrapper(t *testing.T) {
 	}
 	wrapped := filepath.Join(dir, "train.pth")
 	f, _ := os.Create(wrapped)
-	if err := convert.WriteObject(f, &convert.Dict{Keys: []interface{}{"epoch", "model_state_dict", "best"}, Values: []interface{}{12, sd, 0.75}}, false); err != nil {
+	if err := convert.WriteObject(f, &convert.Dict{Keys: []interface{}{"epoch", "model_state_dict", "best"}, Values: []interface{}{12, sd, "0.75"}}, false); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()
@@ -302,5 +311,80 @@ func TestVerifyAlteredFileExit1(t *testing.T) {
 	code, out, errs := gnconv(t, "verify", p, "--weights", fx("tutorial_aux.pth"))
 	if code != exitMismatch || !strings.Contains(errs, "logits (max abs error") || !strings.Contains(out, "FAIL") {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+}
+
+// writeExpect writes an expect file as a user's torch.save({"input": x,
+// "logits": y, ...}) would, from the fixture's torch-recorded outputs;
+// shift is added to the first logit.
+func writeExpect(t *testing.T, path, model string, shift float32) {
+	t.Helper()
+	man, err := fixture.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := man.Models[model]
+	x, err := fixture.ReadF32(m.Input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &convert.Dict{Keys: []interface{}{"input"}, Values: []interface{}{tensor.NewFloat32([]int{2, 3, 224, 224}, x)}}
+	for _, name := range []string{"logits", "aux1", "aux2"} {
+		a := m.Outputs[name]
+		v, err := fixture.ReadF32(a.File)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name == "logits" {
+			v = append([]float32(nil), v...)
+			v[0] += shift
+		}
+		d.Keys = append(d.Keys, name)
+		d.Values = append(d.Values, tensor.NewFloat32(a.Shape, v))
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := convert.WriteObject(f, d, false); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestVerifyExpect: PyTorch's recorded outputs are the ground truth; a
+// mismatch exits 1 and says whether the ONNX file, the reference pass or
+// both differ from them.
+func TestVerifyExpect(t *testing.T) {
+	dir := t.TempDir()
+	weights := fx("torchvision_aux.pth")
+	onnx := filepath.Join(dir, "m.onnx")
+	good, bad := filepath.Join(dir, "expect.pt"), filepath.Join(dir, "bad.pt")
+	writeExpect(t, good, "torchvision_aux.pth", 0)
+	writeExpect(t, bad, "torchvision_aux.pth", 0.5)
+	if code, out, errs := gnconv(t, "import", weights, "--aux", "-o", onnx, "--expect", good, "--inputs", "0", "--json"); code != 0 {
+		t.Fatalf("import --expect: exit %d %s\n%s", code, errs, out)
+	} else {
+		var s importSummary
+		if err := json.Unmarshal([]byte(out), &s); err != nil || s.Verify == nil || s.Verify.Expect == nil || !s.Verify.Expect.Pass || len(s.Verify.Expect.Checks) != 3 || s.Verify.Batches != 0 {
+			t.Fatalf("import --expect summary: %v %s", err, out)
+		}
+	}
+	code, out, errs := gnconv(t, "verify", onnx, "--weights", weights, "--expect", bad)
+	if code != exitMismatch || !strings.Contains(errs, "PyTorch's logits differs from the ONNX file") || !strings.Contains(errs, "and gnconv's reference pass") {
+		t.Fatalf("expect with a shifted logit: exit %d %s\n%s", code, errs, out)
+	}
+	// transform_input changes both the file and the reference: both differ
+	tf := filepath.Join(dir, "tf.onnx")
+	if code, _, errs := gnconv(t, "import", weights, "--transform-input", "-o", tf); code != 0 {
+		t.Fatalf("exit %d %s", code, errs)
+	}
+	code, _, errs = gnconv(t, "verify", tf, "--weights", weights, "--transform-input", "--expect", good)
+	if code != exitMismatch || !strings.Contains(errs, "the ONNX file") || !strings.Contains(errs, "reference pass") {
+		t.Fatalf("transform_input against torch's plain outputs: exit %d %s", code, errs)
+	}
+	// an expect file without input, or of another class count
+	if code, _, errs := gnconv(t, "verify", onnx, "--weights", weights, "--expect", weights); code != exitError || !strings.Contains(errs, `no "input"`) {
+		t.Fatalf("weights as expect file: exit %d %s", code, errs)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/gnconv/gnconv/convert"
 	"github.com/gnconv/gnconv/graph"
 	"github.com/gnconv/gnconv/internal/mapfile"
 	"github.com/gnconv/gnconv/verify"
@@ -24,6 +25,7 @@ func verifyFlags(withBatch bool) []cli.Flag {
 		&cli.StringFlag{Name: "image", Usage: "comma-separated JPEG or PNG files to run as one more batch (resized, centre-cropped, ImageNet-normalised)"},
 		&cli.Float64Flag{Name: "atol", Value: verify.DefaultATol, Usage: "absolute tolerance: an output passes when max abs error <= atol + rtol * max |reference|"},
 		&cli.Float64Flag{Name: "rtol", Value: verify.DefaultRTol, Usage: "relative tolerance (see --atol)"},
+		&cli.StringFlag{Name: "expect", Usage: "PyTorch's own outputs, torch.save({\"input\": x, \"logits\": model(x)}, \"expect.pt\") (optionally \"aux1\", \"aux2\"): the file and the reference pass are both compared with them (docs/verify.md)"},
 	}
 	if withBatch {
 		fs = append(fs, &cli.IntFlag{Name: "batch", Value: 2, Usage: "batch size of random inputs, when the file leaves it open"})
@@ -105,7 +107,23 @@ func verifyFile(c *cli.Context, path string, l *loaded) (*verify.Report, error) 
 	if opts.ATol < 0 || opts.RTol < 0 || opts.Inputs < 0 {
 		return nil, fail(fmt.Errorf("--atol, --rtol and --inputs must not be negative"))
 	}
+	if c.IsSet("inputs") && opts.Inputs == 0 {
+		opts.Inputs = -1 // none asked for
+	}
+	if s := c.String("expect"); s != "" {
+		ck, err := convert.ReadCheckpoint(s)
+		if err != nil {
+			return nil, fail(fmt.Errorf("--expect: %w", err))
+		}
+		if opts.Expect, err = verify.ExpectedFrom(ck.StateDict); err != nil {
+			return nil, fail(fmt.Errorf("--expect %s: %w", s, err))
+		}
+	}
 	rep, err := verify.Run(data, l.net, opts)
+	var se *verify.ShapeError
+	if errors.As(err, &se) {
+		return nil, &exitErr{exitMismatch, fmt.Errorf("%s does not compute the weights' network: %s", path, se.Detail)}
+	}
 	if err != nil {
 		return nil, fail(fmt.Errorf("%s: %w", path, err))
 	}
@@ -118,6 +136,9 @@ func verifyFile(c *cli.Context, path string, l *loaded) (*verify.Report, error) 
 		}
 		if !rep.Structure.Pass {
 			bad = append(bad, "structure: "+rep.Structure.Detail)
+		}
+		if rep.Expect != nil && !rep.Expect.Pass {
+			bad = append(bad, rep.Expect.Failure())
 		}
 		msg := fmt.Sprintf("%s does not compute the weights' network: %s", path, strings.Join(bad, "; "))
 		if hint := metadataHint(data, l); hint != "" {
@@ -145,6 +166,27 @@ func printVerify(w io.Writer, r *verify.Report) {
 		s.Nodes, s.Initializers, s.OnnxGo.Nodes, s.OnnxGo.Initializers, s.OnnxGo.Inputs, s.OnnxGo.Outputs, passFail(s.Pass))
 	if s.Detail != "" {
 		fmt.Fprintf(w, "  %s\n", s.Detail)
+	}
+	if e := r.Expect; e != nil {
+		fmt.Fprintf(w, "PyTorch's recorded outputs, input %v:\n", e.Input)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "OUTPUT\tCOMPARED\tMAX ABS\tBOUND\tMAX REL\tCOSINE\tTOP-1\tRESULT")
+		for _, c := range e.Checks {
+			for _, x := range []struct {
+				who string
+				o   *verify.OutputReport
+			}{{"ONNX file", c.ONNX}, {"reference pass", c.Reference}} {
+				if x.o == nil {
+					continue
+				}
+				if x.o.Shape != "" {
+					fmt.Fprintf(tw, "%s\t%s\tshape %s\t\t\t\t\t%s\n", c.Name, x.who, x.o.Shape, passFail(x.o.Pass))
+					continue
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%.3g\t%.3g\t%.3g\t%.7f\t%.0f%%\t%s\n", c.Name, x.who, x.o.MaxAbs, x.o.Bound, x.o.MaxRel, x.o.Cosine, 100*x.o.Top1, passFail(x.o.Pass))
+			}
+		}
+		tw.Flush()
 	}
 	fmt.Fprintf(w, "result: %s\n", passFail(r.Pass))
 }
