@@ -36,6 +36,9 @@ type Options struct {
 	// the user's word (or a whole-model file's).
 	TransformInput bool
 	LRN            bool
+	// Model is a whole-model file's module tree: every hyperparameter its
+	// modules record is taken over the layout's.
+	Model Model
 }
 
 // Mismatch is a key whose shape differs between checkpoint and network.
@@ -74,6 +77,9 @@ type LoadReport struct {
 	Assumed []string
 	// Warnings are likely mistakes worth a word to the user.
 	Warnings []string
+	// FromModel lists what a whole-model file said otherwise than the
+	// layout (the file's values were taken).
+	FromModel []string
 }
 
 // LoadError is a failed load, worded as PyTorch words it.
@@ -264,8 +270,10 @@ func Load(sd *tensor.StateDict, opts Options) (*Net, *LoadReport, error) {
 	}
 	if err == nil || !named || layoutKeys(opts.Layout).overlap(sd)*2 >= sd.Len() {
 		if err == nil {
-			r.Assumed = append(r.Assumed, assumptions(net, false)...)
-			r.Warnings = warnings(net, r, opts)
+			if opts.Model == nil {
+				r.Assumed = append(r.Assumed, assumptions(net, false)...)
+			}
+			r.Warnings = append(r.Warnings, warnings(net, r, opts)...)
 		} else if le, ok := err.(*LoadError); ok {
 			le.Hint = hint(r)
 			if !named && detected == nil {
@@ -312,7 +320,7 @@ func assumptions(n *Net, byPosition bool) []string {
 // transform_input.
 func warnings(n *Net, r *LoadReport, opts Options) []string {
 	var w []string
-	if n.Layout.Name == "torchvision" && n.Classes == 1000 && !r.AuxInFile && !n.TransformInput {
+	if n.Layout.Name == "torchvision" && n.Classes == 1000 && !r.AuxInFile && !n.TransformInput && opts.Model == nil {
 		w = append(w, "a 1000-class torchvision GoogLeNet without aux heads is what torchvision's pretrained weights look like, "+
 			"and they expect transform_input=True: pass --transform-input if these are those weights (a state dict cannot say)")
 	}
@@ -378,6 +386,19 @@ func loadNamed(sd *tensor.StateDict, opts Options) (*Net, *LoadReport, error) {
 		return nil, r, fmt.Errorf("the %s layout has no LRN layers to switch on", l.Name)
 	}
 	net.TransformInput = l.TransformInput || opts.TransformInput
+	var unrecorded []string
+	if opts.Model != nil {
+		if r.FromModel, unrecorded, err = applyModel(net, opts.Model); err != nil {
+			return nil, r, err
+		}
+		if opts.TransformInput && !net.TransformInput {
+			r.Warnings = append(r.Warnings, "--transform-input was given, but the pickled model has transform_input=False: the model's value is used")
+		}
+		r.Assumed = append(r.Assumed, fmt.Sprintf("the order of layers and the functional calls of the forward code (ReLU, concatenation, flatten): the %s layout's; a whole-model file records modules, not code", l.Name))
+		if len(unrecorded) > 0 {
+			r.Assumed = append(r.Assumed, fmt.Sprintf("%s: the %s layout's (functional calls in the model, not modules)", sampleKeys(unrecorded, 4), l.Name))
+		}
+	}
 	if net.TransformInput && net.InChannels != 3 {
 		return nil, r, fmt.Errorf("transform_input needs a 3-channel input, the network has %d", net.InChannels)
 	}

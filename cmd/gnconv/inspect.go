@@ -34,6 +34,8 @@ type inspectGoogLeNet struct {
 	InChannels     int               `json:"input_channels,omitempty"`
 	InputSize      []int             `json:"input_size,omitempty"`
 	Assumed        []string          `json:"assumed"`
+	WholeModel     bool              `json:"whole_model"`
+	FromModel      []string          `json:"from_model"`
 	Warnings       []string          `json:"warnings"`
 	report         *graph.LoadReport `json:"-"`
 }
@@ -91,6 +93,7 @@ func inspect(ck *convert.Checkpoint, opts graph.Options) *inspectResult {
 		res.Bytes += len(t.Raw)
 	}
 	res.Count = len(sd.Names)
+	opts.Model = ck.GraphModel()
 	net, rep, err := graph.Load(sd, opts)
 	g := &res.GoogLeNet
 	g.OK = err == nil
@@ -101,7 +104,7 @@ func inspect(ck *convert.Checkpoint, opts graph.Options) *inspectResult {
 	g.Layout, g.LayoutEvidence = rep.Layout.String(), rep.LayoutEvidence
 	g.Classes, g.AuxHeads, g.Strict, g.Loaded = rep.Classes, rep.AuxInFile, rep.Strict, rep.Loaded
 	g.Missing, g.Unexpected, g.Mismatched, g.NonFinite = rep.Missing, rep.Unexpected, rep.Mismatched, rep.NonFinite
-	g.Assumed, g.Warnings = rep.Assumed, rep.Warnings
+	g.Assumed, g.Warnings, g.FromModel, g.WholeModel = rep.Assumed, rep.Warnings, rep.FromModel, opts.Model != nil
 	if net != nil {
 		g.InChannels, g.InputSize = net.InChannels, net.Size[:]
 	}
@@ -154,6 +157,12 @@ func printInspect(w io.Writer, r *inspectResult) {
 	}
 	if len(g.NonFinite) > 0 {
 		fmt.Fprintf(w, "  NaN/Inf    %s\n", shortList(g.NonFinite))
+	}
+	if g.WholeModel {
+		fmt.Fprintf(w, "  model      a whole pickled model: its modules' hyperparameters are used\n")
+	}
+	for _, f := range g.FromModel {
+		fmt.Fprintf(w, "  from file  %s\n", f)
 	}
 	for i, a := range g.Assumed {
 		label := "  assumed    "

@@ -73,6 +73,7 @@ func loadCheckpoint(c *cli.Context, path string, aux graph.AuxMode) (*loaded, er
 	if err != nil {
 		return nil, err
 	}
+	opts.Model = ck.GraphModel()
 	net, rep, err := graph.Load(ck.StateDict, opts)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -94,6 +95,9 @@ func warnReport(r *graph.LoadReport) {
 	}
 	for _, w := range r.Warnings {
 		fmt.Fprintf(os.Stderr, "gnconv: warning: %s\n", w)
+	}
+	if len(r.FromModel) > 0 {
+		fmt.Fprintf(os.Stderr, "gnconv: note: the pickled model's own hyperparameters differ from the %s layout's and are used: %s\n", r.Layout, shortList(r.FromModel))
 	}
 	if len(r.Assumed) > 0 {
 		fmt.Fprintf(os.Stderr, "gnconv: note: not recorded in the file, so taken as said: %s\n", strings.Join(r.Assumed, "; "))

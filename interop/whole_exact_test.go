@@ -1,0 +1,99 @@
+package interop
+
+import (
+	"bytes"
+	"encoding/json"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/gnconv/gnconv/convert"
+	"github.com/gnconv/gnconv/graph"
+	"github.com/gnconv/gnconv/verify"
+)
+
+// TestWholeModelGivesExactNetwork: two whole-model files whose state dicts
+// alone would be bound to a wrong network (torchvision's GoogLeNet built
+// with transform_input=True; a d2l GoogLeNet with ceil_mode stage pools
+// under the d2l preset's exact names). Read whole, their modules'
+// hyperparameters make the ONNX file and the reference pass equal
+// PyTorch's recorded outputs; from the state dict alone, the same check
+// against PyTorch fails, so gnconv cannot pass the wrong network.
+func TestWholeModelGivesExactNetwork(t *testing.T) {
+	requirePython(t, "torch", "torchvision")
+	dir := t.TempDir()
+	cmd := exec.Command(debianPython, "whole_exact.py", dir)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	var made map[string][]int
+	if err := json.Unmarshal(out, &made); err != nil || len(made) != 2 {
+		t.Fatalf("%v: %s", err, out)
+	}
+	for name := range made {
+		t.Run(name, func(t *testing.T) {
+			ck, err := convert.ReadCheckpoint(filepath.Join(dir, name+".pth"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			exp, err := convert.ReadCheckpoint(filepath.Join(dir, name+".expect.pt"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			expected, err := verify.ExpectedFrom(exp.StateDict)
+			if err != nil {
+				t.Fatal(err)
+			}
+			model := ck.GraphModel()
+			if model == nil {
+				t.Fatal("no module tree")
+			}
+			check := func(opts graph.Options) (*verify.Report, *graph.LoadReport) {
+				t.Helper()
+				net, rep, err := graph.Load(ck.StateDict, opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				m, err := convert.EmitONNX(net, convert.ONNXOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				data, err := m.Marshal()
+				if err != nil {
+					t.Fatal(err)
+				}
+				vr, err := verify.Run(data, net, verify.Options{Inputs: -1, Expect: expected})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return vr, rep
+			}
+			whole, rep := check(graph.Options{Model: model})
+			if !whole.Pass || whole.Expect == nil || !whole.Expect.Pass {
+				t.Fatalf("whole model against PyTorch: %s", whole.Expect.Failure())
+			}
+			for _, c := range whole.Expect.Checks {
+				t.Logf("whole model: %s max abs error ONNX %.3g, reference %.3g (bound %.3g)", c.Name, c.ONNX.MaxAbs, c.Reference.MaxAbs, c.Reference.Bound)
+			}
+			switch name {
+			case "tv_transform":
+				// transform_input comes from the file, not a flag
+				if len(rep.Warnings) != 0 {
+					t.Errorf("warnings for a whole model that records transform_input: %v", rep.Warnings)
+				}
+			case "d2l_ceil":
+				if len(rep.FromModel) == 0 {
+					t.Errorf("the ceil_mode pools were not reported as the file's own")
+				}
+			}
+			alone, _ := check(graph.Options{})
+			if alone.Expect.Pass {
+				t.Fatalf("the state dict alone binds a network PyTorch disagrees with, yet it passed")
+			}
+			t.Logf("state dict alone: %s", alone.Expect.Failure())
+		})
+	}
+}
