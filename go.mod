@@ -2,7 +2,16 @@ module github.com/gnconv/gnconv
 
 go 1.26.8
 
-require github.com/nlpodyssey/gopickle v0.3.0
+require (
+	github.com/nlpodyssey/gopickle v0.3.0
+	github.com/owulveryck/onnx-go v0.5.0
+	github.com/urfave/cli/v2 v2.27.7
+	github.com/yalue/onnxruntime_go v1.27.0
+	golang.org/x/sys v0.50.0
+	gonum.org/v1/gonum v0.0.0-20190902003836-43865b531bee
+	google.golang.org/protobuf v1.36.12
+	gorgonia.org/tensor v0.9.3
+)
 
 require (
 	github.com/chewxy/hm v1.0.0 // indirect
@@ -11,18 +20,11 @@ require (
 	github.com/gogo/protobuf v1.3.0 // indirect
 	github.com/golang/protobuf v1.5.0 // indirect
 	github.com/google/flatbuffers v1.11.0 // indirect
-	github.com/owulveryck/onnx-go v0.5.0 // indirect
 	github.com/pkg/errors v0.8.1 // indirect
 	github.com/russross/blackfriday/v2 v2.1.0 // indirect
-	github.com/urfave/cli/v2 v2.27.7 // indirect
 	github.com/xrash/smetrics v0.0.0-20240521201337-686a1a2994c1 // indirect
 	github.com/xtgo/set v1.0.0 // indirect
-	github.com/yalue/onnxruntime_go v1.27.0 // indirect
-	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/text v0.14.0 // indirect
-	gonum.org/v1/gonum v0.0.0-20190902003836-43865b531bee // indirect
-	google.golang.org/protobuf v1.36.12 // indirect
-	gorgonia.org/tensor v0.9.3 // indirect
 	gorgonia.org/vecf32 v0.9.0 // indirect
 	gorgonia.org/vecf64 v0.9.0 // indirect
 )
