@@ -1,6 +1,8 @@
 package interop
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,6 +16,22 @@ import (
 // debianPython is Debian's interpreter, where python3-onnx and
 // python3-torch are installed (another python3 may come first on PATH).
 const debianPython = "/usr/bin/python3"
+
+// pythonJSON runs one of the interop scripts with Debian's python3 and
+// decodes the JSON it prints into v; its stderr goes into the failure.
+func pythonJSON(t *testing.T, v interface{}, script string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(debianPython, append([]string{script}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", script, err, stderr.String())
+	}
+	if err := json.Unmarshal(out, v); err != nil {
+		t.Fatalf("%s printed no JSON: %v", script, err)
+	}
+}
 
 // requirePython skips without Debian's python3 and the modules named,
 // except in CI.

@@ -1,9 +1,6 @@
 package interop
 
 import (
-	"bytes"
-	"encoding/json"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -22,16 +19,10 @@ import (
 func TestWholeModelGivesExactNetwork(t *testing.T) {
 	requirePython(t, "torch", "torchvision")
 	dir := t.TempDir()
-	cmd := exec.Command(debianPython, "whole_exact.py", dir)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%v\n%s", err, stderr.String())
-	}
 	var made map[string][]int
-	if err := json.Unmarshal(out, &made); err != nil || len(made) != 2 {
-		t.Fatalf("%v: %s", err, out)
+	pythonJSON(t, &made, "whole_exact.py", dir)
+	if len(made) != 2 {
+		t.Fatalf("%d files", len(made))
 	}
 	for name := range made {
 		t.Run(name, func(t *testing.T) {

@@ -1,11 +1,8 @@
 package interop
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -22,13 +19,6 @@ import (
 func TestWholeGoogLeNetPickles(t *testing.T) {
 	requirePython(t, "torch", "torchvision")
 	dir := t.TempDir()
-	cmd := exec.Command(debianPython, "whole_model.py", dir)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%v\n%s", err, stderr.String())
-	}
 	var files map[string]struct {
 		Class          string `json:"class"`
 		TransformInput bool   `json:"transform_input"`
@@ -40,9 +30,7 @@ func TestWholeGoogLeNetPickles(t *testing.T) {
 			SHA256 string `json:"sha256"`
 		} `json:"state_dict"`
 	}
-	if err := json.Unmarshal(out, &files); err != nil {
-		t.Fatal(err)
-	}
+	pythonJSON(t, &files, "whole_model.py", dir)
 	if len(files) != 3 {
 		t.Fatalf("%d files", len(files))
 	}
