@@ -1,6 +1,10 @@
 package convert
 
-import "github.com/gnconv/gnconv/graph"
+import (
+	"strings"
+
+	"github.com/gnconv/gnconv/graph"
+)
 
 // GraphModel is the module tree of the network the checkpoint's state dict
 // came from, for graph.Options.Model: its modules' recorded hyperparameters
@@ -16,6 +20,23 @@ func (ck *Checkpoint) GraphModel() graph.Model {
 type moduleTree struct{ root *Module }
 
 func (t moduleTree) Root() graph.ModelModule { return t.root }
+
+// Leaves lists the paths of the modules that have no children, relative
+// to the root.
+func (t moduleTree) Leaves() []string {
+	var out []string
+	prefix := t.root.Path
+	if prefix != "" {
+		prefix += "."
+	}
+	_ = t.root.Walk(func(m *Module) error {
+		if len(m.Children) == 0 && m != t.root {
+			out = append(out, strings.TrimPrefix(m.Path, prefix))
+		}
+		return nil
+	})
+	return out
+}
 
 func (t moduleTree) Find(path string) graph.ModelModule {
 	if m := t.root.Find(path); m != nil {

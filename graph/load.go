@@ -378,7 +378,14 @@ func loadNamed(sd *tensor.StateDict, opts Options) (*Net, *LoadReport, error) {
 	if r.Aux && len(l.Aux) == 0 {
 		return nil, r, fmt.Errorf("the %s layout has no aux heads", l.Name)
 	}
-	net, err := l.build(r.InChannels, r.Classes, r.Aux, Switches{LRN: opts.LRN})
+	sw := Switches{LRN: opts.LRN}
+	if opts.Model != nil {
+		sw = switchesFromModel(l, opts.Model)
+		if opts.LRN && !sw.LRN {
+			r.Warnings = append(r.Warnings, "--lrn was given, but the pickled model has no LRN module where the layout puts one: the model is followed")
+		}
+	}
+	net, err := l.build(r.InChannels, r.Classes, r.Aux, sw)
 	if err != nil {
 		return nil, r, err
 	}
@@ -390,6 +397,10 @@ func loadNamed(sd *tensor.StateDict, opts Options) (*Net, *LoadReport, error) {
 	if opts.Model != nil {
 		if r.FromModel, unrecorded, err = applyModel(net, opts.Model); err != nil {
 			return nil, r, err
+		}
+		if extra := unplacedModules(net, opts.Model); len(extra) > 0 {
+			return nil, r, fmt.Errorf("the pickled model has modules the %s layout does not place, so the converted network would leave out what they compute: %s; describe the network in a layout file (docs/layouts.md)",
+				l.Name, sampleKeys(extra, 4))
 		}
 		if opts.TransformInput && !net.TransformInput {
 			r.Warnings = append(r.Warnings, "--transform-input was given, but the pickled model has transform_input=False: the model's value is used")

@@ -22,6 +22,73 @@ type ModelModule interface {
 type Model interface {
 	Root() ModelModule
 	Find(path string) ModelModule // nil when there is no such module
+	// Leaves lists the paths of the modules without children.
+	Leaves() []string
+}
+
+// switchesFromModel decides the layout's switches by the model's modules:
+// a switch is on when the model has a module where the layout puts a
+// layer that depends on it.
+func switchesFromModel(l *Layout, m Model) Switches {
+	var sw Switches
+	var walk func(prefix string, specs []LayerSpec)
+	walk = func(prefix string, specs []LayerSpec) {
+		for _, s := range specs {
+			s = l.expand(s)
+			if s.When == "lrn" && s.Name != "" && m.Find(prefix+s.Name) != nil {
+				sw.LRN = true
+			}
+			for _, br := range s.Branches {
+				walk(prefix+s.Name+".", br)
+			}
+			if s.Op == "aux" {
+				walk(prefix+s.Name+".", s.Layers)
+			}
+		}
+	}
+	walk("", l.Layers)
+	walk("", l.Aux)
+	return sw
+}
+
+// harmlessLeaves are module classes that compute nothing in eval mode or
+// that every layout places implicitly (a ReLU after a conv block).
+var harmlessLeaves = map[string]bool{"ReLU": true, "Dropout": true, "Dropout2d": true, "Flatten": true, "Identity": true}
+
+// unplacedModules lists the model's leaf modules that the network does
+// not place: a module the layout knows nothing of would compute something
+// the converted network leaves out.
+func unplacedModules(n *Net, m Model) []string {
+	placed := map[string]bool{}
+	var walk func([]*Layer)
+	walk = func(layers []*Layer) {
+		for _, l := range layers {
+			placed[l.Name] = true
+			if l.Conv != nil {
+				placed[l.Conv.Module] = true
+				if l.Conv.BN != nil {
+					placed[l.Conv.BN.Module] = true
+				}
+			}
+			for _, br := range l.Branches {
+				walk(br)
+			}
+		}
+	}
+	walk(n.Body)
+	for _, a := range n.Aux {
+		walk(a.Layers)
+	}
+	var out []string
+	for _, p := range m.Leaves() {
+		if placed[p] {
+			continue
+		}
+		if mod := m.Find(p); mod != nil && !harmlessLeaves[mod.ShortClass()] {
+			out = append(out, fmt.Sprintf("%s (%s)", p, clip(mod.ShortClass())))
+		}
+	}
+	return out
 }
 
 // applyModel takes every hyperparameter the model's modules record over
