@@ -1,7 +1,11 @@
 package interop
 
 import (
+	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gnconv/gnconv/convert"
@@ -18,15 +22,7 @@ import (
 // the state dict alone, the same check against PyTorch fails (except for
 // cifar, whose preset is its code), so gnconv cannot pass a wrong network.
 func TestWholeModelGivesExactNetwork(t *testing.T) {
-	requirePython(t, "torch", "torchvision")
-	dir := t.TempDir()
-	var made map[string]struct {
-		Whole bool `json:"whole"`
-	}
-	pythonJSON(t, &made, "whole_exact.py", dir)
-	if len(made) != 5 {
-		t.Fatalf("%d files", len(made))
-	}
+	dir, made := wholeExact(t)
 	for name, m := range made {
 		if !m.Whole {
 			continue
@@ -100,5 +96,78 @@ func TestWholeModelGivesExactNetwork(t *testing.T) {
 				t.Logf("state dict alone: %s", alone.Expect.Failure())
 			}
 		})
+	}
+}
+
+// wholeExact makes whole_exact.py's files once for the test binary.
+var wholeExactOnce struct {
+	sync.Once
+	dir  string
+	made map[string]struct {
+		Whole bool `json:"whole"`
+	}
+}
+
+func wholeExact(t *testing.T) (string, map[string]struct {
+	Whole bool `json:"whole"`
+}) {
+	t.Helper()
+	requirePython(t, "torch", "torchvision")
+	w := &wholeExactOnce
+	w.Do(func() {
+		dir, err := os.MkdirTemp("", "gnconv-whole-exact-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pythonJSON(t, &w.made, "whole_exact.py", dir)
+		w.dir = dir
+	})
+	if len(w.made) != 5 {
+		t.Fatalf("whole_exact.py made %d files", len(w.made))
+	}
+	return w.dir, w.made
+}
+
+// buildGnconv builds the command into dir.
+func buildGnconv(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "gnconv")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/gnconv/gnconv/cmd/gnconv").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestForcedLayoutFailsExpect: a d2l state dict forced onto the tutorial
+// layout (bound by position: same shapes, other pools) converts, but
+// verify --expect with PyTorch's own outputs exits 1 and says the network
+// differs; onto its own preset it passes, and without a layout the
+// renamed checkpoint is refused.
+func TestForcedLayoutFailsExpect(t *testing.T) {
+	dir, _ := wholeExact(t)
+	tmp := t.TempDir()
+	bin := buildGnconv(t, tmp)
+	run := func(args ...string) (int, string) {
+		cmd := exec.Command(bin, args...)
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode(), string(out)
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return 0, string(out)
+	}
+	sd, expect := filepath.Join(dir, "d2l_sd.pth"), filepath.Join(dir, "d2l_sd.expect.pt")
+	forced := filepath.Join(tmp, "forced.onnx")
+	if code, out := run("import", sd, "--layout", "tutorial", "-o", forced); code != 0 {
+		t.Fatalf("forced import: exit %d\n%s", code, out)
+	}
+	code, out := run("verify", forced, "--weights", sd, "--layout", "tutorial", "--expect", expect)
+	if code != 1 || !strings.Contains(out, "PyTorch's logits differs from the ONNX file") || !strings.Contains(out, "reference pass") {
+		t.Fatalf("forced layout against PyTorch: exit %d\n%s", code, out)
+	}
+	own := filepath.Join(tmp, "d2l.onnx")
+	if code, out := run("import", sd, "-o", own, "--expect", expect); code != 0 || !strings.Contains(out, "result: PASS") {
+		t.Fatalf("the d2l preset against PyTorch: exit %d\n%s", code, out)
 	}
 }

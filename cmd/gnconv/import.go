@@ -15,6 +15,7 @@ import (
 	"github.com/gnconv/gnconv/convert"
 	"github.com/gnconv/gnconv/graph"
 	"github.com/gnconv/gnconv/internal/atomicfile"
+	"github.com/gnconv/gnconv/verify"
 	"github.com/urfave/cli/v2"
 )
 
@@ -86,9 +87,14 @@ func runImport(c *cli.Context) error {
 		return fail(fmt.Errorf("the output %s is the input file", out))
 	}
 	var h, w int
+	var err error
 	if c.String("size") != "" {
-		var err error
 		if h, w, err = parseSize(c.String("size")); err != nil {
+			return fail(err)
+		}
+	} else if e := c.String("expect"); e != "" {
+		// the size PyTorch ran at, unless told otherwise
+		if h, w, err = expectSize(e); err != nil {
 			return fail(err)
 		}
 	}
@@ -156,6 +162,19 @@ func runImport(c *cli.Context) error {
 		}
 	}
 	return verr
+}
+
+// expectSize is the height and width of an expect file's input.
+func expectSize(path string) (int, int, error) {
+	ck, err := convert.ReadCheckpoint(path)
+	if err != nil {
+		return 0, 0, fmt.Errorf("--expect: %w", err)
+	}
+	e, err := verify.ExpectedFrom(ck.StateDict)
+	if err != nil {
+		return 0, 0, fmt.Errorf("--expect %s: %w", path, err)
+	}
+	return e.Input.H, e.Input.W, nil
 }
 
 func fileSHA256(path string) (string, error) {
