@@ -1,5 +1,7 @@
 package verify
 
+import "github.com/gnconv/gnconv/verify/ops"
+
 // An Inception unit ends in a Concat of convolutions (each followed by its
 // Relu) that nothing else reads. Rather than copy their outputs into the
 // Concat's, the interpreter has each convolution write its channels of the
@@ -48,7 +50,7 @@ func (m *Model) planConcats() map[int]concatMember {
 	}
 	members := map[int]concatMember{}
 	for i, n := range m.order {
-		if n.GetOpType() != "Concat" || nodeAttrs(n).int("axis", 0) != 1 || len(n.Input) < 2 {
+		if n.GetOpType() != "Concat" || m.attrs[i].Int("axis", 0) != 1 || len(n.Input) < 2 {
 			continue
 		}
 		plan := &concatPlan{node: i}
@@ -91,33 +93,41 @@ type concatRun struct {
 	n, h, w int
 }
 
-// view is the value of a convolution written into a Concat's buffer.
+// view is a convolution's output written into a Concat's buffer (its
+// value's F is nil): the run's buffer, and the first channel.
 type view struct {
 	run   *concatRun
-	first int // first channel
+	first int
 }
 
-// place returns the convOut of a planned convolution.
-func (r *concatRun) place(plan *concatPlan, input int, alloc func(int) []float32) convOut {
+// place returns the ConvOut of a planned convolution. The Concat's buffer
+// is made only when it fits the budget; otherwise the convolution writes
+// a buffer of its own, and the Concat's own checks decide.
+func (r *concatRun) place(plan *concatPlan, input int, alloc func(int) []float32, views map[*Value]view, budget *ops.Budget) ops.ConvOut {
 	return func(n, c, h, w int) (*Value, []float32, int) {
 		if r.buf == nil {
+			if _, err := budget.Shape("the Concat", []int{n, plan.channels, h, w}); err != nil {
+				return ops.OwnBuffer(alloc)(n, c, h, w)
+			}
 			r.buf, r.n, r.h, r.w = alloc(n*plan.channels*h*w), n, h, w
 		}
 		first := plan.first[input]
 		if n != r.n || h != r.h || w != r.w || first+c > plan.channels {
-			return ownBuffer(alloc)(n, c, h, w)
+			return ops.OwnBuffer(alloc)(n, c, h, w)
 		}
-		v := &Value{Shape: []int{n, c, h, w}, view: &view{r, first}}
+		v := &Value{Shape: []int{n, c, h, w}}
+		views[v] = view{r, first}
 		return v, r.buf[first*h*w:], plan.channels * h * w
 	}
 }
 
 // concatViews is the Concat's output when every input is a view of run's
 // buffer in order, covering all of it; otherwise nil.
-func concatViews(run *concatRun, plan *concatPlan, ins []*Value) *Value {
+func concatViews(run *concatRun, plan *concatPlan, ins []*Value, views map[*Value]view) *Value {
 	c := 0
 	for _, v := range ins {
-		if v.view == nil || v.view.run != run || v.view.first != c {
+		vw, ok := views[v]
+		if !ok || vw.run != run || vw.first != c {
 			return nil
 		}
 		c += v.Shape[1]
@@ -129,16 +139,17 @@ func concatViews(run *concatRun, plan *concatPlan, ins []*Value) *Value {
 }
 
 // materialize copies a view's values out of the Concat's buffer.
-func materialize(v *Value) *Value {
-	if v == nil || v.view == nil {
+func materialize(v *Value, views map[*Value]view) *Value {
+	vw, ok := views[v]
+	if v == nil || !ok {
 		return v
 	}
 	n, c, h, w := v.Shape[0], v.Shape[1], v.Shape[2], v.Shape[3]
-	r := v.view.run
+	r := vw.run
 	total := len(r.buf) / (r.n * r.h * r.w)
 	out := &Value{Shape: v.Shape, F: make([]float32, n*c*h*w)}
 	for i := 0; i < n; i++ {
-		copy(out.F[i*c*h*w:(i+1)*c*h*w], r.buf[(i*total+v.view.first)*h*w:])
+		copy(out.F[i*c*h*w:(i+1)*c*h*w], r.buf[(i*total+vw.first)*h*w:])
 	}
 	return out
 }

@@ -1,19 +1,32 @@
 package verify
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
 
 	"github.com/gnconv/gnconv/internal/kernels"
+	"github.com/gnconv/gnconv/verify/ops"
 )
 
 // Run executes the model on one input per graph input and returns every
-// graph output, in order.
-func (m *Model) Run(inputs map[string]*Value) ([]*Value, error) {
+// graph output, in order. The run is bounded by the model's limits; a
+// node that would exceed them, or any other malformed input, is an error
+// that names the node, never a crash.
+func (m *Model) Run(inputs map[string]*Value) (outs []*Value, err error) {
+	defer func() {
+		// the last resort: every operator's shape is checked before its
+		// kernel runs, so this catches only what those checks missed
+		if p := recover(); p != nil {
+			outs, err = nil, fmt.Errorf("malformed model (%v)", p)
+		}
+	}()
+	total := int64(0)
+	limit := m.inputLimit()
 	for _, in := range m.Inputs {
 		v, ok := inputs[in.Name]
-		if !ok {
+		if !ok || v == nil {
 			return nil, fmt.Errorf("no value for graph input %q", in.Name)
 		}
 		if v.Int || (in.Shape != nil && len(v.Shape) != len(in.Shape)) {
@@ -24,8 +37,19 @@ func (m *Model) Run(inputs map[string]*Value) ([]*Value, error) {
 				return nil, fmt.Errorf("input %q: shape %v, the model declares %v", in.Name, v.Shape, in.Shape)
 			}
 		}
+		n, ok := ops.Extent(v.Shape)
+		if !ok || n > limit {
+			if !ok {
+				n = -1
+			}
+			return nil, fmt.Errorf("input %q of shape %v: %w", in.Name, v.Shape, errLimit("it", n, limit))
+		}
+		if e, _ := ops.Elements(v.Shape); int64(len(v.F)) != e {
+			return nil, fmt.Errorf("input %q: %d values for shape %v", in.Name, len(v.F), v.Shape)
+		}
+		total += n
 	}
-	outs, err := m.runShared(inputs)
+	outs, err = m.runShared(inputs, total)
 	if err != nil {
 		return nil, err
 	}
@@ -50,18 +74,20 @@ func (m *Model) Run(inputs map[string]*Value) ([]*Value, error) {
 // the graph keeps its images apart (separable), and on the whole batch
 // otherwise; the shares' outputs are joined along axis 0. A share that
 // fails (a reshape that only fits the whole batch) sends the batch through
-// whole.
-func (m *Model) runShared(inputs map[string]*Value) ([]*Value, error) {
+// whole; a share over the limits fails the run. The shares charge one
+// budget for the run, for input elements in all.
+func (m *Model) runShared(inputs map[string]*Value, input int64) ([]*Value, error) {
+	whole := func() ([]*Value, error) { return m.exec(inputs, 0, m.budget(input)) }
 	batch := -1
 	for _, in := range m.Inputs {
 		v := inputs[in.Name]
 		if len(v.Shape) == 0 || (batch >= 0 && v.Shape[0] != batch) {
-			return m.exec(inputs, 0)
+			return whole()
 		}
 		batch = v.Shape[0]
 	}
 	if !m.split || batch < 2 {
-		return m.exec(inputs, 0)
+		return whole()
 	}
 	type result struct {
 		lo   int
@@ -70,6 +96,7 @@ func (m *Model) runShared(inputs map[string]*Value) ([]*Value, error) {
 	}
 	var mu sync.Mutex
 	var shares []result
+	budget := m.budget(input)
 	kernels.SplitBatch(batch, func(share, lo, hi int) {
 		part := make(map[string]*Value, len(m.Inputs))
 		for _, in := range m.Inputs {
@@ -77,7 +104,7 @@ func (m *Model) runShared(inputs map[string]*Value) ([]*Value, error) {
 			per := len(v.F) / batch
 			part[in.Name] = &Value{Shape: append([]int{hi - lo}, v.Shape[1:]...), F: v.F[lo*per : hi*per]}
 		}
-		outs, err := m.exec(part, share)
+		outs, err := m.exec(part, share, budget)
 		mu.Lock()
 		shares = append(shares, result{lo, outs, err})
 		mu.Unlock()
@@ -87,21 +114,27 @@ func (m *Model) runShared(inputs map[string]*Value) ([]*Value, error) {
 	}
 	sort.Slice(shares, func(i, j int) bool { return shares[i].lo < shares[j].lo })
 	for _, sh := range shares {
+		var le *LimitError
+		if errors.As(sh.err, &le) {
+			return nil, sh.err
+		}
+	}
+	for _, sh := range shares {
 		if sh.err != nil {
-			return m.exec(inputs, 0)
+			return whole()
 		}
 	}
 	outs := make([]*Value, len(m.Outputs))
 	for i := range outs {
 		first := shares[0].outs[i]
 		if len(first.Shape) == 0 || first.Int {
-			return m.exec(inputs, 0)
+			return whole()
 		}
 		joined := &Value{Shape: append([]int{0}, first.Shape[1:]...)}
 		for _, sh := range shares {
 			v := sh.outs[i]
 			if v.Int || len(v.Shape) != len(first.Shape) {
-				return m.exec(inputs, 0)
+				return whole()
 			}
 			joined.Shape[0] += v.Shape[0]
 			joined.F = append(joined.F, v.F...)
@@ -112,8 +145,9 @@ func (m *Model) runShared(inputs map[string]*Value) ([]*Value, error) {
 }
 
 // exec runs the graph once on inputs already checked against the graph's
-// declared inputs.
-func (m *Model) exec(inputs map[string]*Value, share int) (outs []*Value, err error) {
+// declared inputs and the limits. Each node's output shape is computed
+// and checked against the budget before the node runs.
+func (m *Model) exec(inputs map[string]*Value, share int, budget *ops.Budget) (outs []*Value, err error) {
 	current := "(before the first node)"
 	// A file that passes Parse can still describe shapes no operator
 	// accepts; whatever slips past the checks is an error, not a crash.
@@ -146,6 +180,7 @@ func (m *Model) exec(inputs map[string]*Value, share int) (outs []*Value, err er
 	}
 	fused := m.fused
 	runs := map[*concatPlan]*concatRun{}
+	views := map[*Value]view{}
 	concatRunOf := func(p *concatPlan) *concatRun {
 		if runs[p] == nil {
 			runs[p] = &concatRun{}
@@ -158,6 +193,7 @@ func (m *Model) exec(inputs map[string]*Value, share int) (outs []*Value, err er
 			continue // a Relu already applied by its Conv
 		}
 		current = nodeLabel(n)
+		op, a := m.ops[i], m.attrs[i]
 		ins := make([]*Value, len(n.Input))
 		for j, name := range n.Input {
 			if name == "" {
@@ -165,10 +201,9 @@ func (m *Model) exec(inputs map[string]*Value, share int) (outs []*Value, err er
 			}
 			ins[j] = env[name]
 		}
-		spec := ops[n.GetOpType()]
-		for j := 0; j < spec.minIn; j++ {
+		for j := 0; j < op.MinIn; j++ {
 			if ins[j] == nil {
-				return nil, fmt.Errorf("node %s: required input %d is missing", nodeLabel(n), j)
+				return nil, fmt.Errorf("node %s: required input %d is missing", current, j)
 			}
 		}
 		member, planned := m.concats[i]
@@ -176,30 +211,34 @@ func (m *Model) exec(inputs map[string]*Value, share int) (outs []*Value, err er
 		if concat == nil {
 			// only a planned Concat reads its convolutions in place
 			for j, v := range ins {
-				ins[j] = materialize(v)
+				ins[j] = materialize(v, views)
 			}
 		}
-		var out *Value
-		switch {
-		case planned:
-			place := concatRunOf(member.plan).place(member.plan, member.input, rec.alloc)
-			out, err = runConvInto(nodeAttrs(n), ins, fused[i] > 0, place)
-		case concat != nil:
-			if out = concatViews(concatRunOf(concat), concat, ins); out == nil {
-				for j, v := range ins {
-					ins[j] = materialize(v)
-				}
-				out, err = spec.runInto(nodeAttrs(n), ins, rec.alloc)
+		ctx := ops.Ctx{Opset: m.Opset, Budget: budget, Alloc: rec.alloc, ReLU: fused[i] > 0}
+		if planned {
+			ctx.Place = concatRunOf(member.plan).place(member.plan, member.input, rec.alloc, views, budget)
+		}
+		shape, err := op.Shape(&ctx, a, ins)
+		if err == nil {
+			var elems int64
+			if elems, err = budget.Shape(fmt.Sprintf("its output %s", shapeString(shape)), shape); err == nil && !op.View {
+				err = budget.Charge(elems)
 			}
-		case fused[i] > 0:
-			out, err = runConv(nodeAttrs(n), ins, true, rec.alloc)
-		case spec.runInto != nil:
-			out, err = spec.runInto(nodeAttrs(n), ins, rec.alloc)
-		default:
-			out, err = spec.run(nodeAttrs(n), ins, m.Opset)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("node %s: %w", nodeLabel(n), err)
+			return nil, fmt.Errorf("node %s: %w", current, err)
+		}
+		var out *Value
+		if concat != nil {
+			out = concatViews(concatRunOf(concat), concat, ins, views)
+		}
+		if out == nil {
+			for j, v := range ins {
+				ins[j] = materialize(v, views)
+			}
+			if out, err = op.Run(&ctx, a, ins, shape); err != nil {
+				return nil, fmt.Errorf("node %s: %w", current, err)
+			}
 		}
 		set := func(name string) {
 			if old, ok := env[name]; ok {
@@ -227,9 +266,18 @@ func (m *Model) exec(inputs map[string]*Value, share int) (outs []*Value, err er
 		if !ok {
 			return nil, fmt.Errorf("graph output %q was not computed", o.Name)
 		}
-		outs[i] = v
+		outs[i] = materialize(v, views)
 	}
 	return outs, nil
+}
+
+// shapeString prints a shape for a message, eliding the middle of a long
+// one.
+func shapeString(shape []int) string {
+	if len(shape) > 8 {
+		return fmt.Sprintf("%v…%v (rank %d)", shape[:4], shape[len(shape)-2:], len(shape))
+	}
+	return fmt.Sprint(shape)
 }
 
 // recycler hands the buffers of the values that operators allocate back

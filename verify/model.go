@@ -6,16 +6,12 @@
 package verify
 
 import (
-	"encoding/binary"
 	"fmt"
-	"math"
-	"sync"
-	"unsafe"
+	"os"
 
 	"github.com/gnconv/gnconv/internal/kernels"
-
 	"github.com/gnconv/gnconv/internal/onnxpb"
-	"github.com/gnconv/gnconv/tensor"
+	"github.com/gnconv/gnconv/verify/ops"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -27,31 +23,7 @@ const (
 )
 
 // Value is a tensor during interpretation: float32 or int64.
-type Value struct {
-	Shape []int
-	F     []float32 // when !Int
-	I     []int64   // when Int
-	Int   bool
-
-	// a convolution output written into its Concat's buffer (F is nil)
-	view *view
-
-	// a convolution weight packed for the GEMM, made on first use (an
-	// initializer is packed once for every run)
-	packOnce sync.Once
-	packed   *kernels.PackedMatrix
-}
-
-// Numel is the element count.
-func (v *Value) Numel() int { return numel(v.Shape) }
-
-func numel(shape []int) int {
-	n := 1
-	for _, d := range shape {
-		n *= d
-	}
-	return n
-}
+type Value = ops.Value
 
 // Model is a parsed ONNX model ready to run.
 type Model struct {
@@ -61,11 +33,16 @@ type Model struct {
 	Outputs  []IO
 	inits    map[string]*Value
 	order    []*onnxpb.NodeProto  // topological
+	ops      []*ops.Op            // each node's operator, in order
+	attrs    []ops.Attrs          // each node's attributes, in order
 	acts     *kernels.BufferSets  // activations, recycled from run to run, per share of the batch
 	split    bool                 // the batch may be shared out (separable)
 	fused    []int                // Conv and Relu pairs (fusions)
 	concats  map[int]concatMember // convolutions that write into their Concat
 	concatAt map[int]*concatPlan  // the planned Concats by node index
+	limits   Limits
+	weights  int64 // elements of all initializers
+	largest  int64 // elements of the largest initializer
 }
 
 // IO is a graph input or output: its name and declared shape (-1 for a
@@ -75,28 +52,80 @@ type IO struct {
 	Shape []int
 }
 
-// Parse decodes and checks an ONNX model: its opset, that every node is an
-// operator the interpreter runs with attributes it understands, and that
-// the graph is acyclic.
+// Parse decodes and checks an ONNX model under the default limits: its
+// opset, that every node is an operator the interpreter runs with
+// attributes it understands, that the graph is acyclic, and that its
+// counts and declared shapes are within the limits.
 func Parse(data []byte) (*Model, error) {
+	return ParseLimits(data, Limits{})
+}
+
+// ParseLimits is Parse under the given limits (zero fields: defaults).
+func ParseLimits(data []byte, l Limits) (*Model, error) {
+	l = l.withDefaults()
+	if int64(len(data)) > l.MaxFileBytes {
+		return nil, fmt.Errorf("the file has %d bytes, over the limit of %d (verify.Limits)", len(data), l.MaxFileBytes)
+	}
+	if err := l.checkCounts(prescan(data)); err != nil {
+		return nil, err
+	}
 	pm := &onnxpb.ModelProto{}
 	if err := proto.Unmarshal(data, pm); err != nil {
 		return nil, fmt.Errorf("not an ONNX model: %v", err)
 	}
-	return FromProto(pm)
+	return fromProto(pm, l)
 }
 
-// FromProto checks and prepares a decoded model.
+// ReadFile reads an ONNX file for Parse: anything but a regular file, or
+// a file over l's MaxFileBytes, is refused before it is read.
+func ReadFile(path string, l Limits) ([]byte, error) {
+	l = l.withDefaults()
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	if st.Size() > l.MaxFileBytes {
+		return nil, fmt.Errorf("%s has %d bytes, over the limit of %d (verify.Limits)", path, st.Size(), l.MaxFileBytes)
+	}
+	data := make([]byte, st.Size())
+	n, err := f.ReadAt(data, 0)
+	if n != len(data) {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	return data, nil
+}
+
+// FromProto checks and prepares a decoded model under the default limits.
 func FromProto(pm *onnxpb.ModelProto) (*Model, error) {
+	l := Limits{}.withDefaults()
+	g := pm.GetGraph()
+	if err := l.checkCounts(counts{len(g.GetNode()), len(g.GetInitializer()), len(g.GetInput()) + len(g.GetOutput()) + len(g.GetValueInfo())}); err != nil {
+		return nil, err
+	}
+	return fromProto(pm, l)
+}
+
+func fromProto(pm *onnxpb.ModelProto, l Limits) (*Model, error) {
 	g := pm.GetGraph()
 	if g == nil || len(g.Node) == 0 {
 		return nil, fmt.Errorf("the ONNX model has no graph")
 	}
-	m := &Model{Proto: pm, inits: map[string]*Value{}, acts: &kernels.BufferSets{}}
+	m := &Model{Proto: pm, inits: map[string]*Value{}, acts: &kernels.BufferSets{}, limits: l}
+	if len(pm.OpsetImport) > 64 {
+		return nil, fmt.Errorf("%d operator set imports", len(pm.OpsetImport))
+	}
 	for _, o := range pm.OpsetImport {
 		switch o.GetDomain() {
 		case "", "ai.onnx":
-			m.Opset = int(o.GetVersion())
+			m.Opset = int(max(min(o.GetVersion(), 1<<20), -1))
 		default:
 			return nil, fmt.Errorf("operator set domain %q is not supported (only the default ONNX domain)", o.GetDomain())
 		}
@@ -105,13 +134,30 @@ func FromProto(pm *onnxpb.ModelProto) (*Model, error) {
 		return nil, fmt.Errorf("opset %d is not supported: the interpreter runs opsets %d to %d", m.Opset, MinOpset, MaxOpset)
 	}
 	for _, t := range g.Initializer {
-		v, err := tensorValue(t)
+		v, err := ops.TensorValue(t, l.MaxTensorElements)
 		if err != nil {
 			return nil, fmt.Errorf("initializer %s: %w", t.GetName(), err)
 		}
 		m.inits[t.GetName()] = v
+		n := int64(v.Numel())
+		m.weights += n
+		m.largest = max(m.largest, n)
+	}
+	// every declared shape is checked before anything (onnx-go's second
+	// reading included) allocates from it
+	declared := int64(0)
+	declare := func(v *onnxpb.ValueInfoProto, what string) error {
+		n, err := m.declaredElements(v, what)
+		declared += n
+		if err == nil && declared > 4*m.inputLimit() {
+			err = errLimit("the graph's declared shapes together", declared, 4*m.inputLimit())
+		}
+		return err
 	}
 	for _, in := range g.Input {
+		if err := declare(in, "graph input"); err != nil {
+			return nil, err
+		}
 		if _, ok := m.inits[in.GetName()]; ok {
 			continue
 		}
@@ -121,7 +167,15 @@ func FromProto(pm *onnxpb.ModelProto) (*Model, error) {
 		}
 		m.Inputs = append(m.Inputs, io)
 	}
+	for _, v := range g.ValueInfo {
+		if err := declare(v, "value_info"); err != nil {
+			return nil, err
+		}
+	}
 	for _, out := range g.Output {
+		if err := declare(out, "graph output"); err != nil {
+			return nil, err
+		}
 		io, err := ioOf(out)
 		if err != nil {
 			return nil, err
@@ -141,6 +195,11 @@ func FromProto(pm *onnxpb.ModelProto) (*Model, error) {
 		return nil, err
 	}
 	m.order = order
+	for _, n := range order {
+		op, _ := ops.Lookup(n.GetOpType())
+		m.ops = append(m.ops, op)
+		m.attrs = append(m.attrs, ops.NodeAttrs(n))
+	}
 	m.split = m.separable()
 	m.fused = m.fusions()
 	m.concats = m.planConcats()
@@ -149,6 +208,39 @@ func FromProto(pm *onnxpb.ModelProto) (*Model, error) {
 		m.concatAt[c.plan.node] = c.plan
 	}
 	return m, nil
+}
+
+// declaredElements checks a declared shape: no negative dimension, and
+// the product of its fixed dimensions within the input limit. It returns
+// that product (the elements a reader that allocates declared tensors,
+// like onnx-go, would allocate).
+func (m *Model) declaredElements(v *onnxpb.ValueInfoProto, what string) (int64, error) {
+	dims := v.GetType().GetTensorType().GetShape().GetDim()
+	if len(dims) > 64 {
+		return 0, fmt.Errorf("%s %q has rank %d", what, v.GetName(), len(dims))
+	}
+	n := int64(1)
+	var shape []int64
+	for _, d := range dims {
+		x, ok := d.Value.(*onnxpb.TensorShapeProto_Dimension_DimValue)
+		if !ok {
+			shape = append(shape, -1)
+			continue
+		}
+		if x.DimValue == -1 {
+			shape = append(shape, -1) // read as symbolic, as before
+			continue
+		}
+		if x.DimValue < 0 {
+			return 0, fmt.Errorf("%s %q declares a negative dimension %d", what, v.GetName(), x.DimValue)
+		}
+		shape = append(shape, x.DimValue)
+		n = prod(n, max(x.DimValue, 1))
+	}
+	if limit := m.inputLimit(); n > limit {
+		return n, fmt.Errorf("%s %q declares shape %v: %w", what, v.GetName(), shape, errLimit("it", n, limit))
+	}
+	return n, nil
 }
 
 func nodeLabel(n *onnxpb.NodeProto) string {
@@ -178,90 +270,49 @@ func ioOf(v *onnxpb.ValueInfoProto) (IO, error) {
 		if d.GetDimParam() != "" || d.Value == nil {
 			io.Shape = append(io.Shape, -1)
 		} else {
-			io.Shape = append(io.Shape, int(d.GetDimValue()))
+			io.Shape = append(io.Shape, int(d.GetDimValue())) // checked by declaredElements
 		}
 	}
 	return io, nil
 }
 
-// maxElements bounds any one tensor the interpreter builds from a file.
-const maxElements = 1 << 30
-
-// tensorValue decodes an initializer or Constant value.
-func tensorValue(t *onnxpb.TensorProto) (*Value, error) {
-	if t.GetDataLocation() == onnxpb.TensorProto_EXTERNAL || len(t.ExternalData) > 0 {
-		return nil, fmt.Errorf("external data is not supported")
+// checkNode refuses any operator, attribute or attribute value the
+// interpreter does not run exactly.
+func checkNode(n *onnxpb.NodeProto, opset int) error {
+	op, ok := ops.Lookup(n.GetOpType())
+	if !ok {
+		return fmt.Errorf("node %s: operator %s is not supported by the interpreter", nodeLabel(n), n.GetOpType())
 	}
-	v := &Value{}
-	n := 1
-	for _, d := range t.Dims {
-		if d < 0 || (d > 0 && int64(n) > maxElements/d) {
-			return nil, fmt.Errorf("invalid dimensions %v", t.Dims)
-		}
-		v.Shape = append(v.Shape, int(d))
-		n *= int(d)
+	if len(n.Input) < op.MinIn || len(n.Input) > op.MaxIn {
+		return fmt.Errorf("node %s: %d inputs, %s takes %d to %d", nodeLabel(n), len(n.Input), n.GetOpType(), op.MinIn, op.MaxIn)
 	}
-	raw := t.GetRawData()
-	switch onnxpb.TensorProto_DataType(t.GetDataType()) {
-	case onnxpb.TensorProto_FLOAT:
-		switch {
-		case raw != nil:
-			if len(raw) != 4*n {
-				return nil, fmt.Errorf("raw_data has %d bytes for %d float32 values", len(raw), n)
+	if len(n.Output) != 1 {
+		used := 0
+		for _, o := range n.Output {
+			if o != "" {
+				used++
 			}
-			if n > 0 && tensor.NativeLittleEndian && uintptr(unsafe.Pointer(&raw[0]))%4 == 0 {
-				// the decoded message owns raw: read it in place
-				v.F = unsafe.Slice((*float32)(unsafe.Pointer(&raw[0])), n)
-				break
-			}
-			v.F = make([]float32, n)
-			for i := range v.F {
-				v.F[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
-			}
-		case len(t.FloatData) == n:
-			v.F = make([]float32, n)
-			copy(v.F, t.FloatData)
-		default:
-			return nil, fmt.Errorf("%d float values for %d elements", len(t.FloatData), n)
 		}
-	case onnxpb.TensorProto_INT64:
-		v.Int = true
-		switch {
-		case raw != nil:
-			if len(raw) != 8*n {
-				return nil, fmt.Errorf("raw_data has %d bytes for %d int64 values", len(raw), n)
-			}
-			v.I = make([]int64, n)
-			for i := range v.I {
-				v.I[i] = int64(binary.LittleEndian.Uint64(raw[8*i:]))
-			}
-		case len(t.Int64Data) == n:
-			v.I = append([]int64(nil), t.Int64Data...)
-		default:
-			return nil, fmt.Errorf("%d int64 values for %d elements", len(t.Int64Data), n)
+		if len(n.Output) == 0 || used > op.MaxOut || n.Output[0] == "" {
+			return fmt.Errorf("node %s: %d outputs; the interpreter computes only the first output of %s", nodeLabel(n), len(n.Output), n.GetOpType())
 		}
-	case onnxpb.TensorProto_INT32:
-		v.Int = true
-		if (raw != nil && len(raw) != 4*n) || (raw == nil && len(t.Int32Data) != n) {
-			return nil, fmt.Errorf("%d bytes or %d int32 values for %d elements", len(raw), len(t.Int32Data), n)
-		}
-		v.I = make([]int64, n)
-		switch {
-		case raw != nil:
-			for i := range v.I {
-				v.I[i] = int64(int32(binary.LittleEndian.Uint32(raw[4*i:])))
-			}
-		case len(t.Int32Data) == n:
-			for i, x := range t.Int32Data {
-				v.I[i] = int64(x)
-			}
-		default:
-			return nil, fmt.Errorf("%d int32 values for %d elements", len(t.Int32Data), n)
-		}
-	default:
-		return nil, fmt.Errorf("data type %s is not supported (float32, int64 and int32 are)", onnxpb.TensorProto_DataType(t.GetDataType()))
 	}
-	return v, nil
+	a := ops.NodeAttrs(n)
+	for name, x := range a {
+		kind, ok := op.Attrs[name]
+		if !ok {
+			return fmt.Errorf("node %s: attribute %s is not supported for %s", nodeLabel(n), name, n.GetOpType())
+		}
+		if x.GetType() != kind {
+			return fmt.Errorf("node %s: attribute %s is a %s, want %s", nodeLabel(n), name, x.GetType(), kind)
+		}
+	}
+	if op.Check != nil {
+		if err := op.Check(a, opset, len(n.Input)); err != nil {
+			return fmt.Errorf("node %s: %w", nodeLabel(n), err)
+		}
+	}
+	return nil
 }
 
 // topoSort orders the nodes so each runs after the producers of its

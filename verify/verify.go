@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/gnconv/gnconv/graph"
+	"github.com/gnconv/gnconv/verify/ops"
 )
 
 // Options steer Run.
@@ -32,6 +33,9 @@ type Options struct {
 	// Expect holds PyTorch's own outputs on an input of its own; both the
 	// file and the reference pass are compared with them.
 	Expect *Expected
+	// Limits bound what the interpreter reads and computes (the zero
+	// value: DefaultLimits; docs/verify.md, "Limits").
+	Limits Limits
 }
 
 // Default tolerances: an fp32 pipeline meets them with a wide margin (the
@@ -86,7 +90,7 @@ type Batch struct {
 // reference forward pass on the same inputs, and compares every output the
 // reference can produce.
 func Run(data []byte, net *graph.Net, opts Options) (*Report, error) {
-	m, err := Parse(data)
+	m, err := ParseLimits(data, opts.Limits)
 	if err != nil {
 		return nil, err
 	}
@@ -117,6 +121,15 @@ func Run(data []byte, net *graph.Net, opts Options) (*Report, error) {
 	n := opts.Batch
 	if in.Shape[0] > 0 {
 		n = in.Shape[0]
+	}
+	// the batch, as the file fixes it or as asked for, must fit the
+	// limits before anything is allocated for it (a declared batch whose
+	// product with the image would wrap is refused here)
+	if e, ok := ops.Extent([]int{n, ch, h, w}); !ok || e > m.inputLimit() {
+		if !ok {
+			e = -1
+		}
+		return nil, fmt.Errorf("input %q of shape %v: %w", in.Name, []int{n, ch, h, w}, errLimit("it", e, m.inputLimit()))
 	}
 	rep := &Report{Opset: m.Opset, Input: in.Name, Shape: []int{n, ch, h, w}}
 	known := map[string]bool{}
