@@ -342,89 +342,35 @@ func (l *Layout) HasSwitch(name string) bool {
 	return walk(l.Layers) || walk(l.Aux)
 }
 
-// expand fills in a layer's fields from its template.
+// expand fills in a layer's fields from its template: every field the
+// layer sets wins, the template gives the rest. The merge goes through
+// the JSON form, so it covers every field of the format by construction.
 func (l *Layout) expand(s LayerSpec) LayerSpec {
-	if s.Template == "" {
-		return s
-	}
 	t, ok := l.Templates[s.Template]
-	if !ok {
+	if s.Template == "" || !ok {
 		return s
 	}
-	merged := t
-	overlay(&merged, s)
-	merged.Template = ""
-	return merged
-}
-
-// overlay copies the fields s sets onto dst.
-func overlay(dst *LayerSpec, s LayerSpec) {
-	if s.Op != "" {
-		dst.Op = s.Op
+	merged := map[string]json.RawMessage{}
+	for _, v := range []LayerSpec{t, s} {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return s
+		}
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(b, &fields); err != nil {
+			return s
+		}
+		for k, x := range fields {
+			merged[k] = x
+		}
 	}
-	if s.Name != "" {
-		dst.Name = s.Name
+	delete(merged, "template")
+	b, err := json.Marshal(merged)
+	var out LayerSpec
+	if err != nil || json.Unmarshal(b, &out) != nil {
+		return s
 	}
-	if s.When != "" {
-		dst.When = s.When
-	}
-	if s.Conv != "" {
-		dst.Conv = s.Conv
-	}
-	if s.BN != "" {
-		dst.BN = s.BN
-	}
-	if s.Bias != nil {
-		dst.Bias = s.Bias
-	}
-	if s.BNEps != nil {
-		dst.BNEps = s.BNEps
-	}
-	if s.ReLU != nil {
-		dst.ReLU = s.ReLU
-	}
-	if !s.Out.IsZero() {
-		dst.Out = s.Out
-	}
-	if s.In != 0 {
-		dst.In = s.In
-	}
-	if !s.Kernel.IsZero() {
-		dst.Kernel = s.Kernel
-	}
-	if !s.Stride.IsZero() {
-		dst.Stride = s.Stride
-	}
-	if !s.Padding.IsZero() {
-		dst.Padding = s.Padding
-	}
-	if s.CeilMode {
-		dst.CeilMode = true
-	}
-	if s.CountIncludePad != nil {
-		dst.CountIncludePad = s.CountIncludePad
-	}
-	if !s.Size.IsZero() {
-		dst.Size = s.Size
-	}
-	if s.LRNSize != 0 {
-		dst.LRNSize, dst.Alpha, dst.Beta, dst.K = s.LRNSize, s.Alpha, s.Beta, s.K
-	}
-	if s.Channels != nil {
-		dst.Channels = s.Channels
-	}
-	if s.Branches != nil {
-		dst.Branches = s.Branches
-	}
-	if s.After != "" {
-		dst.After = s.After
-	}
-	if s.RegisterAfter != "" {
-		dst.RegisterAfter = s.RegisterAfter
-	}
-	if s.Layers != nil {
-		dst.Layers = s.Layers
-	}
+	return out
 }
 
 // Encode writes the layout as a layout file.

@@ -100,6 +100,7 @@ func TestBadLayoutFiles(t *testing.T) {
 		{`{"op": "conv", "name": "c", "out": 8, "kernel": 1}`, "must end in a linear"},
 		{`{"op": "lrn", "when": "moon", "lrn_size": 5}`, "unknown switch"},
 		{`{"op": "flatten"}, {"op": "maxpool", "kernel": 2}`, "after flatten"},
+		{`{"template": "nowhere", "name": "u"}`, "unknown template"},
 	} {
 		_, err := DecodeLayout(strings.NewReader(strings.Replace(base, "%s", c.layers, 1)))
 		switch {

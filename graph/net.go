@@ -272,6 +272,9 @@ func (l *Layout) build(inChannels, classes int, aux bool, sw Switches) (*Net, er
 func (b *builder) layers(specs []LayerSpec, prefix string, syms map[string]int, s Shape, at *[]Shape) ([]*Layer, Shape, error) {
 	var out []*Layer
 	for _, spec := range specs {
+		if _, ok := b.l.Templates[spec.Template]; spec.Template != "" && !ok {
+			return nil, s, fmt.Errorf("%s%s: unknown template %q", prefix, spec.Name, spec.Template)
+		}
 		spec = b.l.expand(spec)
 		on, err := b.sw.on(spec.When)
 		if err != nil {
