@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"github.com/gnconv/gnconv/convert"
 	"github.com/gnconv/gnconv/graph"
 	"github.com/gnconv/gnconv/internal/atomicfile"
+	"github.com/gnconv/gnconv/internal/filekind"
 	"github.com/gnconv/gnconv/verify"
 	"github.com/urfave/cli/v2"
 )
@@ -49,6 +51,7 @@ func importCommand() *cli.Command {
 			&cli.BoolFlag{Name: "softmax", Usage: "append Softmax to each output"},
 			&cli.IntFlag{Name: "batch", Usage: "fix the batch dimension (default: symbolic)"},
 			&cli.StringFlag{Name: "size", Usage: "input height and width, H,W (default: the layout's, 224,224 for ImageNet layouts)"},
+			&cli.BoolFlag{Name: "allow-nonfinite", Usage: "write the model even when weights hold NaN or Inf (refused otherwise: the model would compute NaN)"},
 			&cli.BoolFlag{Name: "verify", Usage: "run gnconv verify on the written file (exit 1 on a mismatch)"},
 			&cli.BoolFlag{Name: "json", Usage: "print a JSON summary"},
 		),
@@ -83,8 +86,13 @@ func runImport(c *cli.Context) error {
 	if out == "" {
 		out = strings.TrimSuffix(in, filepath.Ext(in)) + ".onnx"
 	}
+	if k, err := filekind.File(in); err == nil {
+		if what := notACheckpoint(in, k); what != "" {
+			return fail(errors.New(what))
+		}
+	}
 	if atomicfile.SameFile(in, out) {
-		return fail(fmt.Errorf("the output %s is the input file", out))
+		return fail(fmt.Errorf("the output %s is the input file", clean(out)))
 	}
 	var h, w int
 	var err error
@@ -101,15 +109,19 @@ func runImport(c *cli.Context) error {
 	if c.Int("batch") < 0 {
 		return fail(fmt.Errorf("--batch must be positive"))
 	}
-	if _, err := os.Stat(out); err == nil && !c.Bool("force") {
-		return fail(fmt.Errorf("%s: %w", out, atomicfile.ErrExists))
+	if err := atomicfile.Check(out, c.Bool("force")); err != nil {
+		return fail(err)
 	}
 	prog := newProgress(in)
 	prog.step("reading")
 	l, err := loadCheckpoint(c, in, graph.AuxAuto)
 	if err != nil {
 		prog.done()
-		return fail(err)
+		return loadFailed(c, err)
+	}
+	if nf := l.report.NonFinite; len(nf) > 0 && !c.Bool("allow-nonfinite") {
+		prog.done()
+		return fail(fmt.Errorf("%s: weights hold NaN or Inf: %s; the ONNX model would compute NaN, so it is not written (--allow-nonfinite writes it all the same)", clean(in), shortList(nf)))
 	}
 	sum, err := fileSHA256(in)
 	if err != nil {
@@ -156,7 +168,7 @@ func runImport(c *cli.Context) error {
 		}
 	} else {
 		fmt.Fprintf(c.App.Writer, "wrote %s: GoogLeNet (%s layout, %d classes), opset %d, %d nodes, %d parameters, %s, outputs %s, in %.2fs\n",
-			out, s.Layout, s.Classes, s.Opset, s.Nodes, s.Parameters, humanBytes(int64(s.Bytes)), strings.Join(s.Outputs, ", "), s.Seconds)
+			clean(out), clean(s.Layout), s.Classes, s.Opset, s.Nodes, s.Parameters, humanBytes(int64(s.Bytes)), strings.Join(cleanAll(s.Outputs), ", "), s.Seconds)
 		if s.Verify != nil {
 			printVerify(c.App.Writer, s.Verify)
 		}

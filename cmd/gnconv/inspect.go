@@ -38,6 +38,7 @@ type inspectGoogLeNet struct {
 	FromModel      []string          `json:"from_model"`
 	Warnings       []string          `json:"warnings"`
 	report         *graph.LoadReport `json:"-"`
+	errText        string            // Error for people: lists cut short, names escaped
 }
 
 type inspectResult struct {
@@ -69,7 +70,7 @@ func inspectCommand() *cli.Command {
 			if err != nil {
 				return fail(err)
 			}
-			ck, err := convert.ReadCheckpoint(c.Args().First())
+			ck, err := readCheckpoint(c.Args().First(), false)
 			if err != nil {
 				return fail(err)
 			}
@@ -95,42 +96,57 @@ func inspect(ck *convert.Checkpoint, opts graph.Options) *inspectResult {
 	res.Count = len(sd.Names)
 	opts.Model = ck.GraphModel()
 	net, rep, err := graph.Load(sd, opts)
-	g := &res.GoogLeNet
+	res.GoogLeNet = binding(net, rep, err, ck)
+	return res
+}
+
+// binding is what inspect and the --json output of a failed load say of
+// a checkpoint's binding to GoogLeNet.
+func binding(net *graph.Net, rep *graph.LoadReport, err error, ck *convert.Checkpoint) inspectGoogLeNet {
+	var g inspectGoogLeNet
 	g.OK = err == nil
 	if err != nil {
 		g.Error = err.Error()
+		g.errText = loadErrorMessage(err, ck)
+	}
+	if rep == nil {
+		rep = &graph.LoadReport{}
 	}
 	g.report = rep
 	g.Layout, g.LayoutEvidence = rep.Layout.String(), rep.LayoutEvidence
 	g.Classes, g.AuxHeads, g.Strict, g.Loaded = rep.Classes, rep.AuxInFile, rep.Strict, rep.Loaded
 	g.Missing, g.Unexpected, g.Mismatched, g.NonFinite = rep.Missing, rep.Unexpected, rep.Mismatched, rep.NonFinite
-	g.Assumed, g.Warnings, g.FromModel, g.WholeModel = rep.Assumed, rep.Warnings, rep.FromModel, opts.Model != nil
+	g.Assumed, g.Warnings, g.FromModel, g.WholeModel = rep.Assumed, rep.Warnings, rep.FromModel, ck.Net() != nil
 	if net != nil {
 		g.InChannels, g.InputSize = net.InChannels, net.Size[:]
 	}
-	return res
+	return g
 }
 
 func printInspect(w io.Writer, r *inspectResult) {
-	fmt.Fprintf(w, "file       %s\n", r.File)
-	fmt.Fprintf(w, "format     %s, %s-endian\n", r.Format, r.ByteOrder)
+	fmt.Fprintf(w, "file       %s\n", clean(r.File))
+	fmt.Fprintf(w, "format     %s, %s-endian\n", clean(r.Format), clean(r.ByteOrder))
 	if r.WrapperKey != "" {
-		fmt.Fprintf(w, "wrapper    state dict found under key %q\n", r.WrapperKey)
+		fmt.Fprintf(w, "wrapper    state dict found under key \"%s\"\n", clean(r.WrapperKey))
 	}
 	if r.Prefix != "" {
-		fmt.Fprintf(w, "prefix     %q removed from every key\n", r.Prefix)
+		fmt.Fprintf(w, "prefix     \"%s\" removed from every key\n", clean(r.Prefix))
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tDTYPE\tSHAPE\tELEMENTS")
 	for _, t := range r.Tensors {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", t.Name, t.DType, tensor.ShapeString(t.Shape), t.Elements)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", clean(t.Name), clean(t.DType), tensor.ShapeString(t.Shape), t.Elements)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\ntensors %d, parameters %d, bytes %d (%s)\n\n", r.Count, r.Parameters, r.Bytes, humanBytes(int64(r.Bytes)))
 	g := r.GoogLeNet
+	names := make([]string, len(r.Tensors))
+	for i, t := range r.Tensors {
+		names[i] = t.Name
+	}
 	fmt.Fprintln(w, "GoogLeNet")
-	fmt.Fprintf(w, "  layout     %s (%s)\n", g.Layout, g.LayoutEvidence)
+	fmt.Fprintf(w, "  layout     %s (%s)\n", clean(g.Layout), scrubNames(g.LayoutEvidence, names))
 	fmt.Fprintf(w, "  classes    %d\n", g.Classes)
 	if g.InChannels > 0 {
 		fmt.Fprintf(w, "  input      %d channels, %dx%d (the layout's size)\n", g.InChannels, g.InputSize[0], g.InputSize[1])
@@ -153,7 +169,7 @@ func printInspect(w io.Writer, r *inspectResult) {
 			fmt.Fprintf(w, "  unexpected %s\n", shortList(g.Unexpected))
 		}
 	} else {
-		fmt.Fprintf(w, "  load       %s: FAILED\n%s\n", mode, indent(g.Error, "    "))
+		fmt.Fprintf(w, "  load       %s: FAILED\n%s\n", mode, indent(g.errText, "    "))
 	}
 	if len(g.NonFinite) > 0 {
 		fmt.Fprintf(w, "  NaN/Inf    %s\n", shortList(g.NonFinite))
@@ -162,17 +178,17 @@ func printInspect(w io.Writer, r *inspectResult) {
 		fmt.Fprintf(w, "  model      a whole pickled model: its modules' hyperparameters are used\n")
 	}
 	for _, f := range g.FromModel {
-		fmt.Fprintf(w, "  from file  %s\n", f)
+		fmt.Fprintf(w, "  from file  %s\n", scrubNames(f, names))
 	}
 	for i, a := range g.Assumed {
 		label := "  assumed    "
 		if i > 0 {
 			label = "             "
 		}
-		fmt.Fprintf(w, "%s%s\n", label, a)
+		fmt.Fprintf(w, "%s%s\n", label, scrubNames(a, names))
 	}
 	for _, x := range g.Warnings {
-		fmt.Fprintf(w, "  warning    %s\n", x)
+		fmt.Fprintf(w, "  warning    %s\n", scrubNames(x, names))
 	}
 }
 

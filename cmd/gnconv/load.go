@@ -1,12 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/gnconv/gnconv/convert"
 	"github.com/gnconv/gnconv/graph"
+	"github.com/gnconv/gnconv/internal/filekind"
 	"github.com/urfave/cli/v2"
 )
 
@@ -27,6 +28,9 @@ func loadFlags() []cli.Flag {
 // the command fixes them (prune-aux's deploy network), else AuxAuto and
 // the --aux-heads flag decides.
 func loadOptions(c *cli.Context, aux graph.AuxMode) (graph.Options, error) {
+	if c.IsSet("strict") && c.Bool("strict") && c.Bool("no-strict") {
+		return graph.Options{}, usageErr(fmt.Errorf("conflicting flags: --strict and --no-strict (give one)"))
+	}
 	layout, err := graph.ParseLayout(c.String("layout"))
 	if err != nil {
 		return graph.Options{}, err
@@ -63,50 +67,142 @@ type loaded struct {
 }
 
 // loadCheckpoint reads a checkpoint and binds it, printing the non-strict
-// report's findings to stderr.
+// report's findings to stderr. A failed binding is a *loadFailure.
 func loadCheckpoint(c *cli.Context, path string, aux graph.AuxMode) (*loaded, error) {
 	opts, err := loadOptions(c, aux)
 	if err != nil {
 		return nil, err
 	}
-	ck, err := convert.MapCheckpoint(path)
+	ck, err := readCheckpoint(path, true)
 	if err != nil {
 		return nil, err
 	}
 	opts.Model = ck.GraphModel()
 	net, rep, err := graph.Load(ck.StateDict, opts)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, &loadFailure{path: path, ck: ck, report: rep, err: err, text: clean(path) + ": " + loadErrorMessage(err, ck)}
 	}
-	warnReport(rep)
+	warnReport(c, rep)
 	return &loaded{ck, net, rep}, nil
 }
 
-// warnReport tells the user what a successful load left out.
-func warnReport(r *graph.LoadReport) {
+// loadFailure is a checkpoint that was read but did not bind: its report
+// goes into --json output.
+type loadFailure struct {
+	path   string
+	ck     *convert.Checkpoint
+	report *graph.LoadReport
+	err    error
+	text   string
+}
+
+func (e *loadFailure) Error() string { return e.text }
+func (e *loadFailure) Unwrap() error { return e.err }
+
+// loadErrorMessage is a failed binding's message for people: PyTorch's
+// wording with long key lists cut short, every name from the file
+// escaped.
+func loadErrorMessage(err error, ck *convert.Checkpoint) string {
+	var le *graph.LoadError
+	if errors.As(err, &le) {
+		return loadErrorText(le)
+	}
+	return scrubNames(err.Error(), ck.StateDict.Names)
+}
+
+// readCheckpoint reads a checkpoint (memory-mapped when mapped is set);
+// a file that is not one is named for what it is, when it can be told.
+func readCheckpoint(path string, mapped bool) (*convert.Checkpoint, error) {
+	var ck *convert.Checkpoint
+	var err error
+	if mapped {
+		ck, err = convert.MapCheckpoint(path)
+	} else {
+		ck, err = convert.ReadCheckpoint(path)
+	}
+	if err == nil {
+		return ck, nil
+	}
+	if errors.Is(err, convert.ErrFormat) {
+		if k, kerr := filekind.File(path); kerr == nil && k.Known() {
+			if what := notACheckpoint(path, k); what != "" {
+				return nil, errors.New(what)
+			}
+		}
+	}
+	return nil, err
+}
+
+// notACheckpoint says what a file is and what to do with it, for the
+// kinds that are surely not a checkpoint; "" for the others.
+func notACheckpoint(path string, k filekind.Kind) string {
+	p := clean(path)
+	what := fmt.Sprintf("%s is %s, not a PyTorch checkpoint", p, clean(k.Description))
+	switch k.Name {
+	case "onnx":
+		return what + fmt.Sprintf(": to check it against its weights, gnconv verify %s --weights model.pth; to drop its aux outputs, gnconv prune-aux %s", p, p)
+	case "safetensors":
+		return what + ": gnconv reads torch.save files; in Python, load it with safetensors.torch.load_file and torch.save the state dict"
+	case "torchscript":
+		return what + ": it holds compiled code, which gnconv does not run; torch.save(model.state_dict(), \"model.pth\") from the model it was made of, or from torch.jit.load(...).state_dict()"
+	case "hdf5", "npy":
+		return what + ": gnconv reads PyTorch's torch.save files only"
+	case "gzip", "zip", "text", "empty":
+		return what
+	}
+	return ""
+}
+
+// warnReport tells the user what a successful load left out. NaN and Inf
+// weights are not a warning for a command that refuses them.
+func warnReport(c *cli.Context, r *graph.LoadReport) {
 	if !r.Strict && len(r.Missing) > 0 {
-		fmt.Fprintf(os.Stderr, "gnconv: warning: missing key(s) in state_dict (not loaded): %s\n", shortList(r.Missing))
+		fmt.Fprintf(c.App.ErrWriter, "gnconv: warning: missing key(s) in state_dict (not loaded): %s\n", shortList(r.Missing))
 	}
 	if !r.Strict && len(r.Unexpected) > 0 {
-		fmt.Fprintf(os.Stderr, "gnconv: warning: unexpected key(s) in state_dict (ignored): %s\n", shortList(r.Unexpected))
+		fmt.Fprintf(c.App.ErrWriter, "gnconv: warning: unexpected key(s) in state_dict (ignored): %s\n", shortList(r.Unexpected))
 	}
-	if len(r.NonFinite) > 0 {
-		fmt.Fprintf(os.Stderr, "gnconv: warning: weights hold NaN or Inf: %s\n", shortList(r.NonFinite))
+	if len(r.NonFinite) > 0 && !refusesNonFinite(c) {
+		fmt.Fprintf(c.App.ErrWriter, "gnconv: warning: weights hold NaN or Inf: %s\n", shortList(r.NonFinite))
 	}
 	for _, w := range r.Warnings {
-		fmt.Fprintf(os.Stderr, "gnconv: warning: %s\n", w)
+		fmt.Fprintf(c.App.ErrWriter, "gnconv: warning: %s\n", cleanLines(w))
 	}
 	if len(r.FromModel) > 0 {
-		fmt.Fprintf(os.Stderr, "gnconv: note: the pickled model's own hyperparameters differ from the %s layout's and are used: %s\n", r.Layout, shortList(r.FromModel))
+		fmt.Fprintf(c.App.ErrWriter, "gnconv: note: the pickled model's own hyperparameters differ from the %s layout's and are used: %s\n", clean(r.Layout.String()), shortList(r.FromModel))
 	}
 	if len(r.Assumed) > 0 {
-		fmt.Fprintf(os.Stderr, "gnconv: note: not recorded in the file, so taken as said: %s\n", strings.Join(r.Assumed, "; "))
+		fmt.Fprintf(c.App.ErrWriter, "gnconv: note: not recorded in the file, so taken as said: %s\n", cleanLines(strings.Join(r.Assumed, "; ")))
 	}
 }
 
-func shortList(keys []string) string {
-	if len(keys) > 8 {
-		return strings.Join(keys[:8], ", ") + fmt.Sprintf(" and %d more", len(keys)-8)
+// refusesNonFinite: the command has --allow-nonfinite and it was not
+// given.
+func refusesNonFinite(c *cli.Context) bool {
+	for _, f := range c.Command.Flags {
+		for _, n := range f.Names() {
+			if n == "allow-nonfinite" {
+				return !c.Bool("allow-nonfinite")
+			}
+		}
 	}
-	return strings.Join(keys, ", ")
+	return false
+}
+
+// loadFailed is the error of a command whose checkpoint did not load;
+// with --json, the whole binding report (every key) goes to standard
+// output first.
+func loadFailed(c *cli.Context, err error) error {
+	var lf *loadFailure
+	if c.Bool("json") && errors.As(err, &lf) {
+		g := binding(nil, lf.report, lf.err, lf.ck)
+		if jerr := writeJSON(c.App.Writer, struct {
+			File      string           `json:"file"`
+			Error     string           `json:"error"`
+			GoogLeNet inspectGoogLeNet `json:"googlenet"`
+		}{lf.path, lf.err.Error(), g}); jerr != nil {
+			return fail(jerr)
+		}
+	}
+	return fail(err)
 }

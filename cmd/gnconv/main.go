@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
+	"github.com/gnconv/gnconv/internal/atomicfile"
 	"github.com/urfave/cli/v2"
 )
 
@@ -33,6 +35,30 @@ func (e *exitErr) Unwrap() error { return e.err }
 
 func fail(err error) error { return &exitErr{exitError, err} }
 
+// usageErr is bad usage: the message, then a pointer to --help.
+func usageErr(err error) error { return &exitErr{exitError, err} }
+
+// noCommand answers a bare `gnconv` (usage on stderr, exit 2), `gnconv
+// help [command]` and a command that does not exist.
+func noCommand(c *cli.Context) error {
+	if c.NArg() == 0 {
+		cli.HelpPrinter(c.App.ErrWriter, cli.AppHelpTemplate, c.App)
+		return usageErr(errors.New("no command given"))
+	}
+	name := c.Args().First()
+	if name == "help" {
+		if c.NArg() > 1 {
+			return cli.ShowCommandHelp(c, c.Args().Get(1))
+		}
+		return cli.ShowAppHelp(c)
+	}
+	var names []string
+	for _, cmd := range c.App.VisibleCommands() {
+		names = append(names, cmd.Name)
+	}
+	return usageErr(fmt.Errorf("unknown command %s (the commands are %s; gnconv --help lists them)", clean(name), strings.Join(names, ", ")))
+}
+
 func newApp(stdout, stderr io.Writer) *cli.App {
 	return &cli.App{
 		Name:      "gnconv",
@@ -50,11 +76,13 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			verifyCommand(),
 		},
 		HideHelpCommand: true,
+		Action:          noCommand,
 		ExitErrHandler:  func(*cli.Context, error) {},
 	}
 }
 
 func main() {
+	atomicfile.CleanupOnSignals()
 	os.Exit(run(os.Args, os.Stdout, os.Stderr))
 }
 
@@ -65,7 +93,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintln(stderr, "gnconv:", err)
+	fmt.Fprintln(stderr, "gnconv:", cleanLines(err.Error()))
 	var ee *exitErr
 	if errors.As(err, &ee) {
 		return ee.code

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"github.com/gnconv/gnconv/convert"
 	"github.com/gnconv/gnconv/graph"
 	"github.com/gnconv/gnconv/internal/atomicfile"
+	"github.com/gnconv/gnconv/internal/filekind"
 	"github.com/gnconv/gnconv/internal/onnxpb"
 	"github.com/gnconv/gnconv/tensor"
 	"github.com/urfave/cli/v2"
@@ -46,6 +46,7 @@ func pruneAuxCommand() *cli.Command {
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "file to write (default: the input name with _deploy)"},
 			&cli.BoolFlag{Name: "force", Usage: "overwrite an existing output file"},
 			&cli.BoolFlag{Name: "keep-wrapper", Usage: "write a wrapping training dict back with only its state dict pruned"},
+			&cli.StringFlag{Name: "outputs", Usage: "for an ONNX file whose outputs are not named logits, aux1 and aux2: what they are, in order (e.g. logits,aux2,aux1); the aux ones are removed"},
 			&cli.BoolFlag{Name: "json", Usage: "print a JSON summary"},
 		),
 		Action: runPruneAux,
@@ -63,26 +64,28 @@ func runPruneAux(c *cli.Context) error {
 		out = strings.TrimSuffix(in, ext) + "_deploy" + ext
 	}
 	if atomicfile.SameFile(in, out) {
-		return fail(fmt.Errorf("the output %s is the input file: the input is never modified", out))
+		return fail(fmt.Errorf("the output %s is the input file: the input is never modified", clean(out)))
 	}
-	if _, err := os.Stat(out); err == nil && !c.Bool("force") {
-		return fail(fmt.Errorf("%s: %w", out, atomicfile.ErrExists))
+	if err := atomicfile.Check(out, c.Bool("force")); err != nil {
+		return fail(err)
 	}
 	var s *pruneSummary
 	var err error
 	if isONNX(in) {
 		s, err = pruneONNX(c, in, out)
+	} else if c.String("outputs") != "" {
+		return fail(fmt.Errorf("--outputs names an ONNX file's outputs; %s is no ONNX file", clean(in)))
 	} else {
 		s, err = pruneCheckpoint(c, in, out)
 	}
 	if err != nil {
-		return fail(err)
+		return loadFailed(c, err)
 	}
 	if c.Bool("json") {
 		return writeJSON(c.App.Writer, s)
 	}
 	w := c.App.Writer
-	fmt.Fprintf(w, "wrote %s: removed %d entries (%d parameters, %s)", out, len(s.Removed), s.RemovedParameters, humanBytes(int64(s.BytesSaved)))
+	fmt.Fprintf(w, "wrote %s: removed %d entries (%d parameters, %s)", clean(out), len(s.Removed), s.RemovedParameters, humanBytes(int64(s.BytesSaved)))
 	if s.Format == "onnx" {
 		fmt.Fprintf(w, ", %d nodes and %d initializers", s.RemovedNodes, s.RemovedInits)
 	}
@@ -93,20 +96,14 @@ func runPruneAux(c *cli.Context) error {
 	return nil
 }
 
-// isONNX tells an ONNX file from a checkpoint: a checkpoint starts as a
-// zip archive or a pickle.
+// isONNX tells an ONNX file from a checkpoint: by its name, or by its
+// first bytes (ModelProto's fields).
 func isONNX(path string) bool {
 	if strings.EqualFold(filepath.Ext(path), ".onnx") {
 		return true
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	head := make([]byte, 4)
-	n, _ := io.ReadFull(f, head)
-	return n == 4 && !bytes.HasPrefix(head, []byte("PK")) && head[0] != 0x80
+	k, err := filekind.File(path)
+	return err == nil && k.Name == "onnx"
 }
 
 func pruneCheckpoint(c *cli.Context, in, out string) (*pruneSummary, error) {
@@ -115,7 +112,7 @@ func pruneCheckpoint(c *cli.Context, in, out string) (*pruneSummary, error) {
 		return nil, err
 	}
 	if !l.report.AuxInFile {
-		return nil, fmt.Errorf("%s has no aux heads: there is nothing to prune", in)
+		return nil, fmt.Errorf("%s has no aux heads: there is nothing to prune", clean(in))
 	}
 	kept, removed := graph.StripAux(l.ck.StateDict, graph.AuxEntries(l.ck.StateDict, l.report))
 	// The result must be what the deploy network loads strictly.
@@ -197,15 +194,22 @@ func pruneONNX(c *cli.Context, in, out string) (*pruneSummary, error) {
 	}
 	m := &onnxpb.ModelProto{}
 	if err := proto.Unmarshal(data, m); err != nil {
-		return nil, fmt.Errorf("%s: not an ONNX model: %v", in, err)
+		if k := filekind.Bytes(data); k.Known() && k.Name != "onnx" {
+			return nil, fmt.Errorf("%s is %s, not an ONNX model", clean(in), clean(k.Description))
+		}
+		return nil, fmt.Errorf("%s: not an ONNX model: %v", clean(in), err)
+	}
+	drop, err := auxOutputs(m, c.String("outputs"))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", clean(in), err)
 	}
 	before := map[string]*onnxpb.TensorProto{}
 	for _, t := range m.GetGraph().GetInitializer() {
 		before[t.GetName()] = t
 	}
-	nodes, inits, err := convert.PruneONNXOutputs(m, []string{"aux1", "aux2"})
+	nodes, inits, err := convert.PruneONNXOutputs(m, drop)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", in, err)
+		return nil, fmt.Errorf("%s: %s", clean(in), cleanLines(err.Error()))
 	}
 	for _, p := range m.MetadataProps {
 		if p.GetKey() == "aux_outputs" {
@@ -244,4 +248,63 @@ func elements(t *onnxpb.TensorProto) int {
 		n *= int(d)
 	}
 	return n
+}
+
+// auxOutputs are the names of the file's aux outputs: aux1 and aux2, or
+// those that --outputs says are aux heads (given in the file's output
+// order, as verify --outputs).
+func auxOutputs(m *onnxpb.ModelProto, given string) ([]string, error) {
+	outs := m.GetGraph().GetOutput()
+	var names []string
+	for _, o := range outs {
+		names = append(names, o.GetName())
+	}
+	if given == "" {
+		has := map[string]bool{}
+		for _, n := range names {
+			has[n] = true
+		}
+		if !has["aux1"] && !has["aux2"] {
+			if len(names) > 1 {
+				return nil, fmt.Errorf("no output is named aux1 or aux2 (the outputs are %s): say what they are in order with --outputs, e.g. --outputs %s",
+					strings.Join(cleanAll(names), ", "), strings.Join([]string{"logits", "aux2", "aux1"}[:min(3, len(names))], ","))
+			}
+			return nil, fmt.Errorf("the model has one output (%s) and no aux heads: there is nothing to prune", clean(names[0]))
+		}
+		var drop []string
+		for _, n := range []string{"aux1", "aux2"} {
+			if has[n] {
+				drop = append(drop, n)
+			}
+		}
+		return drop, nil
+	}
+	roles := strings.Split(given, ",")
+	if len(roles) != len(names) {
+		return nil, fmt.Errorf("--outputs names %d outputs, the file has %d (%s)", len(roles), len(names), strings.Join(cleanAll(names), ", "))
+	}
+	seen := map[string]bool{}
+	var drop []string
+	for i, r := range roles {
+		r = strings.TrimSpace(r)
+		switch r {
+		case "logits", "aux1", "aux2":
+		default:
+			return nil, fmt.Errorf("--outputs: %q is not logits, aux1 or aux2", clean(r))
+		}
+		if seen[r] {
+			return nil, fmt.Errorf("--outputs names %s twice", r)
+		}
+		seen[r] = true
+		if r != "logits" {
+			drop = append(drop, names[i])
+		}
+	}
+	if !seen["logits"] {
+		return nil, fmt.Errorf("--outputs names no logits output")
+	}
+	if len(drop) == 0 {
+		return nil, fmt.Errorf("--outputs names no aux output: there is nothing to prune")
+	}
+	return drop, nil
 }

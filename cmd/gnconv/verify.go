@@ -4,17 +4,35 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"text/tabwriter"
 
-	"github.com/gnconv/gnconv/convert"
 	"github.com/gnconv/gnconv/graph"
+	"github.com/gnconv/gnconv/internal/filekind"
 	"github.com/gnconv/gnconv/internal/mapfile"
 	"github.com/gnconv/gnconv/verify"
 	"github.com/urfave/cli/v2"
 )
 
-type verifyReport = verify.Report
+// verifyReport is verify's report with each image's top classes.
+type verifyReport struct {
+	*verify.Report
+	Images []imageTop `json:"images,omitempty"`
+}
+
+// imageTop is one --image file's top-5 classes, from the ONNX file and
+// from the reference pass, best first.
+type imageTop struct {
+	File      string       `json:"file"`
+	ONNX      []classScore `json:"onnx"`
+	Reference []classScore `json:"reference"`
+}
+
+type classScore struct {
+	Class int     `json:"class"`
+	Score float32 `json:"score"`
+}
 
 // verifyFlags are verify's input and tolerance flags; import shares them
 // but has a --batch of its own (the file's batch, which verify then uses).
@@ -69,7 +87,7 @@ func verifyCommand() *cli.Command {
 			}
 			l, err := loadCheckpoint(c, c.String("weights"), graph.AuxAuto)
 			if err != nil {
-				return fail(err)
+				return loadFailed(c, err)
 			}
 			rep, err := verifyFile(c, c.Args().First(), l)
 			if rep != nil {
@@ -88,11 +106,12 @@ func verifyCommand() *cli.Command {
 
 // verifyFile runs the checks and returns the report, with an exitErr of
 // status 1 when they fail and 2 when they cannot run.
-func verifyFile(c *cli.Context, path string, l *loaded) (*verify.Report, error) {
+func verifyFile(c *cli.Context, path string, l *loaded) (*verifyReport, error) {
 	data, err := mapfile.ReadFile(path)
 	if err != nil {
 		return nil, fail(err)
 	}
+	p := clean(path)
 	opts := verify.Options{Inputs: c.Int("inputs"), Seed: c.Int64("seed"), Batch: c.Int("batch"),
 		ATol: c.Float64("atol"), RTol: c.Float64("rtol")}
 	if s := c.String("outputs"); s != "" {
@@ -111,36 +130,45 @@ func verifyFile(c *cli.Context, path string, l *loaded) (*verify.Report, error) 
 		opts.Inputs = -1 // none asked for
 	}
 	if s := c.String("expect"); s != "" {
-		ck, err := convert.ReadCheckpoint(s)
+		ck, err := readCheckpoint(s, false)
 		if err != nil {
 			return nil, fail(fmt.Errorf("--expect: %w", err))
 		}
 		if opts.Expect, err = verify.ExpectedFrom(ck.StateDict); err != nil {
-			return nil, fail(fmt.Errorf("--expect %s: %w", s, err))
+			return nil, fail(fmt.Errorf("--expect %s: %s", clean(s), scrubNames(err.Error(), ck.StateDict.Names)))
 		}
 	}
-	rep, err := verify.Run(data, l.net, opts)
+	vr, err := verify.Run(data, l.net, opts)
 	var se *verify.ShapeError
 	if errors.As(err, &se) {
-		return nil, &exitErr{exitMismatch, fmt.Errorf("%s does not compute the weights' network: %s", path, se.Detail)}
+		return nil, &exitErr{exitMismatch, fmt.Errorf("%s does not compute the weights' network: %s", p, cleanLines(se.Detail))}
 	}
 	if err != nil {
-		return nil, fail(fmt.Errorf("%s: %w", path, err))
+		if k := filekind.Bytes(data); k.Known() && k.Name != "onnx" {
+			return nil, fail(fmt.Errorf("%s is %s, not an ONNX model", p, clean(k.Description)))
+		}
+		return nil, fail(fmt.Errorf("%s: %w", p, err))
+	}
+	rep := &verifyReport{Report: vr}
+	if len(opts.Images) > 0 {
+		if rep.Images, err = imagesTop(data, l, vr, opts.Images); err != nil {
+			return nil, fail(fmt.Errorf("%s: %w", p, err))
+		}
 	}
 	if !rep.Pass {
 		var bad []string
 		for _, o := range rep.Outputs {
 			if !o.Pass {
-				bad = append(bad, fmt.Sprintf("%s (max abs error %.3g > %.3g)", o.Name, o.MaxAbs, o.Bound))
+				bad = append(bad, fmt.Sprintf("%s (max abs error %.3g > %.3g)", clean(o.Name), o.MaxAbs, o.Bound))
 			}
 		}
 		if !rep.Structure.Pass {
-			bad = append(bad, "structure: "+rep.Structure.Detail)
+			bad = append(bad, "structure: "+clean(rep.Structure.Detail))
 		}
 		if rep.Expect != nil && !rep.Expect.Pass {
-			bad = append(bad, rep.Expect.Failure())
+			bad = append(bad, cleanLines(rep.Expect.Failure()))
 		}
-		msg := fmt.Sprintf("%s does not compute the weights' network: %s", path, strings.Join(bad, "; "))
+		msg := fmt.Sprintf("%s does not compute the weights' network: %s", p, strings.Join(bad, "; "))
 		if hint := metadataHint(data, l); hint != "" {
 			msg += "\n" + hint
 		}
@@ -149,8 +177,25 @@ func verifyFile(c *cli.Context, path string, l *loaded) (*verify.Report, error) 
 	return rep, nil
 }
 
-func printVerify(w io.Writer, r *verify.Report) {
-	fmt.Fprintf(w, "verify: opset %d, input %s %v, %d batch(es)\n", r.Opset, r.Input, r.Shape, r.Batches)
+func printVerify(w io.Writer, r *verifyReport) {
+	var inputs []string
+	random := r.Batches
+	if len(r.Images) > 0 {
+		random--
+	}
+	if random > 0 {
+		inputs = append(inputs, fmt.Sprintf("%d random %s of %d", random, plural(random, "batch", "batches"), r.Shape[0]))
+	}
+	if n := len(r.Images); n > 0 {
+		inputs = append(inputs, fmt.Sprintf("%d %s", n, plural(n, "image", "images")))
+	}
+	if r.Expect != nil {
+		inputs = append(inputs, "PyTorch's recorded input")
+	}
+	if len(inputs) == 0 {
+		inputs = append(inputs, "no inputs")
+	}
+	fmt.Fprintf(w, "verify: opset %d, input %s (%d channels, %dx%d): %s\n", r.Opset, clean(r.Input), r.Shape[1], r.Shape[2], r.Shape[3], strings.Join(inputs, ", "))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "OUTPUT\tREFERENCE\tMAX ABS\tBOUND\tMAX REL\tCOSINE\tTOP-1\tTOP-5\tRESULT")
 	for _, o := range r.Outputs {
@@ -158,14 +203,23 @@ func printVerify(w io.Writer, r *verify.Report) {
 		if o.Softmax {
 			ref += "+softmax"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.3g\t%.3g\t%.3g\t%.7f\t%.0f%%\t%.0f%%\t%s\n", o.Name, ref, o.MaxAbs, o.Bound, o.MaxRel, o.Cosine, 100*o.Top1, 100*o.Top5, passFail(o.Pass))
+		fmt.Fprintf(tw, "%s\t%s\t%.3g\t%.3g\t%.3g\t%.7f\t%.0f%%\t%.0f%%\t%s\n", clean(o.Name), clean(ref), o.MaxAbs, o.Bound, o.MaxRel, o.Cosine, 100*o.Top1, 100*o.Top5, passFail(o.Pass))
 	}
 	tw.Flush()
+	if len(r.Images) > 0 {
+		fmt.Fprintln(w, "images, top-5 classes (score), best first:")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for _, im := range r.Images {
+			fmt.Fprintf(tw, "  %s\tONNX file\t%s\n", clean(im.File), topText(im.ONNX))
+			fmt.Fprintf(tw, "  \treference pass\t%s\n", topText(im.Reference))
+		}
+		tw.Flush()
+	}
 	s := r.Structure
-	fmt.Fprintf(w, "structure: %d nodes, %d initializers; onnx-go reads %d nodes, %d initializers, inputs %v, outputs %v: %s\n",
-		s.Nodes, s.Initializers, s.OnnxGo.Nodes, s.OnnxGo.Initializers, s.OnnxGo.Inputs, s.OnnxGo.Outputs, passFail(s.Pass))
+	fmt.Fprintf(w, "structure: %d nodes, %d initializers; onnx-go reads %d nodes, %d initializers, inputs %s, outputs %s: %s\n",
+		s.Nodes, s.Initializers, s.OnnxGo.Nodes, s.OnnxGo.Initializers, nameList(s.OnnxGo.Inputs), nameList(s.OnnxGo.Outputs), passFail(s.Pass))
 	if s.Detail != "" {
-		fmt.Fprintf(w, "  %s\n", s.Detail)
+		fmt.Fprintf(w, "  %s\n", cleanLines(s.Detail))
 	}
 	if e := r.Expect; e != nil {
 		fmt.Fprintf(w, "PyTorch's recorded outputs, input %v:\n", e.Input)
@@ -180,15 +234,96 @@ func printVerify(w io.Writer, r *verify.Report) {
 					continue
 				}
 				if x.o.Shape != "" {
-					fmt.Fprintf(tw, "%s\t%s\tshape %s\t\t\t\t\t%s\n", c.Name, x.who, x.o.Shape, passFail(x.o.Pass))
+					fmt.Fprintf(tw, "%s\t%s\tshape %s\t\t\t\t\t%s\n", clean(c.Name), x.who, clean(x.o.Shape), passFail(x.o.Pass))
 					continue
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%.3g\t%.3g\t%.3g\t%.7f\t%.0f%%\t%s\n", c.Name, x.who, x.o.MaxAbs, x.o.Bound, x.o.MaxRel, x.o.Cosine, 100*x.o.Top1, passFail(x.o.Pass))
+				fmt.Fprintf(tw, "%s\t%s\t%.3g\t%.3g\t%.3g\t%.7f\t%.0f%%\t%s\n", clean(c.Name), x.who, x.o.MaxAbs, x.o.Bound, x.o.MaxRel, x.o.Cosine, 100*x.o.Top1, passFail(x.o.Pass))
 			}
 		}
 		tw.Flush()
 	}
 	fmt.Fprintf(w, "result: %s\n", passFail(r.Pass))
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// nameList is a list of names from a file, bracketed and escaped.
+func nameList(names []string) string { return "[" + strings.Join(cleanAll(names), " ") + "]" }
+
+func topText(top []classScore) string {
+	parts := make([]string, len(top))
+	for i, t := range top {
+		parts[i] = fmt.Sprintf("%d (%.4g)", t.Class, t.Score)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// imagesTop runs the --image files through the file and the reference
+// pass once more and lists each image's top-5 classes from both, from
+// the output that computes the logits.
+func imagesTop(data []byte, l *loaded, r *verify.Report, paths []string) ([]imageTop, error) {
+	oi := -1
+	for i, o := range r.Outputs {
+		if o.Reference == "logits" {
+			oi = i
+			break
+		}
+	}
+	if oi < 0 {
+		return nil, nil // no output computes the logits
+	}
+	ch, h, w := r.Shape[1], r.Shape[2], r.Shape[3]
+	imgs, err := verify.LoadImages(paths, h, w)
+	if err != nil {
+		return nil, err
+	}
+	m, err := verify.Parse(data)
+	if err != nil {
+		return nil, err
+	}
+	got, err := m.Run(map[string]*verify.Value{r.Input: {Shape: []int{imgs.N, ch, h, w}, F: imgs.Data}})
+	if err != nil {
+		return nil, fmt.Errorf("interpreter: %w", err)
+	}
+	ref, err := l.net.Forward(imgs.Data, imgs.N, h, w, false)
+	if err != nil {
+		return nil, fmt.Errorf("reference forward pass: %w", err)
+	}
+	classes := l.net.Classes
+	want := ref[0].Data
+	if r.Outputs[oi].Softmax {
+		want = verify.SoftmaxRows(want, classes)
+	}
+	if oi >= len(got) || len(got[oi].F) != imgs.N*classes || len(want) != imgs.N*classes {
+		return nil, fmt.Errorf("the logits of %d images are not %d×%d values", imgs.N, imgs.N, classes)
+	}
+	out := make([]imageTop, imgs.N)
+	for i := range out {
+		out[i] = imageTop{File: paths[i],
+			ONNX:      top5(got[oi].F[i*classes : (i+1)*classes]),
+			Reference: top5(want[i*classes : (i+1)*classes])}
+	}
+	return out, nil
+}
+
+// top5 is the five highest scores with their classes, best first (the
+// lower class first among equals).
+func top5(v []float32) []classScore {
+	idx := make([]int, len(v))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return v[idx[a]] > v[idx[b]] })
+	out := make([]classScore, min(5, len(v)))
+	for i := range out {
+		out[i] = classScore{idx[i], v[idx[i]]}
+	}
+	return out
 }
 
 func passFail(ok bool) string {
@@ -210,11 +345,11 @@ func metadataHint(data []byte, l *loaded) string {
 		switch p.GetKey() {
 		case "transform_input":
 			if want := fmt.Sprint(l.net.TransformInput); p.GetValue() != want {
-				hints = append(hints, fmt.Sprintf("the file was written with transform_input=%s, the weights were loaded with transform_input=%s (--transform-input)", p.GetValue(), want))
+				hints = append(hints, fmt.Sprintf("the file was written with transform_input=%s, the weights were loaded with transform_input=%s (--transform-input)", clean(p.GetValue()), want))
 			}
 		case "layout":
 			if p.GetValue() != l.net.Layout.String() {
-				hints = append(hints, fmt.Sprintf("the file holds the %s layout, the weights the %s layout", p.GetValue(), l.net.Layout))
+				hints = append(hints, fmt.Sprintf("the file holds the %s layout, the weights the %s layout", clean(p.GetValue()), clean(l.net.Layout.String())))
 			}
 		}
 	}

@@ -164,7 +164,11 @@ func safetensors(r io.ReaderAt, head []byte, size int64) (Kind, bool) {
 			tensors++
 		}
 	}
-	return Kind{"safetensors", fmt.Sprintf("a safetensors file (%d tensors)", tensors)}, true
+	noun := "tensors"
+	if tensors == 1 {
+		noun = "tensor"
+	}
+	return Kind{"safetensors", fmt.Sprintf("a safetensors file (%d %s)", tensors, noun)}, true
 }
 
 // onnxModel: protobuf whose top-level fields are all ModelProto's, with
