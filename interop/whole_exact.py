@@ -7,10 +7,14 @@
                  padding (its names are exactly the d2l preset's)
   tutorial_lrn   the tutorial network with LRN after pool1 and conv3
   cifar          pytorch-cifar's GoogLeNet, as the preset says
+  d2l_1          d2l 1.0's GoogleNet (lazy layers, materialised), as the preset says
+  custom         a network only testdata/family_custom_layout.json describes
   d2l_sd         a plain d2l GoogLeNet (3 channels, 224x224): state dict only
 
 Each NAME gets NAME.pth and NAME.expect.pt ({"input": x, "logits": y}).
-Usage: whole_exact.py DIR; prints {NAME: {"shape": [...], "whole": bool}}.
+Usage: whole_exact.py DIR; prints {NAME: {"shape": [...], "whole": bool,
+"exact_preset": bool}}: exact_preset when the network's own description
+(preset or layout file) is exact, so its state dict alone converts right.
 The model classes are family_models.py's."""
 import json
 import os
@@ -53,15 +57,20 @@ def d2l_ceil():
 def main(out):
     torch.manual_seed(0)
     made = {}
+    d2l_1 = fm.GoogleNet(10)
+    with torch.no_grad():
+        d2l_1(torch.zeros(1, 1, 96, 96))  # materialise the lazy layers
     models = [
         ("tv_transform", torchvision.models.googlenet(weights=None, aux_logits=False, transform_input=True,
-                                                      init_weights=False, num_classes=10), (2, 3, 224, 224), True),
-        ("d2l_ceil", d2l_ceil(), (2, 1, 96, 96), True),
-        ("tutorial_lrn", TutorialLRN(10), (2, 3, 224, 224), True),
-        ("cifar", fm.CifarGoogLeNet(10), (2, 3, 32, 32), True),
-        ("d2l_sd", fm.d2l_net(3), (2, 3, 224, 224), False),
+                                                      init_weights=False, num_classes=10), (2, 3, 224, 224), True, False),
+        ("d2l_ceil", d2l_ceil(), (2, 1, 96, 96), True, False),
+        ("tutorial_lrn", TutorialLRN(10), (2, 3, 224, 224), True, False),
+        ("cifar", fm.CifarGoogLeNet(10), (2, 3, 32, 32), True, True),
+        ("d2l_1", d2l_1, (2, 1, 96, 96), True, True),
+        ("custom", fm.CustomNet(6), (2, 3, 64, 64), True, True),
+        ("d2l_sd", fm.d2l_net(3), (2, 3, 224, 224), False, True),
     ]
-    for name, model, shape, whole in models:
+    for name, model, shape, whole, exact in models:
         fm.randomise(model, 7)
         model.eval()
         x = torch.rand(shape, generator=torch.Generator().manual_seed(3)) * 2 - 1
@@ -70,7 +79,7 @@ def main(out):
         assert torch.isfinite(y).all()
         torch.save(model if whole else model.state_dict(), os.path.join(out, name + ".pth"))
         torch.save({"input": x, "logits": y}, os.path.join(out, name + ".expect.pt"))
-        made[name] = {"shape": list(shape), "whole": whole}
+        made[name] = {"shape": list(shape), "whole": whole, "exact_preset": exact}
     json.dump(made, sys.stdout)
 
 

@@ -17,7 +17,7 @@ import (
 // alone would be bound to a wrong network (torchvision's GoogLeNet built
 // with transform_input=True; a d2l GoogLeNet with ceil_mode stage pools
 // under the d2l preset's exact names; the tutorial network with LRN), and
-// pytorch-cifar's. Read whole, their modules' hyperparameters make the
+// pytorch-cifar's, d2l 1.0's and one only a layout file describes. Read whole, their modules' hyperparameters make the
 // ONNX file and the reference pass equal PyTorch's recorded outputs; from
 // the state dict alone, the same check against PyTorch fails (except for
 // cifar, whose preset is its code), so gnconv cannot pass a wrong network.
@@ -44,8 +44,15 @@ func TestWholeModelGivesExactNetwork(t *testing.T) {
 			if model == nil {
 				t.Fatal("no module tree")
 			}
+			var layout *graph.Layout // a preset, found by the names
+			if name == "custom" {
+				if layout, err = graph.ReadLayoutFile("testdata/family_custom_layout.json"); err != nil {
+					t.Fatal(err)
+				}
+			}
 			check := func(opts graph.Options) (*verify.Report, *graph.LoadReport) {
 				t.Helper()
+				opts.Layout = layout
 				net, rep, err := graph.Load(ck.StateDict, opts)
 				if err != nil {
 					t.Fatal(err)
@@ -83,11 +90,11 @@ func TestWholeModelGivesExactNetwork(t *testing.T) {
 				}
 			}
 			alone, _ := check(graph.Options{})
-			switch name {
-			case "cifar":
-				// the preset says what pytorch-cifar's code does
+			switch {
+			case m.ExactPreset:
+				// the network's own description says what its code does
 				if !alone.Expect.Pass {
-					t.Fatalf("the cifar preset against PyTorch: %s", alone.Expect.Failure())
+					t.Fatalf("the state dict with its own description against PyTorch: %s", alone.Expect.Failure())
 				}
 			default:
 				if alone.Expect.Pass {
@@ -103,14 +110,16 @@ func TestWholeModelGivesExactNetwork(t *testing.T) {
 var wholeExactOnce struct {
 	sync.Once
 	dir  string
-	made map[string]struct {
-		Whole bool `json:"whole"`
-	}
+	made map[string]wholeExactFile
 }
 
-func wholeExact(t *testing.T) (string, map[string]struct {
-	Whole bool `json:"whole"`
-}) {
+// wholeExactFile is what whole_exact.py says of a file it made.
+type wholeExactFile struct {
+	Whole       bool `json:"whole"`
+	ExactPreset bool `json:"exact_preset"`
+}
+
+func wholeExact(t *testing.T) (string, map[string]wholeExactFile) {
 	t.Helper()
 	requirePython(t, "torch", "torchvision")
 	w := &wholeExactOnce
@@ -122,7 +131,7 @@ func wholeExact(t *testing.T) (string, map[string]struct {
 		pythonJSON(t, &w.made, "whole_exact.py", dir)
 		w.dir = dir
 	})
-	if len(w.made) != 5 {
+	if len(w.made) != 7 {
 		t.Fatalf("whole_exact.py made %d files", len(w.made))
 	}
 	return w.dir, w.made
