@@ -355,9 +355,9 @@ func TestLRNAgainstLoop(t *testing.T) {
 // in use.
 func forEachKernel(t *testing.T, f func(t *testing.T)) {
 	saved := kernel
-	defer func() { kernel = saved }()
+	defer useKernel(saved)
 	for _, k := range availableKernels() {
-		kernel = k
+		useKernel(k)
 		t.Run(k.name, f)
 	}
 }

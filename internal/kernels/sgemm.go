@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"fmt"
 	"math"
 	"runtime"
 	"slices"
@@ -31,6 +32,7 @@ const (
 // and a packed k×nr panel of B.
 type microKernel struct {
 	name   string
+	isa    string // KernelEnv's value for it
 	mr, nr int
 	// stridedB is set when run reads B in place (row stride ldb, only
 	// the first cols columns), so that B need not be packed.
@@ -43,9 +45,6 @@ type microKernel struct {
 	// narrow, where set, is run for at most nr/2 columns at half the work
 	narrow func(k int, a, b, c *float32, ldb, ldc, cols int, add, ep bool, scale, shift *float32, floor float32)
 }
-
-// kernel is the micro-kernel in use: the best one the CPU runs.
-var kernel = availableKernels()[0]
 
 var packPool = sync.Pool{New: func() any {
 	return &packBufs{b: aligned64(nc*kc + nc/16*panelPad + 1)}
@@ -369,7 +368,7 @@ func microGo(mr, nr, k int, a, b, c []float32, ldb, ldc, cols int, add bool, sca
 
 // goKernel wraps microGo as a microKernel of the given shape.
 func goKernel(mr, nr int) *microKernel {
-	mk := &microKernel{name: "go", mr: mr, nr: nr}
+	mk := &microKernel{name: fmt.Sprintf("go %dx%d", mr, nr), isa: "go", mr: mr, nr: nr}
 	mk.run = func(k int, a, b, c *float32, ldb, ldc, cols int, add, ep bool, scale, shift *float32, floor float32) {
 		var sc, sh []float32
 		if ep {

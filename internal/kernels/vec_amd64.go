@@ -4,11 +4,19 @@ package kernels
 
 import "golang.org/x/sys/cpu"
 
-// hasAVX2 and hasAVX512 are set when the CPU runs the vector helpers below.
-var (
-	hasAVX2   = cpu.X86.HasAVX2
-	hasAVX512 = cpu.X86.HasAVX512F
-)
+// hasAVX2 and hasAVX512 are set when the vector helpers below run their
+// assembly: the CPU has the instructions and the kernel in use is of that
+// instruction set or a later one (setVectorISA), so that a forced AVX2 or
+// plain-Go kernel runs as it would on a CPU without the later ones.
+var hasAVX2, hasAVX512 bool
+
+// setVectorISA sets the helpers' instruction set to isa's (KernelEnv's
+// values).
+func setVectorISA(isa string) {
+	hasAVX512 = isa == "avx512" && cpu.X86.HasAVX512F
+	hasAVX2 = isa != "go" && cpu.X86.HasAVX2
+	maskedPack = hasAVX512
+}
 
 //go:noescape
 func maxVecAVX2(dst, a, b *float32, n int)
@@ -76,7 +84,7 @@ func packMaskedAVX512(dst *float32, panelStride int, src *float32, off int, mask
 
 // maskedPack is set when packMasked runs as one vector load and store per
 // 32 values.
-var maskedPack = hasAVX512
+var maskedPack bool
 
 // packMasked sets dst[p·panelStride + i], for p < len(masks) and i < 32,
 // to src[off + 32p + i] where bit i of masks[p] is set and to 0 elsewhere;

@@ -31,6 +31,9 @@ func deinterleave(even, odd, src []float32) {
 // 32 values: never without the assembly.
 const maskedPack = false
 
+// setVectorISA has no assembly to switch here.
+func setVectorISA(string) {}
+
 // packMasked sets dst[p·panelStride + i], for p < len(masks) and i < 32,
 // to src[off + 32p + i] where bit i of masks[p] is set and to 0 elsewhere;
 // masked-out values of src are never read (off may reach before src).
