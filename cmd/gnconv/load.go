@@ -105,7 +105,7 @@ func (e *loadFailure) Unwrap() error { return e.err }
 func loadErrorMessage(err error, ck *convert.Checkpoint) string {
 	var le *graph.LoadError
 	if errors.As(err, &le) {
-		return loadErrorText(le)
+		return loadErrorText(le, ck.StateDict.Names)
 	}
 	return scrubNames(err.Error(), ck.StateDict.Names)
 }

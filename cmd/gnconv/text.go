@@ -102,8 +102,9 @@ func quotedList(keys []string) string {
 
 // loadErrorText is a failed load's message as PyTorch words it, with
 // every list cut to its first few entries and every name cleaned (the
-// full lists are in --json).
-func loadErrorText(e *graph.LoadError) string {
+// full lists are in --json). names are the checkpoint's keys, which the
+// hint may quote.
+func loadErrorText(e *graph.LoadError, names []string) string {
 	r := e.Report
 	var msgs []string
 	if r.Strict && len(r.Missing) > 0 {
@@ -126,7 +127,7 @@ func loadErrorText(e *graph.LoadError) string {
 	}
 	s := "Error(s) in loading state_dict for " + class + ":\n\t" + strings.Join(msgs, "\n\t")
 	if e.Hint != "" {
-		s += "\n" + cleanLines(e.Hint)
+		s += "\n" + scrubNames(e.Hint, names)
 	}
 	return s
 }
