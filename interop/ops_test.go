@@ -231,15 +231,64 @@ func TestInterpreterOpsMatchORT(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(got[0].F) != len(want) {
-				t.Fatalf("%d values (shape %v), onnxruntime %d", len(got[0].F), got[0].Shape, len(want))
-			}
-			for i := range want {
-				if d := math.Abs(float64(got[0].F[i] - want[i])); d > 1e-5*(1+math.Abs(float64(want[i]))) {
-					t.Fatalf("value %d: %v, onnxruntime %v", i, got[0].F[i], want[i])
-				}
+			if err := compareOutput(got[0], want); err != nil {
+				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// compareOutput holds the interpreter's output to onnxruntime's: the same
+// shape, the same values within 1e-5 relative, and only finite values
+// (a NaN or an infinity on either side fails, as it would compare as no
+// difference).
+func compareOutput(got *verify.Value, want Output) error {
+	if len(got.Shape) != len(want.Shape) {
+		return fmt.Errorf("shape %v, onnxruntime %v", got.Shape, want.Shape)
+	}
+	for i := range want.Shape {
+		if int64(got.Shape[i]) != want.Shape[i] {
+			return fmt.Errorf("shape %v, onnxruntime %v", got.Shape, want.Shape)
+		}
+	}
+	if len(got.F) != len(want.Data) {
+		return fmt.Errorf("%d values (shape %v), onnxruntime %d", len(got.F), got.Shape, len(want.Data))
+	}
+	for i, w := range want.Data {
+		g := got.F[i]
+		if !finite(g) || !finite(w) {
+			return fmt.Errorf("value %d: %v, onnxruntime %v: not finite", i, g, w)
+		}
+		if d := math.Abs(float64(g - w)); d > 1e-5*(1+math.Abs(float64(w))) {
+			return fmt.Errorf("value %d: %v, onnxruntime %v", i, g, w)
+		}
+	}
+	return nil
+}
+
+func finite(v float32) bool { return !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0) }
+
+// TestCompareOutputCatches: the comparison itself fails on another shape
+// of the same values, and on NaN or an infinity on either side.
+func TestCompareOutputCatches(t *testing.T) {
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	ok := Output{Shape: []int64{2, 3}, Data: []float32{1, 2, 3, 4, 5, 6}}
+	if err := compareOutput(&verify.Value{Shape: []int{2, 3}, F: ok.Data}, ok); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		got  *verify.Value
+		want Output
+	}{
+		{&verify.Value{Shape: []int{3, 2}, F: ok.Data}, ok},
+		{&verify.Value{Shape: []int{6}, F: ok.Data}, ok},
+		{&verify.Value{Shape: []int{2, 3}, F: []float32{1, 2, nan, 4, 5, 6}}, Output{Shape: []int64{2, 3}, Data: []float32{1, 2, nan, 4, 5, 6}}},
+		{&verify.Value{Shape: []int{2, 3}, F: []float32{1, 2, 3, 4, 5, inf}}, ok},
+		{&verify.Value{Shape: []int{2, 3}, F: ok.Data}, Output{Shape: []int64{2, 3}, Data: []float32{1, 2, 3, 4, 5, -inf}}},
+	} {
+		if err := compareOutput(c.got, c.want); err == nil {
+			t.Errorf("%v %v and %v %v compare equal", c.got.Shape, c.got.F, c.want.Shape, c.want.Data)
+		}
 	}
 }
 
@@ -252,20 +301,20 @@ func numel(s []int) int {
 }
 
 // runMulti runs a model with several float inputs in onnxruntime and
-// returns its output y.
-func runMulti(model []byte, names []string, vals [][]float32, shapes map[string][]int) ([]float32, error) {
+// returns its output y, with its shape.
+func runMulti(model []byte, names []string, vals [][]float32, shapes map[string][]int) (Output, error) {
 	s, err := NewSessionInputs(model, names, []string{"y"}, 1)
 	if err != nil {
-		return nil, err
+		return Output{}, err
 	}
 	defer s.Close()
 	var sh [][]int64
 	for _, n := range names {
 		sh = append(sh, dims(shapes[n]))
 	}
-	out, err := s.RunInputs(vals, sh)
+	out, err := s.RunShaped(vals, sh)
 	if err != nil {
-		return nil, err
+		return Output{}, err
 	}
 	return out[0], nil
 }

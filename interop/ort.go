@@ -92,8 +92,29 @@ func (s *Session) Run(x []float32, shape ...int64) ([][]float32, error) {
 }
 
 // RunInputs runs the model on several float32 inputs, in the session's
-// input order.
+// input order, and returns each output's values.
 func (s *Session) RunInputs(xs [][]float32, shapes [][]int64) ([][]float32, error) {
+	outs, err := s.RunShaped(xs, shapes)
+	if err != nil {
+		return nil, err
+	}
+	res := make([][]float32, len(outs))
+	for i, o := range outs {
+		res[i] = o.Data
+	}
+	return res, nil
+}
+
+// Output is one output of a run: its shape, as onnxruntime gives it, and
+// its values.
+type Output struct {
+	Shape []int64
+	Data  []float32
+}
+
+// RunShaped runs the model on several float32 inputs, in the session's
+// input order, and returns each output with its shape.
+func (s *Session) RunShaped(xs [][]float32, shapes [][]int64) ([]Output, error) {
 	ins := make([]ort.Value, len(xs))
 	for i, x := range xs {
 		in, err := ort.NewTensor(ort.NewShape(shapes[i]...), x)
@@ -107,14 +128,20 @@ func (s *Session) RunInputs(xs [][]float32, shapes [][]int64) ([][]float32, erro
 	if err := s.s.Run(ins, outs); err != nil {
 		return nil, err
 	}
-	res := make([][]float32, len(outs))
+	defer func() {
+		for _, o := range outs {
+			if o != nil {
+				o.Destroy()
+			}
+		}
+	}()
+	res := make([]Output, len(outs))
 	for i, o := range outs {
 		t, ok := o.(*ort.Tensor[float32])
 		if !ok {
 			return nil, fmt.Errorf("output %s is not float32", s.outputs[i])
 		}
-		res[i] = append([]float32(nil), t.GetData()...)
-		o.Destroy()
+		res[i] = Output{Shape: append([]int64{}, t.GetShape()...), Data: append([]float32(nil), t.GetData()...)}
 	}
 	return res, nil
 }

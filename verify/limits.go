@@ -143,4 +143,3 @@ func errLimit(what string, n, limit int64) error {
 	}
 	return &LimitError{What: what, Need: n, Limit: limit, Unit: "elements"}
 }
-
