@@ -521,3 +521,12 @@ func TestPruneAuxONNXOutputs(t *testing.T) {
 		t.Errorf("--outputs on a checkpoint: exit %d %s", code, errs)
 	}
 }
+
+func TestUsageErrorsOnStderr(t *testing.T) {
+	for _, args := range [][]string{{"--frob"}, {"import", "--frob", "x.pth"}, {"import", "--opset", "abc", "x.pth"}, {"help", "nosuch"}} {
+		code, out, errs := gnconv(t, args...)
+		if code != exitError || out != "" || !strings.HasPrefix(errs, "gnconv: ") || strings.Contains(errs, "USAGE") {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, out, errs)
+		}
+	}
+}

@@ -48,9 +48,12 @@ func noCommand(c *cli.Context) error {
 	name := c.Args().First()
 	if name == "help" {
 		if c.NArg() > 1 {
-			return cli.ShowCommandHelp(c, c.Args().Get(1))
+			if name = c.Args().Get(1); c.App.Command(name) != nil {
+				return cli.ShowCommandHelp(c, name)
+			}
+		} else {
+			return cli.ShowAppHelp(c)
 		}
-		return cli.ShowAppHelp(c)
 	}
 	var names []string
 	for _, cmd := range c.App.VisibleCommands() {
@@ -59,7 +62,27 @@ func noCommand(c *cli.Context) error {
 	return usageErr(fmt.Errorf("unknown command %s (the commands are %s; gnconv --help lists them)", clean(name), strings.Join(names, ", ")))
 }
 
+// usageError turns urfave/cli's usage errors (an undefined flag, a bad
+// value) into an error on standard error, exit 2, without the help text
+// it would print on standard output.
+func usageError(c *cli.Context, err error, _ bool) error {
+	where := "gnconv --help"
+	if c.Command != nil && c.Command.Name != "" && c.Command.Name != c.App.Name {
+		where = "gnconv " + c.Command.Name + " --help"
+	}
+	return usageErr(fmt.Errorf("%v (%s lists the flags)", err, where))
+}
+
 func newApp(stdout, stderr io.Writer) *cli.App {
+	app := newAppCommands(stdout, stderr)
+	app.OnUsageError = usageError
+	for _, cmd := range app.Commands {
+		cmd.OnUsageError = usageError
+	}
+	return app
+}
+
+func newAppCommands(stdout, stderr io.Writer) *cli.App {
 	return &cli.App{
 		Name:      "gnconv",
 		Usage:     "turn PyTorch GoogLeNet checkpoints into verified ONNX models",
