@@ -15,15 +15,18 @@ test:
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
 
-# Short fuzzing runs of the checkpoint reader, the pickle writer and the
-# ONNX reader. The budgets are counts of inputs, not durations: with a
-# duration, Go 1.26's fuzzing coordinator can fail a run that found nothing with "context
-# deadline exceeded" when its deadline races a busy worker (go.dev/issue/75804,
-# fixed in Go 1.27). Minimising a new input is bounded the same way.
+# Short fuzzing runs of the checkpoint reader, the pickle writer, the
+# ONNX reader and the interpreter on what it reads (under small limits).
+# The budgets are counts of inputs, not durations: with a duration, Go
+# 1.26's fuzzing coordinator can fail a run that found nothing with
+# "context deadline exceeded" when its deadline races a busy worker
+# (go.dev/issue/75804, fixed in Go 1.27). Minimising a new input is
+# bounded the same way.
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzReadCheckpoint -fuzztime=$${FUZZTIME:-150000x} -fuzzminimizetime=$${FUZZMINTIME:-500x} ./convert
 	$(GO) test -run='^$$' -fuzz=FuzzWriteObject -fuzztime=$${FUZZTIME:-150000x} -fuzzminimizetime=$${FUZZMINTIME:-500x} ./convert
-	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$${FUZZTIME:-150000x} -fuzzminimizetime=$${FUZZMINTIME:-500x} ./verify
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$${FUZZTIME:-150000x} -fuzzminimizetime=$${FUZZMINTIME:-500x} ./verify
+	$(GO) test -run='^$$' -fuzz='^FuzzParseRun$$' -fuzztime=$${FUZZTIME:-150000x} -fuzzminimizetime=$${FUZZMINTIME:-500x} ./verify
 
 # Rewrites fixtures/ with Debian's python3-torch and python3-torchvision.
 fixtures:

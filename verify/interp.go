@@ -221,8 +221,12 @@ func (m *Model) exec(inputs map[string]*Value, share int, budget *ops.Budget) (o
 		shape, err := op.Shape(&ctx, a, ins)
 		if err == nil {
 			var elems int64
-			if elems, err = budget.Shape(fmt.Sprintf("its output %s", shapeString(shape)), shape); err == nil && !op.View {
+			if elems, err = budget.Shape("its output", shape); err == nil && !op.View {
 				err = budget.Charge(elems)
+			}
+			var le *LimitError
+			if errors.As(err, &le) && le.What == "its output" {
+				le.What += " " + shapeString(shape)
 			}
 		}
 		if err != nil {

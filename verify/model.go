@@ -64,7 +64,7 @@ func Parse(data []byte) (*Model, error) {
 func ParseLimits(data []byte, l Limits) (*Model, error) {
 	l = l.withDefaults()
 	if int64(len(data)) > l.MaxFileBytes {
-		return nil, fmt.Errorf("the file has %d bytes, over the limit of %d (verify.Limits)", len(data), l.MaxFileBytes)
+		return nil, fmt.Errorf("the file has %d bytes, over the limit of %d (see Limits in docs/verify.md)", len(data), l.MaxFileBytes)
 	}
 	if err := l.checkCounts(prescan(data)); err != nil {
 		return nil, err
@@ -93,7 +93,7 @@ func ReadFile(path string, l Limits) ([]byte, error) {
 		return nil, fmt.Errorf("%s is not a regular file", path)
 	}
 	if st.Size() > l.MaxFileBytes {
-		return nil, fmt.Errorf("%s has %d bytes, over the limit of %d (verify.Limits)", path, st.Size(), l.MaxFileBytes)
+		return nil, fmt.Errorf("%s has %d bytes, over the limit of %d (see Limits in docs/verify.md)", path, st.Size(), l.MaxFileBytes)
 	}
 	data := make([]byte, st.Size())
 	n, err := f.ReadAt(data, 0)

@@ -76,11 +76,11 @@ func each(b []byte, f func(protowire.Number, protowire.Type, []byte)) {
 func (l Limits) checkCounts(c counts) error {
 	switch {
 	case c.nodes > l.MaxNodes:
-		return fmt.Errorf("the graph has %d nodes, over the limit of %d (verify.Limits)", c.nodes, l.MaxNodes)
+		return fmt.Errorf("the graph has %d nodes, over the limit of %d (see Limits in docs/verify.md)", c.nodes, l.MaxNodes)
 	case c.initializers > l.MaxInitializers:
-		return fmt.Errorf("the graph has %d initializers, over the limit of %d (verify.Limits)", c.initializers, l.MaxInitializers)
+		return fmt.Errorf("the graph has %d initializers, over the limit of %d (see Limits in docs/verify.md)", c.initializers, l.MaxInitializers)
 	case c.values > l.MaxNodes:
-		return fmt.Errorf("the graph declares %d inputs, outputs and value_info entries, over the limit of %d (verify.Limits)", c.values, l.MaxNodes)
+		return fmt.Errorf("the graph declares %d inputs, outputs and value_info entries, over the limit of %d (see Limits in docs/verify.md)", c.values, l.MaxNodes)
 	}
 	return nil
 }

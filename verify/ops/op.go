@@ -126,7 +126,7 @@ func (e *LimitError) Error() string {
 	if e.Need >= 0 {
 		need = fmt.Sprint(e.Need)
 	}
-	return fmt.Sprintf("%s needs %s %s, over the interpreter's limit of %d (verify.Limits)", e.What, need, e.Unit, e.Limit)
+	return fmt.Sprintf("%s needs %s %s, over the interpreter's limit of %d (see Limits in docs/verify.md)", e.What, need, e.Unit, e.Limit)
 }
 
 // Tensor refuses a tensor of n elements (-1: uncountable) over MaxTensor.
