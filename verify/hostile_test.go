@@ -229,6 +229,15 @@ func TestNonRegularFileRefused(t *testing.T) {
 	if _, err := ReadFile(t.TempDir(), Limits{}); err == nil {
 		t.Error("a directory was read")
 	}
+	if runtime.GOOS == "linux" {
+		// a FIFO with no writer: opening it for reading would block
+		fifo := filepath.Join(t.TempDir(), "fifo.onnx")
+		if err := exec.Command("mkfifo", fifo).Run(); err == nil {
+			if _, err := ReadFile(fifo, Limits{}); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+				t.Errorf("a FIFO: %v", err)
+			}
+		}
+	}
 	p := filepath.Join(t.TempDir(), "m.onnx")
 	if err := os.WriteFile(p, tinyModel(17, hnode("Relu", []string{"x"}, "y")), 0o644); err != nil {
 		t.Fatal(err)

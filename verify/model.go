@@ -80,13 +80,20 @@ func ParseLimits(data []byte, l Limits) (*Model, error) {
 // a file over l's MaxFileBytes, is refused before it is read.
 func ReadFile(path string, l Limits) ([]byte, error) {
 	l = l.withDefaults()
-	f, err := os.Open(path)
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	f, err := openNoBlock(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
+	// checked again on what was opened: the path may have changed
+	if st, err = f.Stat(); err != nil {
 		return nil, err
 	}
 	if !st.Mode().IsRegular() {
