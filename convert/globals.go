@@ -57,25 +57,20 @@ type callFunc func(args ...interface{}) (interface{}, error)
 
 func (f callFunc) Call(args ...interface{}) (interface{}, error) { return f(args...) }
 
-// Budgets of one pickle, beyond the opcode count scanPickle bounds.
-const (
-	// maxRecords bounds the records and sets one pickle builds.
-	maxRecords = 1 << 20
-	// maxMergeWork bounds the entries copied when BUILD runs more than
-	// once on the same object (real files never do).
-	maxMergeWork = 1 << 20
-)
-
-// loader holds the budgets of one pickle while gopickle runs it.
+// loader holds the budgets of one pickle while gopickle runs it, beyond
+// those scanPickleWith checks: the records and sets built (Limits.Objects)
+// and the entries copied when BUILD runs more than once on the same object
+// (real files never do; Limits.Objects too).
 type loader struct {
+	lim     Limits
 	records int
 	merged  int
 }
 
 func (ld *loader) count() error {
 	ld.records++
-	if ld.records > maxRecords {
-		return formatErr("more than %d objects in one pickle", maxRecords)
+	if ld.records > ld.lim.Objects {
+		return limitErr("Objects", int64(ld.lim.Objects), "more than %d objects in one pickle", ld.lim.Objects)
 	}
 	return nil
 }
@@ -195,8 +190,8 @@ func (o *pyObject) set(entries []types.DictEntry) {
 // mergeWork charges n copied entries to the pickle's budget.
 func (o *pyObject) mergeWork(n int) error {
 	o.ld.merged += n
-	if o.ld.merged > maxMergeWork {
-		return formatErr("objects' state rebuilt more than %d entries' worth (repeated BUILD)", maxMergeWork)
+	if o.ld.merged > o.ld.lim.Objects {
+		return limitErr("Objects", int64(o.ld.lim.Objects), "objects' state rebuilt more than %d entries' worth (repeated BUILD)", o.ld.lim.Objects)
 	}
 	return nil
 }

@@ -8,12 +8,10 @@ import (
 	"github.com/gnconv/gnconv/tensor"
 )
 
-// Bounds of a module tree read from a whole-model pickle. GoogLeNet has
-// about 200 modules, five levels deep.
-const (
-	maxModules     = 1 << 16
-	maxModuleDepth = 48
-)
+// A module tree read from a whole-model pickle is bounded by Limits:
+// Modules, ModuleDepth, and Objects for the entries walked (attributes,
+// parameters, buffers, children) and PickleMemory for the bytes of the
+// dotted names built. GoogLeNet has about 200 modules, five levels deep.
 
 // Module is an nn.Module read from a whole-model pickle (never
 // constructed: it is the view of an *Object record whose state holds
@@ -69,13 +67,30 @@ func hookAttr(name string) bool {
 // moduleBuilder bounds one tree: modules made, and the path from the root
 // (a module met again on its own path contains itself).
 type moduleBuilder struct {
+	lim    Limits
 	count  int
+	work   int   // entries walked
+	names  int64 // bytes of dotted names built
 	onPath map[*Object]bool
 }
 
-func newModuleTree(o *Object) (*Module, error) {
-	b := &moduleBuilder{onPath: map[*Object]bool{}}
+func newModuleTree(o *Object, lim Limits) (*Module, error) {
+	b := &moduleBuilder{lim: lim.withDefaults(), onPath: map[*Object]bool{}}
 	return b.build(o, "", 0)
+}
+
+// charge counts entries walked and name bytes built (a module shared
+// along many paths is walked, and named, once per path).
+func (b *moduleBuilder) charge(entries int, nameBytes int) error {
+	b.work += entries
+	b.names += int64(nameBytes)
+	if b.work > b.lim.Objects {
+		return limitErr("Objects", int64(b.lim.Objects), "more than %d entries in the model's modules (modules shared many times?)", b.lim.Objects)
+	}
+	if b.names > b.lim.PickleMemory {
+		return limitErr("PickleMemory", b.lim.PickleMemory, "more than %d bytes of module and tensor names (modules shared many times?)", b.lim.PickleMemory)
+	}
+	return nil
 }
 
 func (b *moduleBuilder) build(o *Object, path string, depth int) (*Module, error) {
@@ -88,20 +103,23 @@ func (b *moduleBuilder) build(o *Object, path string, depth int) (*Module, error
 	bad := func(format string, args ...interface{}) error {
 		return formatErr("%s (%s): %s", where(), clipText(o.Class, 100), fmt.Sprintf(format, args...))
 	}
-	if depth > maxModuleDepth {
-		return nil, formatErr("modules nested more than %d deep at %s", maxModuleDepth, where())
+	if depth > b.lim.ModuleDepth {
+		return nil, limitErr("ModuleDepth", int64(b.lim.ModuleDepth), "modules nested more than %d deep at %s", b.lim.ModuleDepth, where())
 	}
 	if b.onPath[o] {
 		return nil, formatErr("%s contains itself", where())
 	}
 	b.count++
-	if b.count > maxModules {
-		return nil, formatErr("more than %d modules in the model (a module shared too many times?)", maxModules)
+	if b.count > b.lim.Modules {
+		return nil, limitErr("Modules", int64(b.lim.Modules), "more than %d modules in the model (a module shared too many times?)", b.lim.Modules)
 	}
 	b.onPath[o] = true
 	defer delete(b.onPath, o)
 
 	st := o.State.(*Dict)
+	if err := b.charge(len(st.Keys), len(path)); err != nil {
+		return nil, err
+	}
 	m := &Module{Class: o.Class, Path: path, Attrs: &Dict{}, Params: tensor.NewStateDict(),
 		Buffers: tensor.NewStateDict(), NonPersistent: tensor.NewStateDict(), object: o}
 	var params, buffers, modules *Dict
@@ -140,6 +158,15 @@ func (b *moduleBuilder) build(o *Object, path string, depth int) (*Module, error
 	tensors := func(d *Dict, what string, each func(name string, t *tensor.Tensor)) error {
 		if d == nil {
 			return nil
+		}
+		names := 0
+		for _, k := range d.Keys {
+			if name, ok := k.(string); ok {
+				names += len(path) + 1 + len(name) // its state dict key
+			}
+		}
+		if err := b.charge(len(d.Keys), names); err != nil {
+			return err
 		}
 		for i, k := range d.Keys {
 			name, ok := k.(string)
@@ -183,6 +210,9 @@ func (b *moduleBuilder) build(o *Object, path string, depth int) (*Module, error
 		}
 	})
 	if err != nil {
+		return nil, err
+	}
+	if err := b.charge(len(modules.Keys), 0); err != nil {
 		return nil, err
 	}
 	for i, k := range modules.Keys {

@@ -25,12 +25,27 @@ const maxReadDepth = 160
 type Dict struct {
 	Keys   []interface{}
 	Values []interface{}
+
+	// index of the string keys, when the reader built the dict (valid
+	// while Keys has indexed entries)
+	index   map[string]int
+	indexed int
 }
 
-// Get returns the value of a string key.
+// Get returns the value of a string key (of its last entry, should Keys
+// hold it twice).
 func (d *Dict) Get(key string) (interface{}, bool) {
-	for i, k := range d.Keys {
-		if k == key {
+	if d.index != nil && len(d.Keys) == d.indexed {
+		i, ok := d.index[key]
+		if ok && i < len(d.Keys) && d.Keys[i] == key {
+			return d.Values[i], true
+		}
+		if !ok {
+			return nil, false
+		}
+	}
+	for i := len(d.Keys) - 1; i >= 0; i-- {
+		if d.Keys[i] == key {
 			return d.Values[i], true
 		}
 	}
@@ -73,19 +88,20 @@ type Opaque struct{ Type string }
 // A value the pickle references many times (its memo) is converted once
 // and shared: the result is a graph without cycles (a cycle is an error),
 // in which a value may be reached along several paths.
-func toPlain(v interface{}, depth int) (interface{}, error) {
-	c := &plainer{done: map[interface{}]interface{}{}, active: map[interface{}]bool{}}
-	return c.plain(v, nil, depth)
+func toPlainWith(v interface{}, rs *readState) (interface{}, error) {
+	c := &plainer{done: map[interface{}]interface{}{}, active: map[interface{}]bool{}, rs: rs}
+	return c.plain(v, nil, 0)
 }
 
 type plainer struct {
 	done   map[interface{}]interface{} // converted, by pointer
 	active map[interface{}]bool        // being converted (a cycle if met again)
+	rs     *readState
 }
 
 func (c *plainer) plain(v interface{}, at *pathNode, depth int) (interface{}, error) {
-	if depth > maxReadDepth {
-		return nil, formatErr("objects nested more than %d deep at %s", maxReadDepth, at.String())
+	if depth > c.rs.lim.Depth {
+		return nil, limitErr("Depth", int64(c.rs.lim.Depth), "objects nested more than %d deep at %s", c.rs.lim.Depth, at.String())
 	}
 	switch x := v.(type) {
 	case nil, string, int, float64, bool, *big.Int, []byte:
@@ -119,7 +135,7 @@ func (c *plainer) plain(v interface{}, at *pathNode, depth int) (interface{}, er
 func (c *plainer) convert(v interface{}, at *pathNode, depth int) (interface{}, error) {
 	switch x := v.(type) {
 	case *tensorRef:
-		return materialise(at.String(), x)
+		return materialise(at.String(), x, c.rs)
 	case *types.OrderedDict, *types.Dict:
 		entries, _ := rawEntries(x)
 		return c.dict(entries, at, depth)
@@ -154,6 +170,16 @@ func (c *plainer) convert(v interface{}, at *pathNode, depth int) (interface{}, 
 func (c *plainer) dict(entries []types.DictEntry, at *pathNode, depth int) (*Dict, error) {
 	d := &Dict{}
 	var index map[interface{}]int
+	defer func() {
+		// string keys by place, for Get
+		d.index = make(map[string]int, len(d.Keys))
+		for i, k := range d.Keys {
+			if s, ok := k.(string); ok {
+				d.index[s] = i
+			}
+		}
+		d.indexed = len(d.Keys)
+	}()
 	for _, e := range entries {
 		pk, err := c.plain(e.Key, at, depth+1)
 		if err != nil {
@@ -360,8 +386,9 @@ var wrapperKeys = []string{"state_dict", "model_state_dict", "model_state", "mod
 // "module.", torch.compile's "_orig_mod.", Lightning's "model.".
 var keyPrefixes = []string{"module.", "_orig_mod.", "model."}
 
-func findStateDict(ck *Checkpoint) error {
-	src, path, err := locateStateDict(ck.Root, 0)
+func findStateDict(ck *Checkpoint, lim Limits) error {
+	f := &finder{sources: map[interface{}]bool{}, located: map[locateKey]located{}}
+	src, path, err := f.locate(ck.Root, 0)
 	if err != nil {
 		return err
 	}
@@ -369,7 +396,7 @@ func findStateDict(ck *Checkpoint) error {
 	ck.WrapperKey = strings.Join(path, "/")
 	var sd *tensor.StateDict
 	if o, ok := src.(*Object); ok {
-		m, err := newModuleTree(o)
+		m, err := newModuleTree(o, lim)
 		if err != nil {
 			return err
 		}
@@ -384,40 +411,99 @@ func findStateDict(ck *Checkpoint) error {
 		// a training checkpoint with both: the state dict is what is
 		// bound, the model tells its hyperparameters
 		if o, ok := findModule(ck.Root); ok {
-			if ck.Model, err = newModuleTree(o); err != nil {
+			if ck.Model, err = newModuleTree(o, lim); err != nil {
 				return err
 			}
 		}
 	}
+	ck.StateDict, ck.Prefix = stripPrefixes(sd)
+	return nil
+}
+
+// stripPrefixes removes the prefixes every key shares (keyPrefixes, as
+// often as they repeat), in time linear in the keys' length.
+func stripPrefixes(sd *tensor.StateDict) (*tensor.StateDict, string) {
+	cut := 0 // bytes removed from every key so far
+	var removed []string
 	for changed := true; changed; {
 		changed = false
 		for _, p := range keyPrefixes {
-			if allHavePrefix(sd.Names, p) {
-				stripped := tensor.NewStateDict()
-				for _, n := range sd.Names {
-					stripped.Set(strings.TrimPrefix(n, p), sd.Tensors[n])
-				}
-				sd = stripped
-				ck.Prefix += p
+			if allHavePrefixAt(sd.Names, cut, p) {
+				cut += len(p)
+				removed = append(removed, p)
 				changed = true
 			}
 		}
 	}
-	ck.StateDict = sd
-	return nil
+	if cut == 0 {
+		return sd, ""
+	}
+	stripped := tensor.NewStateDict()
+	for _, n := range sd.Names {
+		stripped.Set(n[cut:], sd.Tensors[n])
+	}
+	return stripped, strings.Join(removed, "")
+}
+
+// allHavePrefixAt reports whether every name continues with p after its
+// first cut bytes, and has more after p.
+func allHavePrefixAt(names []string, cut int, p string) bool {
+	for _, n := range names {
+		if len(n) <= cut+len(p) || n[cut:cut+len(p)] != p {
+			return false
+		}
+	}
+	return len(names) > 0
 }
 
 // maxWrapperDepth is how deeply training checkpoints are searched for
 // their state dict ({"model": {"state_dict": ...}} is two levels).
 const maxWrapperDepth = 3
 
+// finder searches a checkpoint's object for its state dict, looking at
+// each value once however often the pickle shares it.
+type finder struct {
+	sources map[interface{}]bool // isSource, by pointer
+	located map[locateKey]located
+}
+
+type locateKey struct {
+	d     *Dict
+	depth int
+}
+
+type located struct {
+	src  interface{}
+	path []string
+	err  error
+}
+
 // isSource reports whether v holds a state dict: a dict of tensors, or a
 // whole nn.Module.
-func isSource(v interface{}) bool {
-	if _, ok := asStateDict(v); ok {
-		return true
+func (f *finder) isSource(v interface{}) bool {
+	d, ok := v.(*Dict)
+	if !ok {
+		return isModule(v)
 	}
-	return isModule(v)
+	if r, ok := f.sources[d]; ok {
+		return r
+	}
+	r := isTensorDict(d)
+	f.sources[d] = r
+	return r
+}
+
+// isTensorDict reports whether d is a non-empty dict of string keys and
+// tensor values.
+func isTensorDict(d *Dict) bool {
+	for i, k := range d.Keys {
+		_, ok := k.(string)
+		_, ok2 := d.Values[i].(*tensor.Tensor)
+		if !ok || !ok2 {
+			return false
+		}
+	}
+	return len(d.Keys) > 0
 }
 
 // findModule returns the whole model in a training dict: the value of a
@@ -435,7 +521,7 @@ func findModule(root interface{}) (*Object, bool) {
 	var found *Object
 	for _, v := range d.Values {
 		if isModule(v) {
-			if found != nil {
+			if found != nil && found != v {
 				return nil, false
 			}
 			found = v.(*Object)
@@ -444,28 +530,40 @@ func findModule(root interface{}) (*Object, bool) {
 	return found, found != nil
 }
 
-// locateStateDict finds the state dict in a checkpoint's object: the
-// object itself (a dict of tensors or a whole model), or under a known
-// wrapper key, or under the one key whose value is one, searching nested
-// dicts the same way.
-func locateStateDict(v interface{}, depth int) (interface{}, []string, error) {
-	if isSource(v) {
+// locate finds the state dict in a checkpoint's object: the object
+// itself (a dict of tensors or a whole model), or under a known wrapper
+// key, or under the one key whose value is one, searching nested dicts the
+// same way. Each dict is searched once per depth.
+func (f *finder) locate(v interface{}, depth int) (interface{}, []string, error) {
+	if f.isSource(v) {
 		return v, nil, nil
 	}
 	d, isDict := v.(*Dict)
 	if !isDict {
 		return nil, nil, formatErr("the file holds a %s, not a state dict or a model", describe(v))
 	}
+	key := locateKey{d, depth}
+	if r, ok := f.located[key]; ok {
+		return r.src, r.path, r.err
+	}
+	src, path, err := f.locateIn(d, depth)
+	f.located[key] = located{src, path, err}
+	return src, path, err
+}
+
+func (f *finder) locateIn(d *Dict, depth int) (interface{}, []string, error) {
 	for _, k := range wrapperKeys {
-		if w, has := d.Get(k); has && isSource(w) {
+		if w, has := d.Get(k); has && f.isSource(w) {
 			return w, []string{k}, nil
 		}
 	}
 	var found []string
 	var last interface{}
 	for i, k := range d.Keys {
-		if isSource(d.Values[i]) {
-			found = append(found, keyText(k))
+		if f.isSource(d.Values[i]) {
+			if len(found) < 13 {
+				found = append(found, keyText(k))
+			}
 			last = d.Values[i]
 		}
 	}
@@ -480,37 +578,35 @@ func locateStateDict(v interface{}, depth int) (interface{}, []string, error) {
 	}
 	if depth+1 < maxWrapperDepth {
 		// one level down: known wrapper keys first, then any dict
-		order := append([]string(nil), wrapperKeys...)
-		for _, k := range d.Keys {
-			if ks, ok := k.(string); ok {
-				order = append(order, ks)
+		try := func(k string, w interface{}) (interface{}, []string, bool) {
+			if _, isDict := w.(*Dict); !isDict {
+				return nil, nil, false
+			}
+			if s, path, err := f.locate(w, depth+1); err == nil {
+				return s, append([]string{k}, path...), true
+			}
+			return nil, nil, false
+		}
+		known := map[string]bool{}
+		for _, k := range wrapperKeys {
+			known[k] = true
+			if w, has := d.Get(k); has {
+				if s, path, ok := try(k, w); ok {
+					return s, path, nil
+				}
 			}
 		}
-		tried := map[string]bool{}
-		for _, k := range order {
-			if tried[k] {
+		for i, k := range d.Keys {
+			ks, ok := k.(string)
+			if !ok || known[ks] {
 				continue
 			}
-			tried[k] = true
-			w, has := d.Get(k)
-			if _, isDict := w.(*Dict); !has || !isDict {
-				continue
-			}
-			if s, path, err := locateStateDict(w, depth+1); err == nil {
-				return s, append([]string{k}, path...), nil
+			if s, path, ok := try(ks, d.Values[i]); ok {
+				return s, path, nil
 			}
 		}
 	}
 	return nil, nil, formatErr("no state dict found: the file holds a dict with keys %s and none of them is a dict of tensors or a model", keyList(d))
-}
-
-func allHavePrefix(names []string, p string) bool {
-	for _, n := range names {
-		if !strings.HasPrefix(n, p) || len(n) == len(p) {
-			return false
-		}
-	}
-	return len(names) > 0
 }
 
 func keyList(d *Dict) string {

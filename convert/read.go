@@ -8,13 +8,14 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math"
 	"math/big"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/gnconv/gnconv/internal/mapfile"
+	"github.com/gnconv/gnconv/internal/safeopen"
 	"github.com/gnconv/gnconv/tensor"
 	"github.com/nlpodyssey/gopickle/pickle"
 	"github.com/nlpodyssey/gopickle/types"
@@ -74,9 +75,17 @@ func formatErr(format string, args ...interface{}) error {
 // ReadCheckpoint reads a PyTorch checkpoint: torch.save's zip format (any
 // torch version) or the legacy format, holding a state dict, a whole model
 // (torch.save(model)) or a training dict that wraps either. Nothing in the
-// file is executed: see findClass for what its globals may do.
+// file is executed: see findClass for what its globals may do. It is
+// ReadCheckpointWith under the default Limits.
 func ReadCheckpoint(filename string) (*Checkpoint, error) {
-	f, err := os.Open(filename)
+	return ReadCheckpointWith(filename, Limits{})
+}
+
+// ReadCheckpointWith is ReadCheckpoint under the given limits (zero fields
+// take their defaults). Only a regular file is read: a FIFO, a device or a
+// directory is refused before it is opened for reading.
+func ReadCheckpointWith(filename string, lim Limits) (*Checkpoint, error) {
+	f, err := safeopen.Open(filename)
 	if err != nil {
 		return nil, err
 	}
@@ -85,10 +94,7 @@ func ReadCheckpoint(filename string) (*Checkpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	if st.IsDir() {
-		return nil, fmt.Errorf("%s: is a directory", filename)
-	}
-	ck, err := readCheckpoint(f, st.Size(), nil)
+	ck, err := readCheckpoint(f, st.Size(), nil, newReadState(lim, st.Size(), false))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", filename, err)
 	}
@@ -99,35 +105,83 @@ func ReadCheckpoint(filename string) (*Checkpoint, error) {
 // ReadCheckpointBytes reads a checkpoint held in memory. Tensors stored
 // uncompressed alias b, which must not change while they are in use.
 func ReadCheckpointBytes(b []byte) (*Checkpoint, error) {
-	return readCheckpoint(bytes.NewReader(b), int64(len(b)), b)
+	return ReadCheckpointBytesWith(b, Limits{})
 }
 
-// MapCheckpoint is ReadCheckpoint without copying the tensor data: the file
-// is memory-mapped read-only and tensors stored uncompressed alias the
-// mapping, which stays for the life of the process. For a command that
-// converts one file; a long-running program should use ReadCheckpoint.
+// ReadCheckpointBytesWith is ReadCheckpointBytes under the given limits.
+func ReadCheckpointBytesWith(b []byte, lim Limits) (*Checkpoint, error) {
+	return readCheckpoint(bytes.NewReader(b), int64(len(b)), b, newReadState(lim, int64(len(b)), true))
+}
+
+// MapCheckpoint is ReadCheckpoint reading through a read-only memory map
+// of the file instead of read calls. The file is only read while the map
+// is protected: another process truncating the file meanwhile makes the
+// read fail with an error naming the file (mapfile.FaultError), not
+// crash; and nothing returned aliases the map, which is gone when
+// MapCheckpoint returns (tensor data is copied out of it).
 func MapCheckpoint(filename string) (*Checkpoint, error) {
-	b, err := mapfile.Map(filename)
-	if err != nil || b == nil {
-		if err == nil {
-			return ReadCheckpoint(filename) // empty, or mapping unavailable
-		}
+	return MapCheckpointWith(filename, Limits{})
+}
+
+// MapCheckpointWith is MapCheckpoint under the given limits.
+func MapCheckpointWith(filename string, lim Limits) (*Checkpoint, error) {
+	m, err := mapfile.Open(filename)
+	if err != nil {
 		return nil, err
 	}
-	ck, err := ReadCheckpointBytes(b)
+	if m == nil {
+		return ReadCheckpointWith(filename, lim) // empty, or mapping unavailable
+	}
+	defer m.Close()
+	var ck *Checkpoint
+	err = m.Read(func(b []byte) error {
+		var err error
+		ck, err = readCheckpoint(bytes.NewReader(b), int64(len(b)), b, newReadState(lim, int64(len(b)), false))
+		return err
+	})
 	if err != nil {
+		var fe *mapfile.FaultError
+		if errors.As(err, &fe) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("%s: %w", filename, err)
 	}
 	ck.Path = filename
 	return ck, nil
 }
 
+// readState is what reading one file may still spend.
+type readState struct {
+	lim  Limits
+	data *dataBudget
+	// alias: tensors may alias the bytes the file was given as (they
+	// belong to the caller); else what is sliced from them is copied
+	alias bool
+}
+
+func newReadState(lim Limits, size int64, alias bool) *readState {
+	lim = lim.withDefaults()
+	return &readState{lim: lim, data: newDataBudget(lim, size), alias: alias}
+}
+
+// own returns b, or a copy of it when the bytes must not be aliased.
+func (rs *readState) own(b []byte) []byte {
+	if rs.alias {
+		return b
+	}
+	return append([]byte(nil), b...)
+}
+
 // readCheckpoint reads from r; whole, when not nil, is the same bytes in
-// memory, which stored records are sliced from instead of copied.
-func readCheckpoint(r io.ReaderAt, size int64, whole []byte) (ck *Checkpoint, err error) {
+// memory, which stored records are sliced from instead of read.
+func readCheckpoint(r io.ReaderAt, size int64, whole []byte, rs *readState) (ck *Checkpoint, err error) {
 	// gopickle can panic on malformed input; no panic may cross our API.
+	// (A fault in reading a memory map is the map's to report.)
 	defer func() {
 		if p := recover(); p != nil {
+			if mapfile.IsFault(p) {
+				panic(p)
+			}
 			ck, err = nil, formatErr("malformed pickle (%s)", clipText(fmt.Sprint(p), 200))
 		}
 	}()
@@ -141,22 +195,22 @@ func readCheckpoint(r io.ReaderAt, size int64, whole []byte) (ck *Checkpoint, er
 	switch {
 	case n >= 4 && string(head[:4]) == "PK\x03\x04":
 		ck.Format = "zip"
-		root, err = readZip(r, size, whole, ck)
+		root, err = readZip(r, size, whole, ck, rs)
 	case n >= 1 && head[0] == 0x80:
 		ck.Format = "legacy"
-		root, err = readLegacy(r, size, whole, ck)
+		root, err = readLegacy(r, size, whole, ck, rs)
 	default:
 		return nil, formatErr("neither torch's zip format nor its legacy pickle format (starts with % x)", head[:n])
 	}
 	if err != nil {
 		return nil, err
 	}
-	plain, err := toPlain(root, 0)
+	plain, err := toPlainWith(root, rs)
 	if err != nil {
 		return nil, err
 	}
 	ck.Root = plain
-	if err := findStateDict(ck); err != nil {
+	if err := findStateDict(ck, rs.lim); err != nil {
 		return nil, err
 	}
 	return ck, nil
@@ -164,9 +218,9 @@ func readCheckpoint(r io.ReaderAt, size int64, whole []byte) (ck *Checkpoint, er
 
 // unpickle runs gopickle on one pickle with the allow-list and a
 // persistent-id hook that records storages without reading them.
-func unpickle(b []byte, persistent func(*types.Tuple) (interface{}, error)) (interface{}, error) {
+func unpickle(b []byte, persistent func(*types.Tuple) (interface{}, error), lim Limits) (interface{}, error) {
 	u := pickle.NewUnpickler(bytes.NewReader(b))
-	ld := &loader{}
+	ld := &loader{lim: lim}
 	u.FindClass = ld.findClass
 	u.PersistentLoad = func(id interface{}) (interface{}, error) {
 		t, ok := id.(*types.Tuple)
@@ -185,6 +239,10 @@ func unpickle(b []byte, persistent func(*types.Tuple) (interface{}, error)) (int
 		if errors.As(err, &ug) {
 			return nil, ug
 		}
+		var le *LimitError
+		if errors.As(err, &le) {
+			return nil, le
+		}
 		var fe interface{ Unwrap() error }
 		if errors.Is(err, ErrFormat) && errors.As(err, &fe) {
 			return nil, fmt.Errorf("%w: %s", ErrFormat, clipText(strings.TrimPrefix(err.Error(), ErrFormat.Error()+": "), 300))
@@ -195,22 +253,27 @@ func unpickle(b []byte, persistent func(*types.Tuple) (interface{}, error)) (int
 }
 
 // loadPickle checks one pickle's framing, then unpickles it.
-func loadPickle(b []byte, persistent func(*types.Tuple) (interface{}, error)) (interface{}, int, error) {
-	n, err := scanPickle(b)
+func loadPickle(b []byte, persistent func(*types.Tuple) (interface{}, error), lim Limits) (interface{}, int, error) {
+	n, err := scanPickleWith(b, lim)
 	if err != nil {
+		var le *LimitError
+		if errors.As(err, &le) {
+			return nil, 0, err
+		}
 		return nil, 0, formatErr("%v", err)
 	}
-	v, err := unpickle(b[:n], persistent)
+	v, err := unpickle(b[:n], persistent, lim)
 	return v, n, err
 }
 
-func readZip(r io.ReaderAt, size int64, whole []byte, ck *Checkpoint) (interface{}, error) {
+func readZip(r io.ReaderAt, size int64, whole []byte, ck *Checkpoint, rs *readState) (interface{}, error) {
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
 		return nil, formatErr("unreadable zip archive (truncated or damaged): %v", err)
 	}
 	var prefix string
-	records := map[string]*zip.File{}
+	// a name given twice: the last record wins, as in torch's reader
+	records := make(map[string]*zip.File, len(zr.File))
 	for _, f := range zr.File {
 		records[f.Name] = f
 		if strings.HasSuffix(f.Name, "/data.pkl") && strings.Count(f.Name, "/") == 1 {
@@ -223,8 +286,9 @@ func readZip(r io.ReaderAt, size int64, whole []byte, ck *Checkpoint) (interface
 	if _, ok := records[prefix+"constants.pkl"]; ok {
 		return nil, formatErr("a TorchScript archive (torch.jit.save), not a torch.save checkpoint: save model.state_dict() with torch.save")
 	}
+	zc := &zipReader{size: size, whole: whole, rs: rs}
 	if bo, ok := records[prefix+"byteorder"]; ok {
-		b, err := readRecord(bo, 16)
+		b, err := zc.read(bo, 16)
 		if err != nil {
 			return nil, err
 		}
@@ -235,7 +299,7 @@ func readZip(r io.ReaderAt, size int64, whole []byte, ck *Checkpoint) (interface
 			return nil, formatErr("byteorder record %q is neither little nor big", b)
 		}
 	}
-	pkl, err := readRecord(records[prefix+"data.pkl"], maxPickleBytes)
+	pkl, err := zc.read(records[prefix+"data.pkl"], rs.lim.PickleBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -253,7 +317,7 @@ func readZip(r io.ReaderAt, size int64, whole []byte, ck *Checkpoint) (interface
 		}
 		storages[s.key] = s
 		return s, nil
-	})
+	}, rs.lim)
 	if err != nil {
 		return nil, err
 	}
@@ -269,19 +333,21 @@ func readZip(r io.ReaderAt, size int64, whole []byte, ck *Checkpoint) (interface
 		s := storages[k]
 		rec, ok := records[prefix+"data/"+k]
 		if !ok {
-			return nil, formatErr("storage %s: record data/%s is missing", k, k)
+			return nil, formatErr("storage %s: record data/%s is missing", clipText(k, 100), clipText(k, 100))
 		}
-		want := uint64(s.numel) * uint64(s.dtype.Size())
+		es := uint64(s.dtype.Size())
+		if uint64(s.numel) > math.MaxInt64/es {
+			return nil, formatErr("storage %s: %d elements overflow", clipText(k, 100), s.numel)
+		}
+		want := uint64(s.numel) * es
 		if rec.UncompressedSize64 != want {
 			return nil, formatErr("storage %s: record holds %d bytes, the pickle declares %d %s elements (%d bytes)",
-				k, rec.UncompressedSize64, s.numel, s.dtype, want)
+				clipText(k, 100), rec.UncompressedSize64, s.numel, s.dtype, want)
 		}
-		// A stored record cannot be larger than the file; a deflated one
-		// cannot expand more than deflate allows.
-		if rec.Method == zip.Store && rec.CompressedSize64 < want || want > uint64(size)*1032 {
-			return nil, formatErr("storage %s: declared size %d does not fit the file", k, want)
+		if err := rs.data.take(int64(want), "storage "+clipText(k, 100)); err != nil {
+			return nil, err
 		}
-		s.data, err = recordBytes(rec, int64(want), whole)
+		s.data, err = zc.read(rec, int64(want))
 		if err != nil {
 			return nil, err
 		}
@@ -292,45 +358,103 @@ func readZip(r io.ReaderAt, size int64, whole []byte, ck *Checkpoint) (interface
 	return root, nil
 }
 
-// recordBytes returns a record's bytes: a slice of whole for a stored
-// record when the file is in memory (its CRC checked), else a copy.
-func recordBytes(f *zip.File, max int64, whole []byte) ([]byte, error) {
-	if whole == nil || f.Method != zip.Store || f.UncompressedSize64 != f.CompressedSize64 {
-		return readRecord(f, max)
-	}
-	off, err := f.DataOffset()
-	if err != nil || off < 0 || uint64(off)+f.UncompressedSize64 > uint64(len(whole)) {
-		return readRecord(f, max)
-	}
-	b := whole[off : uint64(off)+f.UncompressedSize64 : uint64(off)+f.UncompressedSize64]
-	if f.CRC32 != 0 || len(b) > 0 {
-		if crc32.ChecksumIEEE(b) != f.CRC32 {
-			return nil, formatErr("record %s: checksum mismatch", f.Name)
-		}
-	}
-	return b, nil
+// zipReader reads the records of one archive, each at most once, none
+// whose data overlaps another's.
+type zipReader struct {
+	size  int64
+	whole []byte
+	rs    *readState
+	spans []span
 }
 
-// readRecord reads a whole zip record of at most max bytes.
-func readRecord(f *zip.File, max int64) ([]byte, error) {
+type span struct {
+	start, end int64
+	name       string
+}
+
+// read returns a record's bytes, at most max of them: a slice of whole
+// for a stored record when the file is in memory (copied unless the
+// caller's bytes may be aliased), else read (and inflated). The sizes in
+// the record's headers are checked against the file and the limit before
+// anything is allocated, and an inflated record is counted as it is read.
+func (z *zipReader) read(f *zip.File, max int64) ([]byte, error) {
+	name := clipText(f.Name, 100)
 	if f.UncompressedSize64 > uint64(max) {
-		return nil, formatErr("record %s is %d bytes, more than %d", f.Name, f.UncompressedSize64, max)
+		return nil, formatErr("record %s is %d bytes, more than %d", name, f.UncompressedSize64, max)
+	}
+	off, err := f.DataOffset()
+	if err != nil || off < 0 || off > z.size || f.CompressedSize64 > uint64(z.size-off) {
+		return nil, formatErr("record %s: its data lies outside the file", name)
+	}
+	switch f.Method {
+	case zip.Store:
+		if f.CompressedSize64 != f.UncompressedSize64 {
+			return nil, formatErr("record %s: stored with %d bytes for %d", name, f.CompressedSize64, f.UncompressedSize64)
+		}
+	case zip.Deflate:
+	default:
+		return nil, formatErr("record %s: compression method %d", name, f.Method)
+	}
+	// Two records over the same bytes (a zip whose entries share one
+	// compressed stream) would each be inflated in full: refuse them.
+	sp := span{off, off + int64(f.CompressedSize64), name}
+	for _, o := range z.spans {
+		if sp.start < o.end && o.start < sp.end || sp.start == o.start {
+			return nil, formatErr("records %s and %s overlap in the file", o.name, name)
+		}
+	}
+	z.spans = append(z.spans, sp)
+
+	if z.whole != nil && f.Method == zip.Store {
+		b := z.rs.own(z.whole[off : off+int64(f.UncompressedSize64) : off+int64(f.UncompressedSize64)])
+		if f.CRC32 != 0 || len(b) > 0 {
+			if crc32.ChecksumIEEE(b) != f.CRC32 {
+				return nil, formatErr("record %s: checksum mismatch", name)
+			}
+		}
+		return b, nil
 	}
 	rc, err := f.Open()
 	if err != nil {
-		return nil, formatErr("record %s: %v", f.Name, err)
+		return nil, formatErr("record %s: %v", name, err)
 	}
 	defer rc.Close()
-	b := make([]byte, f.UncompressedSize64)
-	if _, err := io.ReadFull(rc, b); err != nil {
-		return nil, formatErr("record %s: %v", f.Name, err)
+	want := int64(f.UncompressedSize64)
+	var b []byte
+	if f.Method == zip.Store {
+		b = make([]byte, want) // the bytes are in the file
+		if _, err := io.ReadFull(rc, b); err != nil {
+			return nil, formatErr("record %s: %v", name, err)
+		}
+	} else {
+		// never trust the header for an allocation: grow as the data comes
+		b = make([]byte, 0, min(want, 1<<20))
+		for int64(len(b)) < want {
+			if len(b) == cap(b) {
+				b = append(b, 0)[:len(b)]
+				if int64(cap(b)) > want {
+					b = b[:len(b):want]
+				}
+			}
+			n, err := rc.Read(b[len(b):cap(b)])
+			b = b[:len(b)+n]
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return nil, formatErr("record %s: %v", name, err)
+			}
+		}
+		if int64(len(b)) != want {
+			return nil, formatErr("record %s: %d bytes inflated, %d declared", name, len(b), want)
+		}
 	}
 	// reading to EOF makes archive/zip check the CRC
 	if _, err := rc.Read(make([]byte, 1)); err != io.EOF {
 		if err == nil {
 			err = errors.New("longer than declared")
 		}
-		return nil, formatErr("record %s: %v", f.Name, err)
+		return nil, formatErr("record %s: %v", name, err)
 	}
 	return b, nil
 }
@@ -361,24 +485,33 @@ func parseStorageID(id *types.Tuple, minLen int) (*storageRef, error) {
 
 // legacy format: magic number, protocol version, sys info, the object,
 // the storage keys, then each storage as <int64 numel><data>.
-func readLegacy(r io.ReaderAt, size int64, whole []byte, ck *Checkpoint) (interface{}, error) {
-	if size > 1<<40 {
-		return nil, formatErr("legacy file too large")
-	}
+func readLegacy(r io.ReaderAt, size int64, whole []byte, ck *Checkpoint, rs *readState) (interface{}, error) {
+	// The pickles come first, each at most PickleBytes; the storages
+	// after them are read one by one, each only once its declared size
+	// has been checked against the bytes left in the file and the limits.
 	b := whole
+	own := rs.own
 	if b == nil {
-		b = make([]byte, size)
-		if _, err := r.ReadAt(b, 0); err != nil && err != io.EOF {
+		n := size
+		if max := 2*rs.lim.PickleBytes + 1<<16; n > max {
+			n = max
+		}
+		b = make([]byte, n)
+		if m, err := r.ReadAt(b, 0); m < len(b) {
+			if err == nil || err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
 			return nil, err
 		}
+		own = func(x []byte) []byte { return x } // b is ours
 	}
 	pos := 0
 	next := func(what string, persistent func(*types.Tuple) (interface{}, error)) (interface{}, error) {
 		end := len(b)
-		if end-pos > maxPickleBytes && persistent == nil {
-			end = pos + maxPickleBytes
+		if int64(end-pos) > rs.lim.PickleBytes {
+			end = pos + int(rs.lim.PickleBytes)
 		}
-		v, n, err := loadPickle(b[pos:end], persistent)
+		v, n, err := loadPickle(b[pos:end], persistent, rs.lim)
 		if err != nil {
 			return nil, fmt.Errorf("legacy %s: %w", what, err)
 		}
@@ -403,9 +536,14 @@ func readLegacy(r io.ReaderAt, size int64, whole []byte, ck *Checkpoint) (interf
 	if err != nil {
 		return nil, err
 	}
-	if d, ok := sysInfo.(*types.Dict); ok {
-		if le, ok := d.Get("little_endian"); ok && le == false {
-			ck.ByteOrder = "big"
+	if entries, ok := rawEntries(sysInfo); ok {
+		for _, e := range entries { // the last write wins
+			if e.Key == "little_endian" {
+				ck.ByteOrder = "little"
+				if e.Value == false {
+					ck.ByteOrder = "big"
+				}
+			}
 		}
 	}
 	storages := map[string]*storageRef{}
@@ -470,32 +608,61 @@ func readLegacy(r io.ReaderAt, size int64, whole []byte, ck *Checkpoint) (interf
 	if ck.ByteOrder == "big" {
 		order = binary.BigEndian
 	}
+	// at returns n bytes of the file at off
+	at := func(off, n int64) ([]byte, error) {
+		if off+n <= int64(len(b)) {
+			return own(b[off : off+n : off+n]), nil
+		}
+		out := make([]byte, n)
+		if m, err := r.ReadAt(out, off); int64(m) < n {
+			if err == nil || err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+		return out, nil
+	}
+	off := int64(pos)
 	for _, kv := range *keyList {
 		k, ok := kv.(string)
 		if !ok {
 			return nil, formatErr("legacy storage key is a %s", rawKind(kv))
 		}
+		name := clipText(k, 100)
 		s, ok := roots[k]
 		if !ok {
-			return nil, formatErr("legacy storage %s is listed but never used", k)
+			return nil, formatErr("legacy storage %s is listed but never used", name)
 		}
 		if s.data != nil {
-			return nil, formatErr("legacy storage %s is listed twice", k)
+			return nil, formatErr("legacy storage %s is listed twice", name)
 		}
-		if len(b)-pos < 8 {
-			return nil, formatErr("legacy storage %s: truncated", k)
+		if size-off < 8 {
+			return nil, formatErr("legacy storage %s: truncated", name)
 		}
-		numel := order.Uint64(b[pos:])
-		pos += 8
+		hdr, err := at(off, 8)
+		if err != nil {
+			return nil, err
+		}
+		numel := order.Uint64(hdr)
+		off += 8
 		if numel != uint64(s.numel) {
-			return nil, formatErr("legacy storage %s: %d elements in the data, %d in the pickle", k, numel, s.numel)
+			return nil, formatErr("legacy storage %s: %d elements in the data, %d in the pickle", name, numel, s.numel)
 		}
-		nb := numel * uint64(s.dtype.Size())
-		if nb > uint64(len(b)-pos) {
-			return nil, formatErr("legacy storage %s: truncated (%d bytes declared, %d remain)", k, nb, len(b)-pos)
+		es := uint64(s.dtype.Size())
+		if numel > uint64(size)/es {
+			return nil, formatErr("legacy storage %s: truncated (%d elements declared, %d bytes remain)", name, numel, size-off)
 		}
-		s.data = b[pos : pos+int(nb) : pos+int(nb)]
-		pos += int(nb)
+		nb := int64(numel * es)
+		if nb > size-off {
+			return nil, formatErr("legacy storage %s: truncated (%d bytes declared, %d remain)", name, nb, size-off)
+		}
+		if err := rs.data.take(nb, "legacy storage "+name); err != nil {
+			return nil, err
+		}
+		if s.data, err = at(off, nb); err != nil {
+			return nil, err
+		}
+		off += nb
 		if ck.ByteOrder == "big" {
 			s.data = swapBytes(s.data, s.dtype.Size())
 		}
@@ -533,7 +700,7 @@ func swapBytes(b []byte, size int) []byte {
 
 // materialise turns a strided view into a dense tensor, checking that the
 // view lies inside its storage. A dense view aliases the storage bytes.
-func materialise(name string, t *tensorRef) (*tensor.Tensor, error) {
+func materialise(name string, t *tensorRef, rs *readState) (*tensor.Tensor, error) {
 	bad := func(format string, args ...interface{}) error {
 		return fmt.Errorf("%w: %w", ErrFormat, &TensorError{name, fmt.Sprintf(format, args...)})
 	}
@@ -583,8 +750,9 @@ func materialise(name string, t *tensorRef) (*tensor.Tensor, error) {
 	}
 	// Overlapping strides (an expanded tensor) can describe far more
 	// elements than the storage holds; bound what materialising may cost.
-	if numel > storageNumel && numel > maxBroadcastElements {
-		return nil, bad("a broadcast view of %d elements over a storage of %d", numel, storageNumel)
+	if numel > storageNumel && numel > rs.lim.BroadcastElements {
+		return nil, fmt.Errorf("tensor %s: %w", name, limitErr("BroadcastElements", int64(rs.lim.BroadcastElements),
+			"a broadcast view of %d elements over a storage of %d, more than %d", numel, storageNumel, rs.lim.BroadcastElements))
 	}
 	contiguous := true
 	expect := 1
@@ -597,6 +765,9 @@ func materialise(name string, t *tensorRef) (*tensor.Tensor, error) {
 	}
 	if contiguous {
 		return &tensor.Tensor{DType: dt, Shape: shape, Raw: data[t.offset*es : (t.offset+numel)*es : (t.offset+numel)*es]}, nil
+	}
+	if err := rs.data.take(int64(numel)*int64(es), "a strided view copied"); err != nil {
+		return nil, fmt.Errorf("tensor %s: %w", name, err)
 	}
 	raw := make([]byte, numel*es)
 	idx := make([]int, len(t.size))

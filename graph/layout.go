@@ -7,10 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/gnconv/gnconv/internal/safeopen"
 )
 
 // LayoutFormat is the format tag every layout file carries.
@@ -232,21 +233,20 @@ func ParseLayout(s string) (*Layout, error) {
 
 // ReadLayoutFile reads a layout file.
 func ReadLayoutFile(filename string) (*Layout, error) {
-	st, err := os.Stat(filename)
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", filename)
-	}
-	if st.Size() > maxLayoutBytes {
-		return nil, fmt.Errorf("%s: a layout file is at most %d bytes", filename, maxLayoutBytes)
-	}
-	f, err := os.Open(filename)
+	// only a regular file: a FIFO or a device is refused before it is
+	// opened for reading
+	f, err := safeopen.Open(filename)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if st.Size() > maxLayoutBytes {
+		return nil, fmt.Errorf("%s: a layout file is at most %d bytes", filename, maxLayoutBytes)
+	}
 	l, err := DecodeLayout(f)
 	if err != nil {
 		return nil, fmt.Errorf("layout file %s: %w", filename, err)

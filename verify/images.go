@@ -5,10 +5,16 @@ import (
 	"image"
 	_ "image/jpeg" // decoders for LoadImages
 	_ "image/png"
-	"os"
+	"io"
 
 	"github.com/gnconv/gnconv/graph"
+	"github.com/gnconv/gnconv/internal/safeopen"
 )
+
+// MaxImagePixels bounds an input image's width times height, read from
+// its header before it is decoded (a decoded pixel costs up to 8 bytes):
+// 64 megapixels by default.
+var MaxImagePixels = 64 << 20
 
 // LoadImages decodes JPEG and PNG files into one NCHW batch the way
 // torchvision's ImageNet evaluation does: the shorter side is resized to
@@ -17,14 +23,9 @@ import (
 func LoadImages(paths []string, h, w int) (Batch, error) {
 	b := Batch{N: len(paths), H: h, W: w, Data: make([]float32, len(paths)*3*h*w)}
 	for i, p := range paths {
-		f, err := os.Open(p)
+		img, err := decodeImage(p)
 		if err != nil {
 			return b, err
-		}
-		img, _, err := image.Decode(f)
-		f.Close()
-		if err != nil {
-			return b, fmt.Errorf("%s: %w", p, err)
 		}
 		preprocess(img, h, w, b.Data[i*3*h*w:(i+1)*3*h*w])
 	}
@@ -79,4 +80,32 @@ func floor(v float64) float64 {
 		f--
 	}
 	return f
+}
+
+// decodeImage decodes a regular file's image once its header's size has
+// been checked against MaxImagePixels.
+func decodeImage(p string) (image.Image, error) {
+	f, err := safeopen.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	cfg, _, err := image.DecodeConfig(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return nil, fmt.Errorf("%s: an image of %dx%d pixels", p, cfg.Width, cfg.Height)
+	}
+	if int64(cfg.Width)*int64(cfg.Height) > int64(MaxImagePixels) {
+		return nil, fmt.Errorf("%s: an image of %dx%d pixels, more than the %d allowed", p, cfg.Width, cfg.Height, MaxImagePixels)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	img, _, err := image.Decode(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	return img, nil
 }

@@ -1,0 +1,88 @@
+//go:build unix
+
+package mapfile
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// TestTruncatedWhileMapped reads a mapping whose file was truncated after
+// it was mapped: the fault must become an error naming the file. It runs
+// in a child process, so that a fault the runtime did not turn into a
+// panic fails this test instead of killing the test binary.
+func TestTruncatedWhileMapped(t *testing.T) {
+	if os.Getenv("MAPFILE_TRUNCATE_CHILD") == "" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestTruncatedWhileMapped$", "-test.v")
+		cmd.Env = append(os.Environ(), "MAPFILE_TRUNCATE_CHILD=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "truncation-ok") {
+			t.Fatalf("child: %v\n%s", err, out)
+		}
+		return
+	}
+	p := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(p, make([]byte, 3*os.Getpagesize()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m, err := Open(p)
+	if err != nil || m == nil {
+		t.Fatal(m, err)
+	}
+	defer m.Close()
+	if err := os.Truncate(p, 0); err != nil {
+		t.Fatal(err)
+	}
+	var sum byte
+	err = m.Read(func(b []byte) error {
+		for _, c := range b {
+			sum += c
+		}
+		return nil
+	})
+	var fe *FaultError
+	if !errors.As(err, &fe) || !strings.Contains(err.Error(), p) {
+		t.Fatalf("got %v", err)
+	}
+	// the goroutine is back to faulting normally, and other panics pass
+	func() {
+		defer func() {
+			if r := recover(); r == nil || !strings.Contains(r.(error).Error(), "boom") {
+				t.Errorf("recovered %v", r)
+			}
+		}()
+		m.Read(func([]byte) error { panic(errors.New("boom")) })
+	}()
+	t.Log("truncation-ok")
+}
+
+func TestOpenRefusesFIFO(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(p, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(p); err == nil || !strings.Contains(err.Error(), "FIFO") {
+		t.Fatalf("Open: %v", err)
+	}
+	if _, err := ReadFile(p); err == nil || !strings.Contains(err.Error(), "FIFO") {
+		t.Fatalf("ReadFile: %v", err)
+	}
+}
+
+func TestReadFileCopies(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f")
+	os.WriteFile(p, []byte("abc"), 0o600)
+	b, err := ReadFile(p)
+	if err != nil || string(b) != "abc" {
+		t.Fatal(b, err)
+	}
+	os.Truncate(p, 0)
+	if string(b) != "abc" {
+		t.Fatal("changed")
+	}
+}
