@@ -207,6 +207,12 @@ func Detect(sd *tensor.StateDict) (layout, nearest *Layout, evidence string) {
 		return nil, nil, "the state dict is empty"
 	}
 	if bestN*2 < sd.Len() {
+		for _, l := range presets {
+			if _, _, ok := matchByPosition(sd, Options{Layout: l}); ok {
+				return nil, nil, fmt.Sprintf("its tensors have the shapes of the %s layout's, in order, but its modules are named otherwise (keys like %s)",
+					l.Name, sampleKeys(sd.Names, 3))
+			}
+		}
 		return nil, nil, fmt.Sprintf("not a GoogLeNet of a known layout: keys like %s", sampleKeys(sd.Names, 3))
 	}
 	ks := layoutKeys(best)
@@ -228,17 +234,30 @@ func sampleKeys(keys []string, n int) string {
 	return strings.Join(keys[:n], ", ") + fmt.Sprintf(" and %d more", len(keys)-n)
 }
 
-// ErrUnknownLayout is wrapped when a state dict's names are no preset's
-// and no layout was named.
+// ErrUnknownLayout is matched (errors.Is) by every refusal of a state
+// dict whose names are no preset's when no layout was named.
 var ErrUnknownLayout = errors.New("unknown GoogLeNet layout")
 
-// unknownLayoutError explains why gnconv does not guess a layout.
-func unknownLayoutError(evidence string) error {
-	return fmt.Errorf("%w: %s. A state dict does not record pool padding or ceil_mode, BatchNorm eps, transform_input or LRN, "+
-		"so gnconv does not guess them: name the layout with --layout (a preset: %s; or a layout file, see docs/layouts.md), "+
-		"or convert the whole-model file (torch.save(model)), and check the result against PyTorch with --expect",
-		ErrUnknownLayout, evidence, strings.Join(PresetNames(), ", "))
+// UnknownLayoutError says why gnconv does not guess a layout.
+type UnknownLayoutError struct {
+	// Evidence says what the names are: another network's, or close to
+	// a preset's.
+	Evidence string
 }
+
+func (e *UnknownLayoutError) Is(target error) bool { return target == ErrUnknownLayout }
+
+func (e *UnknownLayoutError) Error() string {
+	presets := strings.Join(PresetNames(), ", ")
+	if strings.HasPrefix(e.Evidence, "not a GoogLeNet") || strings.HasPrefix(e.Evidence, "the state dict is empty") {
+		return fmt.Sprintf("%s. If it is a GoogLeNet named otherwise, name its layout with --layout (a preset: %s; or a layout file, see docs/layouts.md)", e.Evidence, presets)
+	}
+	return fmt.Sprintf("%s. A state dict does not record pool padding or ceil_mode, BatchNorm eps, transform_input or LRN, "+
+		"so gnconv does not guess them: name the layout with --layout (a preset: %s; or a layout file, see docs/layouts.md), "+
+		"or convert the whole-model file (torch.save(model)), and check the result against PyTorch with --expect", e.Evidence, presets)
+}
+
+func unknownLayoutError(evidence string) error { return &UnknownLayoutError{Evidence: evidence} }
 
 // Load binds a state dict to a GoogLeNet. On failure it returns the
 // report with a *LoadError (or another error); on success the network and
