@@ -288,8 +288,8 @@ func (s *shiftConvB) valid(dy, dx int) (lo, hi int) {
 }
 
 func (s shiftConvB) pack(nr, ps, pc, kcur, jc, ncur int, dst []float32) {
-	if maskedPack && nr == 32 {
-		s.packMasked(ps, pc, kcur, jc, ncur, dst)
+	if maskedPack(nr) {
+		s.packMasked(nr, ps, pc, kcur, jc, ncur, dst)
 		return
 	}
 	w := s.w
@@ -325,12 +325,12 @@ func (s shiftConvB) pack(nr, ps, pc, kcur, jc, ncur int, dst []float32) {
 	}
 }
 
-// packMasked is pack for 32-column panels as masked vector copies: each
+// packMasked is pack for panels of nr (16 or 32) columns as masked vector
+// copies: each
 // panel row is one run of the plane, loaded where a bit mask says the
 // value is inside the plane (its row, by the range of columns; its
 // column, by a mask for each horizontal tap), zero elsewhere.
-func (s shiftConvB) packMasked(ps, pc, kcur, jc, ncur int, dst []float32) {
-	const nr = 32
+func (s shiftConvB) packMasked(nr, ps, pc, kcur, jc, ncur int, dst []float32) {
 	w := s.w
 	panels := (ncur + nr - 1) / nr
 	// cols[kx*panels + q]: the columns of panel q whose x+dx stays in the
@@ -366,18 +366,18 @@ func (s shiftConvB) packMasked(ps, pc, kcur, jc, ncur int, dst []float32) {
 	for kk := 0; kk < kcur; kk++ {
 		plane, dy, dx := s.tap(pc + kk)
 		t := (pc + kk) % s.taps
-		packMasked(dst[kk*nr:], ps, plane, jc+dy*w+dx, masks[t*panels:(t+1)*panels])
+		packMasked(nr, dst[kk*nr:], ps, plane, jc+dy*w+dx, masks[t*panels:(t+1)*panels])
 	}
 }
 
 // packMaskedGo is packMasked in plain Go.
-func packMaskedGo(dst []float32, panelStride int, src []float32, off int, masks []uint32) {
+func packMaskedGo(nr int, dst []float32, panelStride int, src []float32, off int, masks []uint32) {
 	for q, m := range masks {
-		row := dst[q*panelStride : q*panelStride+32]
+		row := dst[q*panelStride : q*panelStride+nr]
 		for i := range row {
 			row[i] = 0
 			if m&(1<<i) != 0 {
-				row[i] = src[off+32*q+i]
+				row[i] = src[off+nr*q+i]
 			}
 		}
 	}

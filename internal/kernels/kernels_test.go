@@ -221,80 +221,91 @@ func TestPoolsAgainstLoop(t *testing.T) {
 
 // TestPackRows: the panel copy at the widths the kernels use and others.
 func TestPackRows(t *testing.T) {
-	r := rand.New(rand.NewSource(10))
-	for _, w := range []int{8, 16, 24, 32, 5} {
-		for _, rows := range []int{0, 1, 3, 17} {
-			stride := w + 3
-			src := randSlice(r, rows*stride+w)
-			got, want := make([]float32, rows*w+1), make([]float32, rows*w+1)
-			packRows(got, src, rows, stride, w)
-			packRowsGo(want, src, rows, stride, w)
-			closeTo(t, fmt.Sprintf("packRows w=%d rows=%d", w, rows), got, want, 0)
-		}
-	}
-}
-
-// TestPackMasked: the masked panel copy against its Go twin, with offsets
-// reaching before and past the source where the masks are clear.
-func TestPackMasked(t *testing.T) {
-	r := rand.New(rand.NewSource(13))
-	src := randSlice(r, 200)
-	for _, off := range []int{-40, -3, 0, 5, 100} {
-		masks := make([]uint32, 5)
-		for q := range masks {
-			for i := 0; i < 32; i++ {
-				if j := off + 32*q + i; j >= 0 && j < len(src) && r.Intn(4) != 0 {
-					masks[q] |= 1 << i
-				}
+	forEachKernel(t, func(t *testing.T) {
+		r := rand.New(rand.NewSource(10))
+		for _, w := range []int{8, 16, 24, 32, 5} {
+			for _, rows := range []int{0, 1, 3, 17} {
+				stride := w + 3
+				src := randSlice(r, rows*stride+w)
+				got, want := make([]float32, rows*w+1), make([]float32, rows*w+1)
+				packRows(got, src, rows, stride, w)
+				packRowsGo(want, src, rows, stride, w)
+				closeTo(t, fmt.Sprintf("packRows w=%d rows=%d", w, rows), got, want, 0)
 			}
 		}
-		got, want := randSlice(r, 5*40), randSlice(r, 5*40)
-		copy(want, got)
-		packMasked(got, 40, src, off, masks)
-		packMaskedGo(want, 40, src, off, masks)
-		closeTo(t, fmt.Sprintf("packMasked off=%d", off), got, want, 0)
-	}
+	})
+}
+
+// TestPackMasked: the masked panel copy, 16 and 32 values wide, against
+// its Go twin under each kernel's instruction set, with offsets reaching
+// before and past the source where the masks are clear.
+func TestPackMasked(t *testing.T) {
+	forEachKernel(t, func(t *testing.T) {
+		r := rand.New(rand.NewSource(13))
+		src := randSlice(r, 200)
+		for _, nr := range []int{16, 32} {
+			for _, off := range []int{-40, -3, 0, 5, 100} {
+				masks := make([]uint32, 5)
+				for q := range masks {
+					for i := 0; i < nr; i++ {
+						if j := off + nr*q + i; j >= 0 && j < len(src) && r.Intn(4) != 0 {
+							masks[q] |= 1 << i
+						}
+					}
+				}
+				got, want := randSlice(r, 5*40), randSlice(r, 5*40)
+				copy(want, got)
+				packMasked(nr, got, 40, src, off, masks)
+				packMaskedGo(nr, want, 40, src, off, masks)
+				closeTo(t, fmt.Sprintf("packMasked nr=%d off=%d", nr, off), got, want, 0)
+			}
+		}
+	})
 }
 
 // TestDeinterleave at every length.
 func TestDeinterleave(t *testing.T) {
-	r := rand.New(rand.NewSource(12))
-	for n := 0; n < 70; n++ {
-		src := randSlice(r, 2*n+1)
-		e, o := make([]float32, n), make([]float32, n)
-		deinterleave(e, o, src)
-		for i := 0; i < n; i++ {
-			if e[i] != src[2*i] || o[i] != src[2*i+1] {
-				t.Fatalf("n=%d i=%d: %v %v from %v %v", n, i, e[i], o[i], src[2*i], src[2*i+1])
+	forEachKernel(t, func(t *testing.T) {
+		r := rand.New(rand.NewSource(12))
+		for n := 0; n < 70; n++ {
+			src := randSlice(r, 2*n+1)
+			e, o := make([]float32, n), make([]float32, n)
+			deinterleave(e, o, src)
+			for i := 0; i < n; i++ {
+				if e[i] != src[2*i] || o[i] != src[2*i+1] {
+					t.Fatalf("n=%d i=%d: %v %v from %v %v", n, i, e[i], o[i], src[2*i], src[2*i+1])
+				}
 			}
 		}
-	}
+	})
 }
 
 // TestMaxVec: the vector maximum at every length and alignment, NaN from
 // either side winning.
 func TestMaxVec(t *testing.T) {
-	r := rand.New(rand.NewSource(9))
-	for n := 0; n < 70; n++ {
-		a, b := randSlice(r, n+1), randSlice(r, n+1)
-		for i := 0; i < n; i += 5 {
-			if i%2 == 0 {
-				a[i] = float32(math.NaN())
-			} else {
-				b[i] = float32(math.NaN())
+	forEachKernel(t, func(t *testing.T) {
+		r := rand.New(rand.NewSource(9))
+		for n := 0; n < 70; n++ {
+			a, b := randSlice(r, n+1), randSlice(r, n+1)
+			for i := 0; i < n; i += 5 {
+				if i%2 == 0 {
+					a[i] = float32(math.NaN())
+				} else {
+					b[i] = float32(math.NaN())
+				}
+			}
+			a[n/2] = float32(math.Inf(1))
+			got := make([]float32, n)
+			maxVec(got, a[1:], b[1:])
+			for i := range got {
+				x, y := a[i+1], b[i+1]
+				want := max(x, y)
+				if g := got[i]; g != want && !(g != g && want != want) {
+					t.Fatalf("n=%d: max(%v, %v) = %v, want %v", n, x, y, g, want)
+				}
 			}
 		}
-		a[n/2] = float32(math.Inf(1))
-		got := make([]float32, n)
-		maxVec(got, a[1:], b[1:])
-		for i := range got {
-			x, y := a[i+1], b[i+1]
-			want := max(x, y)
-			if g := got[i]; g != want && !(g != g && want != want) {
-				t.Fatalf("n=%d: max(%v, %v) = %v, want %v", n, x, y, g, want)
-			}
-		}
-	}
+	})
 }
 
 func TestAdaptiveAvgPoolAgainstLoop(t *testing.T) {
@@ -363,9 +374,10 @@ func forEachKernel(t *testing.T, f func(t *testing.T)) {
 }
 
 // TestMicroKernelsAgainstGoTwin holds each micro-kernel the CPU runs to the
-// plain-Go twin of its shape: every depth, partial tiles, adding C or not,
-// with and without the epilogue (ReLU or none, NaN kept); values past the
-// tile's columns are never touched.
+// plain-Go twin of its shape: every depth, partial tiles (columns and
+// rows), adding C or not, with and without the epilogue (ReLU or none,
+// NaN kept), B packed or in place; values past the tile's rows and
+// columns are never touched, nor B's past its columns read.
 func TestMicroKernelsAgainstGoTwin(t *testing.T) {
 	r := rand.New(rand.NewSource(6))
 	for _, mk := range availableKernels() {
@@ -373,47 +385,50 @@ func TestMicroKernelsAgainstGoTwin(t *testing.T) {
 		mr, nr := mk.mr, mk.nr
 		for _, k := range []int{0, 1, 2, 7, 64, 257} {
 			for _, cols := range []int{nr, 1, 4, nr / 2, nr/2 + 1, nr - 1} {
-				for _, flags := range []int{0, 1, 2, 3} {
-					add, ep := flags&1 != 0, flags&2 != 0
-					a, b := randSlice(r, mr*k+1), randSlice(r, nr*k+1)
-					if k > 0 {
-						a[0] = float32(math.NaN()) // row 0 becomes NaN
-					}
-					scale, shift := randSlice(r, mr), randSlice(r, mr)
-					floor := float32(0)
-					if k%2 == 1 {
-						floor = float32(math.Inf(-1))
-					}
-					ldc := nr + 5
-					got := randSlice(r, mr*ldc)
-					got0 := append([]float32(nil), got...)
-					want := append([]float32(nil), got...)
-					var sc, sh []float32
-					if ep {
-						sc, sh = scale, shift
-					}
-					mk.run(k, &a[0], &b[0], &got[0], nr, ldc, cols, add, ep, &scale[0], &shift[0], floor)
-					microGo(mr, nr, k, a, b, want, nr, ldc, cols, add, sc, sh, floor)
-					if mk.narrow != nil && cols <= nr/2 {
-						narrow := append([]float32(nil), got0...)
-						mk.narrow(k, &a[0], &b[0], &narrow[0], nr, ldc, cols, add, ep, &scale[0], &shift[0], floor)
-						closeTo(t, fmt.Sprintf("%s narrow k=%d cols=%d add=%v ep=%v", mk.name, k, cols, add, ep), narrow, want, 1e-5)
-					}
-					if mk.stridedB {
-						// B in place: a wider matrix, only cols of it read
-						ldb := nr + 7
-						wide := make([]float32, k*ldb+nr)
-						for p := 0; p < k; p++ {
-							copy(wide[p*ldb:p*ldb+cols], b[p*nr:p*nr+cols])
-							for j := cols; j < nr; j++ {
-								wide[p*ldb+j] = float32(math.NaN()) // never read
-							}
+				for _, rows := range []int{mr, mr - 1, 1} {
+					for _, flags := range []int{0, 1, 2, 3} {
+						add, ep := flags&1 != 0, flags&2 != 0
+						a, b := randSlice(r, mr*k+1), randSlice(r, nr*k+1)
+						if k > 0 {
+							a[0] = float32(math.NaN()) // row 0 becomes NaN
 						}
-						got2 := append([]float32(nil), got0...)
-						mk.run(k, &a[0], &wide[0], &got2[0], ldb, ldc, cols, add, ep, &scale[0], &shift[0], floor)
-						closeTo(t, fmt.Sprintf("%s in place k=%d cols=%d add=%v ep=%v", mk.name, k, cols, add, ep), got2, want, 1e-5)
+						scale, shift := randSlice(r, mr), randSlice(r, mr)
+						floor := float32(0)
+						if k%2 == 1 {
+							floor = float32(math.Inf(-1))
+						}
+						ldc := nr + 5
+						got := randSlice(r, mr*ldc)
+						got0 := append([]float32(nil), got...)
+						want := append([]float32(nil), got...)
+						var sc, sh []float32
+						if ep {
+							sc, sh = scale[:rows], shift[:rows]
+						}
+						what := fmt.Sprintf("%s k=%d rows=%d cols=%d add=%v ep=%v", mk.name, k, rows, cols, add, ep)
+						mk.run(k, &a[0], &b[0], &got[0], nr, ldc, rows, cols, add, ep, &scale[0], &shift[0], floor)
+						microGo(mr, nr, k, a, b, want, nr, ldc, rows, cols, add, sc, sh, floor)
+						if mk.narrow != nil && cols <= nr/2 {
+							narrow := append([]float32(nil), got0...)
+							mk.narrow(k, &a[0], &b[0], &narrow[0], nr, ldc, rows, cols, add, ep, &scale[0], &shift[0], floor)
+							closeTo(t, what+" narrow", narrow, want, 1e-5)
+						}
+						if mk.stridedB {
+							// B in place: a wider matrix, only cols of it read
+							ldb := nr + 7
+							wide := make([]float32, k*ldb+nr)
+							for p := 0; p < k; p++ {
+								copy(wide[p*ldb:p*ldb+cols], b[p*nr:p*nr+cols])
+								for j := cols; j < nr; j++ {
+									wide[p*ldb+j] = float32(math.NaN()) // never read
+								}
+							}
+							got2 := append([]float32(nil), got0...)
+							mk.run(k, &a[0], &wide[0], &got2[0], ldb, ldc, rows, cols, add, ep, &scale[0], &shift[0], floor)
+							closeTo(t, what+" in place", got2, want, 1e-5)
+						}
+						closeTo(t, what, got, want, 1e-5)
 					}
-					closeTo(t, fmt.Sprintf("%s k=%d cols=%d add=%v ep=%v", mk.name, k, cols, add, ep), got, want, 1e-5)
 				}
 			}
 		}
@@ -473,7 +488,7 @@ func BenchmarkMicroKernels(b *testing.B) {
 			k := kc
 			a, bb, c := make([]float32, mk.mr*k+1), make([]float32, mk.nr*k+1), make([]float32, mk.mr*mk.nr)
 			for i := 0; i < b.N; i++ {
-				mk.run(k, &a[0], &bb[0], &c[0], mk.nr, mk.nr, mk.nr, true, false, nil, nil, 0)
+				mk.run(k, &a[0], &bb[0], &c[0], mk.nr, mk.nr, mk.mr, mk.nr, true, false, nil, nil, 0)
 			}
 			b.ReportMetric(float64(2*mk.mr*mk.nr*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
 		})

@@ -26,6 +26,9 @@ const (
 	panelPad = 16
 	maxMR    = 8
 	maxNR    = 32
+	// fewPanels: a block of B at most this many panels wide takes its
+	// tiles row by row of A rather than panel by panel of B
+	fewPanels = 4
 )
 
 // microKernel computes one mr×nr tile of C from a packed mr×k panel of A
@@ -37,13 +40,28 @@ type microKernel struct {
 	// stridedB is set when run reads B in place (row stride ldb, only
 	// the first cols columns), so that B need not be packed.
 	stridedB bool
-	// run stores the first cols columns of the tile's mr rows at c (row
-	// stride ldc): A·B, plus C's values when add is set, then through
+	// run stores the first cols columns of the tile's first rows rows at
+	// c (row stride ldc): A·B, plus C's values when add is set, then through
 	// max(x·scale[i] + shift[i], floor) when ep is set (NaN kept). B's row
 	// p is b[p·ldb:], ldb being nr for a packed panel.
-	run func(k int, a, b, c *float32, ldb, ldc, cols int, add, ep bool, scale, shift *float32, floor float32)
+	run kernelFunc
 	// narrow, where set, is run for at most nr/2 columns at half the work
-	narrow func(k int, a, b, c *float32, ldb, ldc, cols int, add, ep bool, scale, shift *float32, floor float32)
+	narrow kernelFunc
+}
+
+// kernelFunc is a micro-kernel's run (see microKernel.run).
+type kernelFunc func(k int, a, b, c *float32, ldb, ldc, rows, cols int, add, ep bool, scale, shift *float32, floor float32)
+
+// viaTile runs run, an mr×nr kernel, for fewer than mr rows: the whole
+// tile aside, then the rows that fit stored by storeTile.
+func viaTile(run kernelFunc, mr, nr, k int, a, b, c *float32, ldb, ldc, rows, cols int, add, ep bool, scale, shift *float32, floor float32) {
+	var t [maxMR * maxNR]float32
+	run(k, a, b, &t[0], ldb, nr, mr, cols, false, false, nil, nil, 0)
+	var sc, sh []float32
+	if ep {
+		sc, sh = unsafe.Slice(scale, rows), unsafe.Slice(shift, rows)
+	}
+	storeTile(t[:], nr, rows, cols, unsafe.Slice(c, (rows-1)*ldc+cols), ldc, add, sc, sh, floor)
 }
 
 var packPool = sync.Pool{New: func() any {
@@ -200,7 +218,7 @@ func packedBlock(pa *PackedMatrix, src bSource, i0, i1, j0, j1, n int, c []float
 	if hasEp {
 		epScale, epShift, floor = pa.epilogueRows(ep)
 	}
-	var tile [maxMR * maxNR]float32
+	var zero [maxMR * maxNR]float32
 	for jc := j0; jc < j1; jc += nc {
 		ncur := min(nc, j1-jc)
 		for pc := 0; pc < k || pc == 0; pc += kc {
@@ -216,7 +234,7 @@ func packedBlock(pa *PackedMatrix, src bSource, i0, i1, j0, j1, n int, c []float
 			if kcur > 0 && !inPlace {
 				src.pack(nr, ps, pc, kcur, jc, ncur, bufs.b)
 			}
-			for jr := 0; jr < ncur; jr += nr {
+			tile := func(jr, ir int) {
 				nrcur := min(nr, ncur-jr)
 				run := kern.run
 				if kern.narrow != nil && nrcur <= nr/2 {
@@ -226,30 +244,39 @@ func packedBlock(pa *PackedMatrix, src bSource, i0, i1, j0, j1, n int, c []float
 				if inPlace && kcur > 0 {
 					bp, ldb = dense.b[pc*n+jc+jr:], n
 				}
+				mrcur := min(mr, i1-ir)
+				ap := pa.panel(pc, kcur, ir)
+				ci := ir*n + jc + jr
+				var scale, shift []float32
+				if epNow {
+					scale, shift = epScale[ir:ir+mr], epShift[ir:ir+mr]
+				}
+				if kcur == 0 {
+					// no products: C keeps its values or becomes zero
+					clear(zero[:mr*nr])
+					storeTile(zero[:], nr, mrcur, nrcur, c[ci:], n, !set, scale, shift, floor)
+					return
+				}
+				var sp, hp *float32
+				if epNow {
+					sp, hp = &scale[0], &shift[0]
+				}
+				run(kcur, &ap[0], &bp[0], &c[ci], ldb, n, mrcur, nrcur, !set, epNow, sp, hp, floor)
+			}
+			if ncur <= fewPanels*nr {
+				// few columns (7x7 maps): each panel of A is read once, from
+				// memory, and used for every panel of B, from cache; many
+				// rows of A would not stay in cache for the next panel
 				for ir := i0; ir < i1; ir += mr {
-					mrcur := min(mr, i1-ir)
-					ap := pa.panel(pc, kcur, ir)
-					ci := ir*n + jc + jr
-					var scale, shift []float32
-					if epNow {
-						scale, shift = epScale[ir:ir+mr], epShift[ir:ir+mr]
+					for jr := 0; jr < ncur; jr += nr {
+						tile(jr, ir)
 					}
-					switch {
-					case kcur == 0:
-						// no products: C keeps its values or becomes zero
-						clear(tile[:mr*nr])
-						storeTile(tile[:], nr, mrcur, nrcur, c[ci:], n, !set, scale, shift, floor)
-					case mrcur == mr:
-						var sp, hp *float32
-						if epNow {
-							sp, hp = &scale[0], &shift[0]
-						}
-						run(kcur, &ap[0], &bp[0], &c[ci], ldb, n, nrcur, !set, epNow, sp, hp, floor)
-					default:
-						// ragged rows: compute the whole tile aside, then
-						// store what fits
-						run(kcur, &ap[0], &bp[0], &tile[0], ldb, nr, nrcur, false, false, nil, nil, 0)
-						storeTile(tile[:], nr, mrcur, nrcur, c[ci:], n, !set, scale, shift, floor)
+				}
+			} else {
+				// a panel of B stays in L1 for every row of tiles
+				for jr := 0; jr < ncur; jr += nr {
+					for ir := i0; ir < i1; ir += mr {
+						tile(jr, ir)
 					}
 				}
 			}
@@ -350,7 +377,7 @@ func (e Epilogue) rows(n int) (scale, shift []float32, floor float32) {
 
 // microGo is the micro-kernel in plain Go for any tile shape: the
 // assembly kernels' twin and the fallback where they cannot run.
-func microGo(mr, nr, k int, a, b, c []float32, ldb, ldc, cols int, add bool, scale, shift []float32, floor float32) {
+func microGo(mr, nr, k int, a, b, c []float32, ldb, ldc, rows, cols int, add bool, scale, shift []float32, floor float32) {
 	var acc [maxMR * maxNR]float32
 	t := acc[:mr*nr]
 	for p := 0; p < k; p++ {
@@ -363,23 +390,23 @@ func microGo(mr, nr, k int, a, b, c []float32, ldb, ldc, cols int, add bool, sca
 			}
 		}
 	}
-	storeTile(t, nr, mr, cols, c, ldc, add, scale, shift, floor)
+	storeTile(t, nr, rows, cols, c, ldc, add, scale, shift, floor)
 }
 
 // goKernel wraps microGo as a microKernel of the given shape.
 func goKernel(mr, nr int) *microKernel {
 	mk := &microKernel{name: fmt.Sprintf("go %dx%d", mr, nr), isa: "go", mr: mr, nr: nr}
-	mk.run = func(k int, a, b, c *float32, ldb, ldc, cols int, add, ep bool, scale, shift *float32, floor float32) {
+	mk.run = func(k int, a, b, c *float32, ldb, ldc, rows, cols int, add, ep bool, scale, shift *float32, floor float32) {
 		var sc, sh []float32
 		if ep {
-			sc, sh = unsafe.Slice(scale, mr), unsafe.Slice(shift, mr)
+			sc, sh = unsafe.Slice(scale, rows), unsafe.Slice(shift, rows)
 		}
 		var bs []float32
 		if k > 0 {
 			bs = unsafe.Slice(b, (k-1)*ldb+cols)
 		}
 		microGo(mr, nr, k, unsafe.Slice(a, mr*k), bs,
-			unsafe.Slice(c, (mr-1)*ldc+cols), ldb, ldc, cols, add, sc, sh, floor)
+			unsafe.Slice(c, (rows-1)*ldc+cols), ldb, ldc, rows, cols, add, sc, sh, floor)
 	}
 	return mk
 }

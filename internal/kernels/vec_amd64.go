@@ -15,7 +15,6 @@ var hasAVX2, hasAVX512 bool
 func setVectorISA(isa string) {
 	hasAVX512 = isa == "avx512" && cpu.X86.HasAVX512F
 	hasAVX2 = isa != "go" && cpu.X86.HasAVX2
-	maskedPack = hasAVX512
 }
 
 //go:noescape
@@ -82,21 +81,30 @@ func deinterleave(even, odd, src []float32) {
 //go:noescape
 func packMaskedAVX512(dst *float32, panelStride int, src *float32, off int, masks *uint32, panels int)
 
-// maskedPack is set when packMasked runs as one vector load and store per
-// 32 values.
-var maskedPack bool
+//go:noescape
+func packMaskedAVX2(dst *float32, panelStride int, src *float32, off int, masks *uint32, panels int)
 
-// packMasked sets dst[p·panelStride + i], for p < len(masks) and i < 32,
-// to src[off + 32p + i] where bit i of masks[p] is set and to 0 elsewhere;
-// masked-out values of src are never read (off may reach before src).
-func packMasked(dst []float32, panelStride int, src []float32, off int, masks []uint32) {
+// maskedPack reports whether packMasked runs as vector loads and stores
+// for panels of nr values.
+func maskedPack(nr int) bool {
+	return nr == 32 && hasAVX512 || nr == 16 && hasAVX2
+}
+
+// packMasked sets dst[p·panelStride + i], for p < len(masks) and i < nr
+// (16 or 32), to src[off + nr·p + i] where bit i of masks[p] is set and to
+// 0 elsewhere; masked-out values of src are never read (off may reach
+// before src).
+func packMasked(nr int, dst []float32, panelStride int, src []float32, off int, masks []uint32) {
 	if len(masks) == 0 {
 		return
 	}
-	_ = dst[(len(masks)-1)*panelStride+31]
-	if !hasAVX512 {
-		packMaskedGo(dst, panelStride, src, off, masks)
-		return
+	_ = dst[(len(masks)-1)*panelStride+nr-1]
+	switch {
+	case nr == 32 && hasAVX512:
+		packMaskedAVX512(&dst[0], panelStride, &src[0], off, &masks[0], len(masks))
+	case nr == 16 && hasAVX2:
+		packMaskedAVX2(&dst[0], panelStride, &src[0], off, &masks[0], len(masks))
+	default:
+		packMaskedGo(nr, dst, panelStride, src, off, masks)
 	}
-	packMaskedAVX512(&dst[0], panelStride, &src[0], off, &masks[0], len(masks))
 }

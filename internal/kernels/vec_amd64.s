@@ -198,3 +198,62 @@ pmloop:
 pmdone:
 	VZEROUPPER
 	RET
+
+// bit i of a mask, in lane i of the first eight and lane i-8 of the
+// second
+DATA maskBits<>+0(SB)/4, $1
+DATA maskBits<>+4(SB)/4, $2
+DATA maskBits<>+8(SB)/4, $4
+DATA maskBits<>+12(SB)/4, $8
+DATA maskBits<>+16(SB)/4, $16
+DATA maskBits<>+20(SB)/4, $32
+DATA maskBits<>+24(SB)/4, $64
+DATA maskBits<>+28(SB)/4, $128
+DATA maskBits<>+32(SB)/4, $256
+DATA maskBits<>+36(SB)/4, $512
+DATA maskBits<>+40(SB)/4, $1024
+DATA maskBits<>+44(SB)/4, $2048
+DATA maskBits<>+48(SB)/4, $4096
+DATA maskBits<>+52(SB)/4, $8192
+DATA maskBits<>+56(SB)/4, $16384
+DATA maskBits<>+60(SB)/4, $32768
+GLOBL maskBits<>(SB), RODATA, $64
+
+// func packMaskedAVX2(dst *float32, panelStride int, src *float32, off int, masks *uint32, panels int)
+//
+// packMaskedAVX512 for 16-value panels: for p < panels and i < 16,
+// dst[p*panelStride+i] = src[off+16p+i] where bit i of masks[p] is set,
+// else 0. Masked-out values are never read (VMASKMOVPS).
+TEXT ·packMaskedAVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DX
+	MOVQ panelStride+8(FP), R8
+	SHLQ $2, R8
+	MOVQ src+16(FP), SI
+	MOVQ off+24(FP), AX
+	LEAQ (SI)(AX*4), SI
+	MOVQ masks+32(FP), BX
+	MOVQ panels+40(FP), CX
+	TESTQ CX, CX
+	JE   pm2done
+	VMOVDQU maskBits<>(SB), Y4
+	VMOVDQU maskBits<>+32(SB), Y5
+
+pm2loop:
+	VPBROADCASTD (BX), Y0
+	VPAND        Y4, Y0, Y1
+	VPCMPEQD     Y4, Y1, Y1
+	VPAND        Y5, Y0, Y2
+	VPCMPEQD     Y5, Y2, Y2
+	VMASKMOVPS   (SI), Y1, Y6
+	VMASKMOVPS   32(SI), Y2, Y7
+	VMOVUPS      Y6, (DX)
+	VMOVUPS      Y7, 32(DX)
+	ADDQ         $4, BX
+	ADDQ         $64, SI
+	ADDQ         R8, DX
+	DECQ         CX
+	JNE          pm2loop
+
+pm2done:
+	VZEROUPPER
+	RET

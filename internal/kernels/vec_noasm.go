@@ -27,16 +27,17 @@ func deinterleave(even, odd, src []float32) {
 	}
 }
 
-// maskedPack is set when packMasked runs as one vector load and store per
-// 32 values: never without the assembly.
-const maskedPack = false
+// maskedPack reports whether packMasked runs as vector loads and stores
+// for panels of nr values: never without the assembly.
+func maskedPack(nr int) bool { return false }
 
 // setVectorISA has no assembly to switch here.
 func setVectorISA(string) {}
 
-// packMasked sets dst[p·panelStride + i], for p < len(masks) and i < 32,
-// to src[off + 32p + i] where bit i of masks[p] is set and to 0 elsewhere;
-// masked-out values of src are never read (off may reach before src).
-func packMasked(dst []float32, panelStride int, src []float32, off int, masks []uint32) {
-	packMaskedGo(dst, panelStride, src, off, masks)
+// packMasked sets dst[p·panelStride + i], for p < len(masks) and i < nr,
+// to src[off + nr·p + i] where bit i of masks[p] is set and to 0
+// elsewhere; masked-out values of src are never read (off may reach
+// before src).
+func packMasked(nr int, dst []float32, panelStride int, src []float32, off int, masks []uint32) {
+	packMaskedGo(nr, dst, panelStride, src, off, masks)
 }
