@@ -52,6 +52,8 @@ type inspectResult struct {
 	Parameters int              `json:"parameters"`
 	Bytes      int              `json:"bytes"`
 	GoogLeNet  inspectGoogLeNet `json:"googlenet"`
+	// Modules is a whole pickled model's module tree.
+	Modules []inspectModule `json:"modules,omitempty"`
 }
 
 func inspectCommand() *cli.Command {
@@ -97,6 +99,9 @@ func inspect(ck *convert.Checkpoint, opts graph.Options) *inspectResult {
 	opts.Model = ck.GraphModel()
 	net, rep, err := graph.Load(sd, opts)
 	res.GoogLeNet = binding(net, rep, err, ck)
+	if ck.Model != nil {
+		res.Modules = moduleTree(ck.Model)
+	}
 	return res
 }
 
@@ -189,6 +194,9 @@ func printInspect(w io.Writer, r *inspectResult) {
 	}
 	for _, x := range g.Warnings {
 		fmt.Fprintf(w, "  warning    %s\n", scrubNames(x, names))
+	}
+	if len(r.Modules) > 0 {
+		printModuleTree(w, r.Modules)
 	}
 }
 

@@ -388,3 +388,33 @@ func TestVerifyExpect(t *testing.T) {
 		t.Fatalf("weights as expect file: exit %d %s", code, errs)
 	}
 }
+
+// TestInspectWholeModelTree: a whole pickled model's module tree is shown
+// with each module's hyperparameters (and carried in full by --json).
+func TestInspectWholeModelTree(t *testing.T) {
+	code, out, errs := gnconv(t, "inspect", fx("models/net_zip.pth"))
+	if code != 0 || !strings.Contains(out, "whole pickled model (read, never run)") ||
+		!strings.Contains(out, "MaxPool2d  kernel_size=3 stride=2 padding=0 dilation=1 ceil_mode=True") ||
+		!strings.Contains(out, "AvgPool2d  kernel_size=3 stride=1 padding=1 ceil_mode=False count_include_pad=False") {
+		t.Fatalf("exit %d %s\n%s", code, errs, out)
+	}
+	code, out, _ = gnconv(t, "inspect", "--json", fx("models/net_zip.pth"))
+	var res inspectResult
+	if code != 0 || json.Unmarshal([]byte(out), &res) != nil || len(res.Modules) != 13 || res.Modules[0].Attrs["transform_input"] != "True" {
+		t.Fatalf("exit %d, %d modules: %s", code, len(res.Modules), out)
+	}
+}
+
+// TestVerifyHintsAtMetadata: a file written with LRN, verified against
+// weights loaded without it, fails with a hint naming the flag.
+func TestVerifyHintsAtMetadata(t *testing.T) {
+	dir := t.TempDir()
+	onnx := filepath.Join(dir, "lrn.onnx")
+	if code, _, errs := gnconv(t, "import", fx("tutorial_aux.pth"), "--lrn", "-o", onnx); code != 0 {
+		t.Fatalf("exit %d %s", code, errs)
+	}
+	code, _, errs := gnconv(t, "verify", onnx, "--weights", fx("tutorial_aux.pth"))
+	if code != exitMismatch || !strings.Contains(errs, "lrn=true, the weights were loaded with lrn=false (--lrn)") {
+		t.Fatalf("exit %d %s", code, errs)
+	}
+}

@@ -349,7 +349,15 @@ func metadataHint(data []byte, l *loaded) string {
 			}
 		case "layout":
 			if p.GetValue() != l.net.Layout.String() {
-				hints = append(hints, fmt.Sprintf("the file holds the %s layout, the weights the %s layout", clean(p.GetValue()), clean(l.net.Layout.String())))
+				hints = append(hints, fmt.Sprintf("the file holds the %s layout, the weights the %s layout (--layout)", clean(p.GetValue()), clean(l.net.Layout.String())))
+			}
+		case "lrn":
+			if want := fmt.Sprint(l.net.Switches.LRN); p.GetValue() != want {
+				hints = append(hints, fmt.Sprintf("the file was written with lrn=%s, the weights were loaded with lrn=%s (--lrn)", clean(p.GetValue()), want))
+			}
+		case "input_channels":
+			if want := fmt.Sprint(l.net.InChannels); p.GetValue() != want {
+				hints = append(hints, fmt.Sprintf("the file takes %s input channels, the weights %s", clean(p.GetValue()), want))
 			}
 		}
 	}
