@@ -78,12 +78,11 @@ func Write(path string, force bool, write func(io.Writer) error) (err error) {
 		return err
 	}
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	tmp, err := createRegistered(dir, "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
 		return &pathError{fmt.Sprintf("%s: cannot create a file in %s: %v", path, dir, unwrapPath(err)), err}
 	}
 	name := tmp.Name()
-	register(name)
 	defer func() {
 		if err != nil {
 			tmp.Close()

@@ -20,6 +20,19 @@ func register(name string) {
 	tmpMu.Unlock()
 }
 
+// createRegistered creates a temporary file and registers it in one step
+// under the registry's lock, so that a signal never finds a temporary
+// that exists but is not yet registered.
+func createRegistered(dir, pattern string) (*os.File, error) {
+	tmpMu.Lock()
+	defer tmpMu.Unlock()
+	f, err := os.CreateTemp(dir, pattern)
+	if err == nil {
+		tmpLive[f.Name()] = true
+	}
+	return f, err
+}
+
 func unregister(name string) {
 	tmpMu.Lock()
 	delete(tmpLive, name)
