@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gnconv/gnconv/internal/onnxpb"
+	"github.com/gnconv/gnconv/internal/safeopen"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 )
@@ -222,7 +223,7 @@ func TestHostileBatch(t *testing.T) {
 // limit is refused before it is read.
 func TestNonRegularFileRefused(t *testing.T) {
 	if runtime.GOOS != "windows" {
-		if _, err := ReadFile("/dev/zero", Limits{}); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		if _, err := ReadFile("/dev/zero", Limits{}); err == nil || !errors.Is(err, safeopen.ErrNotRegular) {
 			t.Errorf("/dev/zero: %v", err)
 		}
 	}
@@ -233,7 +234,7 @@ func TestNonRegularFileRefused(t *testing.T) {
 		// a FIFO with no writer: opening it for reading would block
 		fifo := filepath.Join(t.TempDir(), "fifo.onnx")
 		if err := exec.Command("mkfifo", fifo).Run(); err == nil {
-			if _, err := ReadFile(fifo, Limits{}); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			if _, err := ReadFile(fifo, Limits{}); err == nil || !errors.Is(err, safeopen.ErrNotRegular) {
 				t.Errorf("a FIFO: %v", err)
 			}
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gnconv/gnconv/internal/kernels"
 	"github.com/gnconv/gnconv/internal/onnxpb"
+	"github.com/gnconv/gnconv/internal/safeopen"
 	"github.com/gnconv/gnconv/verify/ops"
 	"google.golang.org/protobuf/proto"
 )
@@ -80,34 +81,10 @@ func ParseLimits(data []byte, l Limits) (*Model, error) {
 // a file over l's MaxFileBytes, is refused before it is read.
 func ReadFile(path string, l Limits) ([]byte, error) {
 	l = l.withDefaults()
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	f, err := openNoBlock(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	// checked again on what was opened: the path may have changed
-	if st, err = f.Stat(); err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	if st.Size() > l.MaxFileBytes {
+	if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() && st.Size() > l.MaxFileBytes {
 		return nil, fmt.Errorf("%s has %d bytes, over the limit of %d (see Limits in docs/verify.md)", path, st.Size(), l.MaxFileBytes)
 	}
-	data := make([]byte, st.Size())
-	n, err := f.ReadAt(data, 0)
-	if n != len(data) {
-		return nil, fmt.Errorf("%s: %v", path, err)
-	}
-	return data, nil
+	return safeopen.ReadFile(path, l.MaxFileBytes)
 }
 
 // FromProto checks and prepares a decoded model under the default limits.

@@ -65,6 +65,9 @@ func convParams(a Attrs, in []*Value) (kernels.ConvParams, error) {
 	if len(x.Shape) != 4 || len(w.Shape) != 4 || w.Int {
 		return p, errorf("Conv: only 2-D float convolutions are supported (input %v, weight %v)", x.Shape, w.Shape)
 	}
+	if x.Shape[2] < 1 || x.Shape[3] < 1 {
+		return p, errorf("Conv: input %v has no pixels", x.Shape)
+	}
 	if w.Shape[1] != x.Shape[1] {
 		return p, errorf("Conv: weight %v does not match %d input channels", w.Shape, x.Shape[1])
 	}

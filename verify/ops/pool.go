@@ -62,6 +62,9 @@ func poolParams(a Attrs, x *Value) (kernels.PoolParams, error) {
 	if len(x.Shape) != 4 {
 		return p, errorf("pooling: input %v is not NCHW", x.Shape)
 	}
+	if x.Shape[2] < 1 || x.Shape[3] < 1 {
+		return p, errorf("pooling: input %v has no pixels", x.Shape)
+	}
 	ks := a.Ints("kernel_shape", nil)
 	sh, sw, err := strides2(a)
 	if err != nil {

@@ -18,6 +18,9 @@ var Unsqueeze = &Op{
 	Shape: func(c *Ctx, a Attrs, in []*Value) ([]int, error) {
 		axes := a.Ints("axes", nil)
 		if c.Opset >= 13 {
+			if len(in) < 2 || in[1] == nil {
+				return nil, errorf("Unsqueeze: no axes")
+			}
 			var err error
 			if axes, err = intInput(in[1], "Unsqueeze axes"); err != nil {
 				return nil, err
