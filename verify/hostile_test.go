@@ -278,3 +278,19 @@ func TestHostileFilesMemoryBound(t *testing.T) {
 		t.Fatalf("under prlimit --as=2000000000: %v\n%s", err, out)
 	}
 }
+
+// TestLongChainRuns: a graph just under the node limit parses and runs
+// in a few seconds.
+func TestLongChainRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	data := chainModel("Relu", DefaultLimits().MaxNodes-1)
+	start := time.Now()
+	if err := runHostile(data); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("%d nodes took %v", DefaultLimits().MaxNodes-1, took)
+	}
+}
