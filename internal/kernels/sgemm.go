@@ -234,50 +234,49 @@ func packedBlock(pa *PackedMatrix, src bSource, i0, i1, j0, j1, n int, c []float
 			if kcur > 0 && !inPlace {
 				src.pack(nr, ps, pc, kcur, jc, ncur, bufs.b)
 			}
-			tile := func(jr, ir int) {
-				nrcur := min(nr, ncur-jr)
-				run := kern.run
-				if kern.narrow != nil && nrcur <= nr/2 {
-					run = kern.narrow // the last tile of a row (14x14 maps leave 4 columns)
-				}
-				bp, ldb := bufs.b[jr/nr*ps:jr/nr*ps+nr*kcur+1], nr
-				if inPlace && kcur > 0 {
-					bp, ldb = dense.b[pc*n+jc+jr:], n
-				}
-				mrcur := min(mr, i1-ir)
-				ap := pa.panel(pc, kcur, ir)
-				ci := ir*n + jc + jr
-				var scale, shift []float32
-				if epNow {
-					scale, shift = epScale[ir:ir+mr], epShift[ir:ir+mr]
-				}
-				if kcur == 0 {
-					// no products: C keeps its values or becomes zero
-					clear(zero[:mr*nr])
-					storeTile(zero[:], nr, mrcur, nrcur, c[ci:], n, !set, scale, shift, floor)
-					return
-				}
-				var sp, hp *float32
-				if epNow {
-					sp, hp = &scale[0], &shift[0]
-				}
-				run(kcur, &ap[0], &bp[0], &c[ci], ldb, n, mrcur, nrcur, !set, epNow, sp, hp, floor)
+			// few columns (7x7 maps): the tiles go row by row of A, each
+			// panel of A read once, from memory, and used for every panel
+			// of B, from cache; otherwise panel by panel of B, each
+			// staying in L1 for every row of tiles
+			rowsFirst := ncur <= fewPanels*nr
+			outer, inner := (ncur+nr-1)/nr, (i1-i0+mr-1)/mr
+			if rowsFirst {
+				outer, inner = inner, outer
 			}
-			if ncur <= fewPanels*nr {
-				// few columns (7x7 maps): each panel of A is read once, from
-				// memory, and used for every panel of B, from cache; many
-				// rows of A would not stay in cache for the next panel
-				for ir := i0; ir < i1; ir += mr {
-					for jr := 0; jr < ncur; jr += nr {
-						tile(jr, ir)
+			for o := 0; o < outer; o++ {
+				for in := 0; in < inner; in++ {
+					ti, tj := in, o // the tile's row and column of tiles
+					if rowsFirst {
+						ti, tj = o, in
 					}
-				}
-			} else {
-				// a panel of B stays in L1 for every row of tiles
-				for jr := 0; jr < ncur; jr += nr {
-					for ir := i0; ir < i1; ir += mr {
-						tile(jr, ir)
+					ir, jr := i0+ti*mr, tj*nr
+					nrcur := min(nr, ncur-jr)
+					run := kern.run
+					if kern.narrow != nil && nrcur <= nr/2 {
+						run = kern.narrow // the last tile of a row (14x14 maps leave 4 columns)
 					}
+					bp, ldb := bufs.b[tj*ps:tj*ps+nr*kcur+1], nr
+					if inPlace && kcur > 0 {
+						bp, ldb = dense.b[pc*n+jc+jr:], n
+					}
+					mrcur := min(mr, i1-ir)
+					ap := pa.panel(pc, kcur, ir)
+					ci := ir*n + jc + jr
+					var scale, shift []float32
+					if epNow {
+						scale, shift = epScale[ir:ir+mr], epShift[ir:ir+mr]
+					}
+					if kcur == 0 {
+						// no products: C keeps its values or becomes zero
+						clear(zero[:mr*nr])
+						storeTile(zero[:], nr, mrcur, nrcur, c[ci:], n, !set, scale, shift, floor)
+						continue
+					}
+					var sp, hp *float32
+					if epNow {
+						sp, hp = &scale[0], &shift[0]
+					}
+					run(kcur, &ap[0], &bp[0], &c[ci], ldb, n, mrcur, nrcur, !set, epNow, sp, hp, floor)
 				}
 			}
 			if kcur == 0 {
