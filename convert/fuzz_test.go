@@ -18,6 +18,18 @@ func FuzzReadCheckpoint(f *testing.F) {
 			}
 		}
 	}
+	// the hostile generators' inputs that are small enough to mutate
+	for _, b := range [][]byte{
+		genLong4(300), genTextLong(700), genManyLong1(20), genLaughs(24, "list"), genLaughs(24, "dict"),
+		genLaughs(30, "tuple"), genManyKeys(50), genPrefixes(5, 3), genMarks(200), genMarkPairs(100),
+		genEmptyDicts(100), genUnsetMemo(), genBadUTF8('X', "w\xff"), genBadUTF8(0x8c, "\xc3("),
+		genBadUTF8('X', "\xed\xa0\x80"), genDuplicateStateDict(), genBroadcasts(2), genZipOverlapStored(),
+		legacyHead(4),
+	} {
+		if len(b) < 1<<16 {
+			f.Add(b)
+		}
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		start := time.Now()
 		ck, err := ReadCheckpointBytes(b)

@@ -18,7 +18,7 @@ type Limits struct {
 	// PickleMemory bounds what unpickling one pickle may build, as
 	// estimated opcode by opcode before any of it runs (a MARK, an empty
 	// dict, a string and its copies each cost what they allocate), so it
-	// is proportional to the pickle's size. Default 256 MiB.
+	// is proportional to the pickle's size. Default 512 MiB.
 	PickleMemory int64
 	// Depth bounds nesting: MARKs open at once, and objects within
 	// objects. Default 160.
@@ -56,7 +56,7 @@ func DefaultLimits() Limits {
 	return Limits{
 		PickleBytes:       maxPickleBytes,
 		PickleOps:         maxPickleOps,
-		PickleMemory:      256 << 20,
+		PickleMemory:      512 << 20,
 		Depth:             maxReadDepth,
 		Memo:              1 << 20,
 		IntBytes:          2048,

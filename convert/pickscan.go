@@ -20,10 +20,12 @@ func scanPickle(b []byte) (int, error) { return scanPickleWith(b, DefaultLimits(
 // and called globals build objects. The estimate is charged to
 // Limits.PickleMemory before the pickle runs.
 const (
-	costOp        = 48
+	costOp        = 64
 	costMark      = 320
-	costContainer = 256
+	costContainer = 512
+	costTuple     = 256
 	costCall      = 512
+	costGlobal    = 192
 	costMemo      = 64
 )
 
@@ -126,11 +128,16 @@ func scanPickleWith(b []byte, lim Limits) (int, error) {
 				return 0, fmt.Errorf("pickle: opcode 0x%02x at byte %d without a MARK", op, at)
 			}
 			marks--
+			if op != '1' && op != 'e' && op != 'u' && op != 0x90 {
+				mem += costTuple
+			}
+		case 0x85, 0x86, 0x87: // TUPLE1, 2, 3
+			mem += costTuple
 		case '}', ']', ')', 0x8f: // empty containers
 			mem += costContainer
 		case 'R', 0x81, 0x92, 'b', 'Q': // calls, instances, BUILD, persistent ids
 			mem += costCall
-		case '0', '2', 'N', 'a', 's', 0x85, 0x86, 0x87, 0x88, 0x89, 0x97, 0x98:
+		case '0', '2', 'N', 'a', 's', 0x88, 0x89, 0x97, 0x98:
 		case 0x94: // MEMOIZE: the next index
 			if err := put(at, uint64(len(memo))); err != nil {
 				return 0, err
@@ -186,7 +193,7 @@ func scanPickleWith(b []byte, lim Limits) (int, error) {
 				}
 				mem += 2 * int64(len(l))
 			}
-			mem += costCall
+			mem += costGlobal
 			if op == 'i' {
 				if marks == 0 {
 					return 0, fmt.Errorf("pickle: INST at byte %d without a MARK", at)
@@ -200,7 +207,7 @@ func scanPickleWith(b []byte, lim Limits) (int, error) {
 			marks--
 			mem += costCall
 		case 0x93: // STACK_GLOBAL
-			mem += costCall
+			mem += costGlobal
 		case 'K', 0x80, 0x82: // one-byte argument
 			fixed = 1
 		case 'h', 'q': // BINGET, BINPUT

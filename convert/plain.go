@@ -171,7 +171,10 @@ func (c *plainer) dict(entries []types.DictEntry, at *pathNode, depth int) (*Dic
 	d := &Dict{}
 	var index map[interface{}]int
 	defer func() {
-		// string keys by place, for Get
+		// string keys by place, for Get (a short dict is scanned)
+		if len(d.Keys) < 16 {
+			return
+		}
 		d.index = make(map[string]int, len(d.Keys))
 		for i, k := range d.Keys {
 			if s, ok := k.(string); ok {

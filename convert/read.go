@@ -133,6 +133,9 @@ func MapCheckpointWith(filename string, lim Limits) (*Checkpoint, error) {
 		return ReadCheckpointWith(filename, lim) // empty, or mapping unavailable
 	}
 	defer m.Close()
+	if afterMap != nil {
+		afterMap(filename)
+	}
 	var ck *Checkpoint
 	err = m.Read(func(b []byte) error {
 		var err error
@@ -149,6 +152,9 @@ func MapCheckpointWith(filename string, lim Limits) (*Checkpoint, error) {
 	ck.Path = filename
 	return ck, nil
 }
+
+// afterMap, when set (by tests), runs between mapping a file and reading it.
+var afterMap func(name string)
 
 // readState is what reading one file may still spend.
 type readState struct {
@@ -286,7 +292,7 @@ func readZip(r io.ReaderAt, size int64, whole []byte, ck *Checkpoint, rs *readSt
 	if _, ok := records[prefix+"constants.pkl"]; ok {
 		return nil, formatErr("a TorchScript archive (torch.jit.save), not a torch.save checkpoint: save model.state_dict() with torch.save")
 	}
-	zc := &zipReader{size: size, whole: whole, rs: rs}
+	zc := &zipReader{size: size, whole: whole, rs: rs, claimed: map[*zip.File]int64{}}
 	if bo, ok := records[prefix+"byteorder"]; ok {
 		b, err := zc.read(bo, 16)
 		if err != nil {
@@ -329,12 +335,20 @@ func readZip(r io.ReaderAt, size int64, whole []byte, ck *Checkpoint, rs *readSt
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	// every record's place first: overlapping records are refused before
+	// any is inflated
 	for _, k := range keys {
-		s := storages[k]
 		rec, ok := records[prefix+"data/"+k]
 		if !ok {
 			return nil, formatErr("storage %s: record data/%s is missing", clipText(k, 100), clipText(k, 100))
 		}
+		if err := zc.claim(rec); err != nil {
+			return nil, err
+		}
+	}
+	for _, k := range keys {
+		s := storages[k]
+		rec := records[prefix+"data/"+k]
 		es := uint64(s.dtype.Size())
 		if uint64(s.numel) > math.MaxInt64/es {
 			return nil, formatErr("storage %s: %d elements overflow", clipText(k, 100), s.numel)
@@ -361,15 +375,49 @@ func readZip(r io.ReaderAt, size int64, whole []byte, ck *Checkpoint, rs *readSt
 // zipReader reads the records of one archive, each at most once, none
 // whose data overlaps another's.
 type zipReader struct {
-	size  int64
-	whole []byte
-	rs    *readState
-	spans []span
+	size    int64
+	whole   []byte
+	rs      *readState
+	spans   []span
+	claimed map[*zip.File]int64 // data offsets
 }
 
 type span struct {
 	start, end int64
 	name       string
+}
+
+// claim checks a record's place in the file: its data inside the file,
+// overlapping no other record read, with a method the reader inflates.
+func (z *zipReader) claim(f *zip.File) error {
+	if _, ok := z.claimed[f]; ok {
+		return nil
+	}
+	name := clipText(f.Name, 100)
+	off, err := f.DataOffset()
+	if err != nil || off < 0 || off > z.size || f.CompressedSize64 > uint64(z.size-off) {
+		return formatErr("record %s: its data lies outside the file", name)
+	}
+	switch f.Method {
+	case zip.Store:
+		if f.CompressedSize64 != f.UncompressedSize64 {
+			return formatErr("record %s: stored with %d bytes for %d", name, f.CompressedSize64, f.UncompressedSize64)
+		}
+	case zip.Deflate:
+	default:
+		return formatErr("record %s: compression method %d", name, f.Method)
+	}
+	// Two records over the same bytes (a zip whose entries share one
+	// compressed stream) would each be inflated in full: refuse them.
+	sp := span{off, off + int64(f.CompressedSize64), name}
+	for _, o := range z.spans {
+		if sp.start < o.end && o.start < sp.end || sp.start == o.start {
+			return formatErr("records %s and %s overlap in the file", o.name, name)
+		}
+	}
+	z.spans = append(z.spans, sp)
+	z.claimed[f] = off
+	return nil
 }
 
 // read returns a record's bytes, at most max of them: a slice of whole
@@ -382,29 +430,10 @@ func (z *zipReader) read(f *zip.File, max int64) ([]byte, error) {
 	if f.UncompressedSize64 > uint64(max) {
 		return nil, formatErr("record %s is %d bytes, more than %d", name, f.UncompressedSize64, max)
 	}
-	off, err := f.DataOffset()
-	if err != nil || off < 0 || off > z.size || f.CompressedSize64 > uint64(z.size-off) {
-		return nil, formatErr("record %s: its data lies outside the file", name)
+	if err := z.claim(f); err != nil {
+		return nil, err
 	}
-	switch f.Method {
-	case zip.Store:
-		if f.CompressedSize64 != f.UncompressedSize64 {
-			return nil, formatErr("record %s: stored with %d bytes for %d", name, f.CompressedSize64, f.UncompressedSize64)
-		}
-	case zip.Deflate:
-	default:
-		return nil, formatErr("record %s: compression method %d", name, f.Method)
-	}
-	// Two records over the same bytes (a zip whose entries share one
-	// compressed stream) would each be inflated in full: refuse them.
-	sp := span{off, off + int64(f.CompressedSize64), name}
-	for _, o := range z.spans {
-		if sp.start < o.end && o.start < sp.end || sp.start == o.start {
-			return nil, formatErr("records %s and %s overlap in the file", o.name, name)
-		}
-	}
-	z.spans = append(z.spans, sp)
-
+	off := z.claimed[f]
 	if z.whole != nil && f.Method == zip.Store {
 		b := z.rs.own(z.whole[off : off+int64(f.UncompressedSize64) : off+int64(f.UncompressedSize64)])
 		if f.CRC32 != 0 || len(b) > 0 {
