@@ -40,6 +40,9 @@ type microKernel struct {
 	// stridedB is set when run reads B in place (row stride ldb, only
 	// the first cols columns), so that B need not be packed.
 	stridedB bool
+	// inPlaceRows: B is read in place (stridedB) by GEMMs of at most so
+	// many rows of A; more rows reuse a packed copy enough to pay for it
+	inPlaceRows int
 	// run stores the first cols columns of the tile's first rows rows at
 	// c (row stride ldc): A·B, plus C's values when add is set, then through
 	// max(x·scale[i] + shift[i], floor) when ep is set (NaN kept). B's row
@@ -230,7 +233,7 @@ func packedBlock(pa *PackedMatrix, src bSource, i0, i1, j0, j1, n int, c []float
 			// would reuse a packed copy; packed panels stay in L1 across
 			// many rows of tiles where B's own rows, far apart, would not
 			dense, isDense := src.(denseB)
-			inPlace := isDense && kern.stridedB && i1-i0 <= 2*mr
+			inPlace := isDense && kern.stridedB && i1-i0 <= kern.inPlaceRows
 			if kcur > 0 && !inPlace {
 				src.pack(nr, ps, pc, kcur, jc, ncur, bufs.b)
 			}

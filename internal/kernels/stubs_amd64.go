@@ -9,10 +9,10 @@ import "golang.org/x/sys/cpu"
 func availableKernels() []*microKernel {
 	var ks []*microKernel
 	if cpu.X86.HasAVX512F {
-		ks = append(ks, &microKernel{name: "avx512 8x32", isa: "avx512", mr: 8, nr: 32, stridedB: true, run: run8x32, narrow: run8x16})
+		ks = append(ks, &microKernel{name: "avx512 8x32", isa: "avx512", mr: 8, nr: 32, stridedB: true, inPlaceRows: 16, run: run8x32, narrow: run8x16})
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		ks = append(ks, &microKernel{name: "avx2 6x16", isa: "avx2", mr: 6, nr: 16, stridedB: true, run: run6x16})
+		ks = append(ks, &microKernel{name: "avx2 6x16", isa: "avx2", mr: 6, nr: 16, stridedB: true, inPlaceRows: 48, run: run6x16})
 	}
 	return append(ks, goKernel(6, 16))
 }
