@@ -418,3 +418,19 @@ func TestVerifyHintsAtMetadata(t *testing.T) {
 		t.Fatalf("exit %d %s", code, errs)
 	}
 }
+
+// TestVerifyLimitScale: the interpreter's limits refuse a batch too large
+// for them, and --limit-scale raises them.
+func TestVerifyLimitScale(t *testing.T) {
+	dir := t.TempDir()
+	onnx := filepath.Join(dir, "m.onnx")
+	if code, _, errs := gnconv(t, "import", fx("tutorial_aux.pth"), "-o", onnx); code != 0 {
+		t.Fatalf("exit %d %s", code, errs)
+	}
+	if code, _, errs := gnconv(t, "verify", onnx, "--weights", fx("tutorial_aux.pth"), "--limit-scale", "0"); code != exitError || !strings.Contains(errs, "--limit-scale") {
+		t.Fatalf("--limit-scale 0: exit %d %s", code, errs)
+	}
+	if code, _, errs := gnconv(t, "verify", onnx, "--weights", fx("tutorial_aux.pth"), "--batch", "4000"); code != exitError || !strings.Contains(errs, "limit") {
+		t.Fatalf("a batch of 4000: exit %d %s", code, errs)
+	}
+}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/gnconv/gnconv/graph"
 	"github.com/gnconv/gnconv/internal/filekind"
-	"github.com/gnconv/gnconv/internal/mapfile"
 	"github.com/gnconv/gnconv/verify"
 	"github.com/urfave/cli/v2"
 )
@@ -43,6 +42,7 @@ func verifyFlags(withBatch bool) []cli.Flag {
 		&cli.StringFlag{Name: "image", Usage: "comma-separated JPEG or PNG files to run as one more batch (resized, centre-cropped, ImageNet-normalised)"},
 		&cli.Float64Flag{Name: "atol", Value: verify.DefaultATol, Usage: "absolute tolerance: an output passes when max abs error <= atol + rtol * max |reference|"},
 		&cli.Float64Flag{Name: "rtol", Value: verify.DefaultRTol, Usage: "relative tolerance (see --atol)"},
+		&cli.Int64Flag{Name: "limit-scale", Value: 1, Usage: "multiply every limit of the interpreter (file size, nodes, tensor and run sizes; docs/verify.md) by this factor"},
 		&cli.StringFlag{Name: "expect", Usage: "PyTorch's own outputs, torch.save({\"input\": x, \"logits\": model(x)}, \"expect.pt\") (optionally \"aux1\", \"aux2\"): the file and the reference pass are both compared with them (docs/verify.md)"},
 	}
 	if withBatch {
@@ -107,13 +107,18 @@ func verifyCommand() *cli.Command {
 // verifyFile runs the checks and returns the report, with an exitErr of
 // status 1 when they fail and 2 when they cannot run.
 func verifyFile(c *cli.Context, path string, l *loaded) (*verifyReport, error) {
-	data, err := mapfile.ReadFile(path)
+	k := c.Int64("limit-scale")
+	if k < 1 {
+		return nil, fail(fmt.Errorf("--limit-scale must be at least 1"))
+	}
+	limits := verify.Limits{}.Scaled(k)
+	data, err := verify.ReadFile(path, limits)
 	if err != nil {
 		return nil, fail(err)
 	}
 	p := clean(path)
 	opts := verify.Options{Inputs: c.Int("inputs"), Seed: c.Int64("seed"), Batch: c.Int("batch"),
-		ATol: c.Float64("atol"), RTol: c.Float64("rtol")}
+		ATol: c.Float64("atol"), RTol: c.Float64("rtol"), Limits: limits}
 	if s := c.String("outputs"); s != "" {
 		opts.Outputs = strings.Split(s, ",")
 	}
