@@ -20,13 +20,17 @@ func scanPickle(b []byte) (int, error) { return scanPickleWith(b, DefaultLimits(
 // and called globals build objects. The estimate is charged to
 // Limits.PickleMemory before the pickle runs.
 const (
-	costOp        = 64
-	costMark      = 320
-	costContainer = 512
-	costTuple     = 256
-	costCall      = 512
-	costGlobal    = 192
-	costMemo      = 64
+	costOp     = 32
+	costMark   = 320
+	costDict   = 384
+	costList   = 256
+	costEmpty  = 128
+	costTuple  = 192
+	costCall   = 384
+	costPersid = 192
+	costGlobal = 192
+	costMemo   = 64
+	costString = 96
 )
 
 // scanPickleWith walks the opcodes of the pickle at the start of b
@@ -47,7 +51,7 @@ func scanPickleWith(b []byte, lim Limits) (int, error) {
 	ops := 0
 	var mem int64
 	marks := 0
-	memo := map[uint64]struct{}{}
+	var memo memoSet
 	// decoding an integer costs the square of its length
 	var intWork, maxIntWork = int64(0), 256 * int64(lim.IntBytes) * int64(lim.IntBytes)
 	longInt := func(at int, n int64) error {
@@ -75,17 +79,17 @@ func scanPickleWith(b []byte, lim Limits) (int, error) {
 		return nil, fmt.Errorf("pickle: unterminated line at byte %d", pos)
 	}
 	put := func(at int, idx uint64) error {
-		if _, ok := memo[idx]; !ok {
-			if len(memo) >= lim.Memo {
+		if !memo.has(idx) {
+			if memo.n >= lim.Memo {
 				return limitErr("Memo", int64(lim.Memo), "pickle: more than %d memo entries", lim.Memo)
 			}
-			memo[idx] = struct{}{}
+			memo.add(idx)
 			mem += costMemo
 		}
 		return nil
 	}
 	get := func(at int, idx uint64) error {
-		if _, ok := memo[idx]; !ok {
+		if !memo.has(idx) {
 			return fmt.Errorf("pickle: memo slot %d is read at byte %d before it is set", idx, at)
 		}
 		return nil
@@ -133,13 +137,19 @@ func scanPickleWith(b []byte, lim Limits) (int, error) {
 			}
 		case 0x85, 0x86, 0x87: // TUPLE1, 2, 3
 			mem += costTuple
-		case '}', ']', ')', 0x8f: // empty containers
-			mem += costContainer
-		case 'R', 0x81, 0x92, 'b', 'Q': // calls, instances, BUILD, persistent ids
+		case '}', 0x8f: // empty dict, set
+			mem += costDict
+		case ']':
+			mem += costList
+		case ')':
+			mem += costEmpty
+		case 'R', 0x81, 0x92: // calls, instances
 			mem += costCall
+		case 'Q', 'b': // persistent ids, BUILD
+			mem += costPersid
 		case '0', '2', 'N', 'a', 's', 0x88, 0x89, 0x97, 0x98:
 		case 0x94: // MEMOIZE: the next index
-			if err := put(at, uint64(len(memo))); err != nil {
+			if err := put(at, uint64(memo.n)); err != nil {
 				return 0, err
 			}
 		case 'F', 'S':
@@ -312,7 +322,7 @@ func scanPickleWith(b []byte, lim Limits) (int, error) {
 				}
 			}
 			// the unpickler reads the data into a buffer and copies it
-			mem += 2*int64(n) + costOp
+			mem += 2*int64(n) + costString
 			pos += int(n)
 		}
 	}
@@ -338,4 +348,39 @@ func validUTF8Surrogates(b []byte) bool {
 		b = b[size:]
 	}
 	return true
+}
+
+// memoSet is the set of memo indices a pickle has set: a bitmap for the
+// small indices picklers use, a map for the others.
+type memoSet struct {
+	dense  []uint64
+	sparse map[uint64]struct{}
+	n      int
+}
+
+const memoDense = 1 << 24
+
+func (m *memoSet) has(i uint64) bool {
+	if i < memoDense {
+		w := i / 64
+		return w < uint64(len(m.dense)) && m.dense[w]&(1<<(i%64)) != 0
+	}
+	_, ok := m.sparse[i]
+	return ok
+}
+
+func (m *memoSet) add(i uint64) {
+	m.n++
+	if i < memoDense {
+		w := int(i / 64)
+		if w >= len(m.dense) {
+			m.dense = append(m.dense, make([]uint64, max(w+1-len(m.dense), len(m.dense)))...)
+		}
+		m.dense[w] |= 1 << (i % 64)
+		return
+	}
+	if m.sparse == nil {
+		m.sparse = map[uint64]struct{}{}
+	}
+	m.sparse[i] = struct{}{}
 }

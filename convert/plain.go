@@ -188,7 +188,7 @@ func (c *plainer) dict(entries []types.DictEntry, at *pathNode, depth int) (*Dic
 		if err != nil {
 			return nil, err
 		}
-		pv, err := c.plain(e.Value, at.join(pk), depth+1)
+		pv, err := c.plain(e.Value, at.child(e.Value, pk), depth+1)
 		if err != nil {
 			return nil, err
 		}
@@ -275,7 +275,7 @@ func makeSet(items []interface{}) Set {
 func (c *plainer) list(items []interface{}, at *pathNode, depth int) ([]interface{}, error) {
 	out := make([]interface{}, len(items))
 	for i, it := range items {
-		p, err := c.plain(it, at.join(i), depth+1)
+		p, err := c.plain(it, at.child(it, i), depth+1)
 		if err != nil {
 			return nil, err
 		}
@@ -292,6 +292,16 @@ type pathNode struct {
 }
 
 func (p *pathNode) join(key interface{}) *pathNode { return &pathNode{p, key} }
+
+// child is the path of v under key: a scalar, which no message names, is
+// given its parent's path without allocating.
+func (p *pathNode) child(v interface{}, key interface{}) *pathNode {
+	switch v.(type) {
+	case nil, string, int, float64, bool, []byte:
+		return p
+	}
+	return p.join(key)
+}
 
 // String renders the path, keeping its last components when it is long.
 func (p *pathNode) String() string {
