@@ -235,9 +235,27 @@ func TestTruncatedWhileMapped(t *testing.T) {
 	if err := os.WriteFile(path, zipFile(t, smallStateDictPickle(1<<20), 1<<20), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// read whole, then truncated: nothing read may alias the map
+	ck, err := MapCheckpoint(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, 100); err != nil {
+		t.Fatal(err)
+	}
+	sum := 0.0
+	for _, v := range ck.StateDict.Tensors["w"].Float32() {
+		sum += float64(v)
+	}
+	if sum != float64(1<<19)*float64(1<<20-1) {
+		t.Errorf("sum %v", sum)
+	}
+	if err := os.WriteFile(path, zipFile(t, smallStateDictPickle(1<<20), 1<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	afterMap = func(name string) { os.Truncate(name, 100) }
 	defer func() { afterMap = nil }()
-	_, err := MapCheckpoint(path)
+	_, err = MapCheckpoint(path)
 	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "changed while it was read") {
 		t.Fatalf("got %v", err)
 	}
@@ -265,5 +283,27 @@ func TestBoundedUnderAddressLimit(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err != nil || strings.Contains(string(out), "--- FAIL") || !strings.Contains(string(out), "--- PASS: TestBoundedInputs") {
 		t.Fatalf("under prlimit --as=2000000000: %v\n%s", err, out)
+	}
+}
+
+// TestWriteHostileCorpus writes every generator's file into the folder
+// GNCONV_HOSTILE_DIR names, to try the command line on them.
+func TestWriteHostileCorpus(t *testing.T) {
+	dir := os.Getenv("GNCONV_HOSTILE_DIR")
+	if dir == "" {
+		t.Skip("GNCONV_HOSTILE_DIR is not set")
+	}
+	for _, c := range boundCases() {
+		if err := os.WriteFile(filepath.Join(dir, c.name+".pth"), c.gen(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	head := legacyHead(5_000_000_000)
+	p := filepath.Join(dir, "sparse_legacy_20GB.pth")
+	if err := os.WriteFile(p, head, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(p, int64(len(head))+20_000_000_000); err != nil {
+		t.Fatal(err)
 	}
 }
