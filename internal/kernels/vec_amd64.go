@@ -61,16 +61,25 @@ func maxVec(dst, a, b []float32) {
 //go:noescape
 func deinterleaveAVX512(even, odd, src *float32, n int)
 
+//go:noescape
+func deinterleaveAVX2(even, odd, src *float32, n int)
+
 // deinterleave sets even[i] to src[2i] and odd[i] to src[2i+1] for i <
 // len(even) (odd as long).
 func deinterleave(even, odd, src []float32) {
 	n := len(even)
 	odd, src = odd[:n], src[:2*n]
 	v := 0
-	if hasAVX512 {
+	switch {
+	case hasAVX512:
 		v = n &^ 15
 		if v > 0 {
 			deinterleaveAVX512(&even[0], &odd[0], &src[0], v)
+		}
+	case hasAVX2:
+		v = n &^ 7
+		if v > 0 {
+			deinterleaveAVX2(&even[0], &odd[0], &src[0], v)
 		}
 	}
 	for i := v; i < n; i++ {

@@ -257,3 +257,35 @@ pm2loop:
 pm2done:
 	VZEROUPPER
 	RET
+
+// func deinterleaveAVX2(even, odd, src *float32, n int)
+//
+// even[i] = src[2i], odd[i] = src[2i+1] for i < n, n a multiple of 8:
+// VSHUFPS gathers the even (odd) values of two registers lane by lane,
+// VPERMPD puts the lanes' halves in order.
+TEXT ·deinterleaveAVX2(SB), NOSPLIT, $0-32
+	MOVQ even+0(FP), DX
+	MOVQ odd+8(FP), BX
+	MOVQ src+16(FP), SI
+	MOVQ n+24(FP), CX
+	SHRQ $3, CX
+	JE   deint2done
+
+deint2loop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VSHUFPS $0x88, Y1, Y0, Y2
+	VSHUFPS $0xDD, Y1, Y0, Y3
+	VPERMPD $0xD8, Y2, Y2
+	VPERMPD $0xD8, Y3, Y3
+	VMOVUPS Y2, (DX)
+	VMOVUPS Y3, (BX)
+	ADDQ    $64, SI
+	ADDQ    $32, DX
+	ADDQ    $32, BX
+	DECQ    CX
+	JNE     deint2loop
+
+deint2done:
+	VZEROUPPER
+	RET
