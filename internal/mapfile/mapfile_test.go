@@ -86,3 +86,18 @@ func TestReadFileCopies(t *testing.T) {
 		t.Fatal("changed")
 	}
 }
+
+func TestReadFileBounded(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "sparse")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := os.Truncate(p, 20<<30); err != nil {
+		t.Skip(err)
+	}
+	if _, err := ReadFile(p); err == nil || !strings.Contains(err.Error(), "more than") {
+		t.Fatalf("a 20 GiB sparse file: %v", err)
+	}
+}
