@@ -178,7 +178,10 @@ func genZipOverlapStored() []byte {
 // legacyHead is a legacy file up to its storages: the magic number,
 // protocol 1001, sys info, a state dict of one float32 tensor of n
 // elements over storage "0", and the storage key list.
-func legacyHead(n int64) []byte {
+func legacyHead(n int64) []byte { return legacyHeadPad(n, 0) }
+
+// legacyHeadPad is legacyHead with a string of pad bytes in the sys info.
+func legacyHeadPad(n int64, pad int) []byte {
 	var b bytes.Buffer
 	b.Write([]byte{0x80, 2, 0x8a, 10, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, '.'})
 	b.Write([]byte{0x80, 2, 'M', 0xe9, 0x03, '.'})
@@ -186,6 +189,11 @@ func legacyHead(n int64) []byte {
 	g.op('}')
 	g.str("little_endian")
 	g.op(0x88, 's')
+	if pad > 0 {
+		g.str("pad")
+		g.str(strings.Repeat("x", pad))
+		g.op('s')
+	}
 	b.Write(g.bytes())
 	g = newPickleGen()
 	g.op('}')

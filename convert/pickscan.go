@@ -63,7 +63,7 @@ func scanPickleWith(b []byte, lim Limits) (int, error) {
 	}
 	need := func(n uint64) error {
 		if n > uint64(len(b)-pos) {
-			return fmt.Errorf("pickle: opcode at byte %d needs %d bytes, %d remain", pos, n, len(b)-pos)
+			return truncated("pickle: opcode at byte %d needs %d bytes, %d remain", pos, n, len(b)-pos)
 		}
 		return nil
 	}
@@ -76,7 +76,7 @@ func scanPickleWith(b []byte, lim Limits) (int, error) {
 				return l, nil
 			}
 		}
-		return nil, fmt.Errorf("pickle: unterminated line at byte %d", pos)
+		return nil, truncated("pickle: unterminated line at byte %d", pos)
 	}
 	put := func(at int, idx uint64) error {
 		if !memo.has(idx) {
@@ -103,7 +103,7 @@ func scanPickleWith(b []byte, lim Limits) (int, error) {
 	}
 	for {
 		if pos >= len(b) {
-			return 0, fmt.Errorf("pickle: truncated (no STOP opcode)")
+			return 0, truncated("pickle: truncated (no STOP opcode)")
 		}
 		ops++
 		if ops > lim.PickleOps {
@@ -383,4 +383,13 @@ func (m *memoSet) add(i uint64) {
 		m.sparse = map[uint64]struct{}{}
 	}
 	m.sparse[i] = struct{}{}
+}
+
+// truncatedError is a pickle that runs past the end of its bytes.
+type truncatedError struct{ msg string }
+
+func (e *truncatedError) Error() string { return e.msg }
+
+func truncated(format string, args ...interface{}) error {
+	return &truncatedError{fmt.Sprintf(format, args...)}
 }

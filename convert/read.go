@@ -266,7 +266,7 @@ func loadPickle(b []byte, persistent func(*types.Tuple) (interface{}, error), li
 		if errors.As(err, &le) {
 			return nil, 0, err
 		}
-		return nil, 0, formatErr("%v", err)
+		return nil, 0, fmt.Errorf("%w: %w", ErrFormat, err)
 	}
 	v, err := unpickle(b[:n], persistent, lim)
 	return v, n, err
@@ -536,32 +536,54 @@ func readLegacy(r io.ReaderAt, size int64, whole []byte, ck *Checkpoint, rs *rea
 	// has been checked against the bytes left in the file and the limits.
 	b := whole
 	own := rs.own
+	// more reads more of the file into b when the file is not in memory,
+	// as the pickles need it (at most 2×PickleBytes of them)
+	more := func() bool { return false }
 	if b == nil {
-		n := size
-		if max := 2*rs.lim.PickleBytes + 1<<16; n > max {
-			n = max
-		}
-		b = make([]byte, n)
-		if m, err := r.ReadAt(b, 0); m < len(b) {
-			if err == nil || err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return nil, err
-		}
 		own = func(x []byte) []byte { return x } // b is ours
+		max := 2*rs.lim.PickleBytes + 1<<16
+		var readErr error
+		more = func() bool {
+			n := int64(len(b))
+			if n >= size || n >= max || readErr != nil {
+				return false
+			}
+			grown := min(size, max, 2*n+1<<20)
+			nb := make([]byte, grown)
+			copy(nb, b)
+			if m, err := r.ReadAt(nb[n:], n); int64(m) < grown-n {
+				if err == nil || err == io.EOF {
+					err = io.ErrUnexpectedEOF
+				}
+				readErr = err
+				return false
+			}
+			b = nb
+			return true
+		}
+		more()
+		if readErr != nil {
+			return nil, readErr
+		}
 	}
 	pos := 0
 	next := func(what string, persistent func(*types.Tuple) (interface{}, error)) (interface{}, error) {
-		end := len(b)
-		if int64(end-pos) > rs.lim.PickleBytes {
-			end = pos + int(rs.lim.PickleBytes)
+		for {
+			end := len(b)
+			if int64(end-pos) > rs.lim.PickleBytes {
+				end = pos + int(rs.lim.PickleBytes)
+			}
+			v, n, err := loadPickle(b[pos:end], persistent, rs.lim)
+			var te *truncatedError
+			if err != nil && errors.As(err, &te) && int64(end-pos) < rs.lim.PickleBytes && more() {
+				continue // the pickle goes on past what was read
+			}
+			if err != nil {
+				return nil, fmt.Errorf("legacy %s: %w", what, err)
+			}
+			pos += n
+			return v, nil
 		}
-		v, n, err := loadPickle(b[pos:end], persistent, rs.lim)
-		if err != nil {
-			return nil, fmt.Errorf("legacy %s: %w", what, err)
-		}
-		pos += n
-		return v, nil
 	}
 	magic, err := next("magic number", nil)
 	if err != nil {
