@@ -169,12 +169,13 @@ TEXT ·kernel6x16(SB), NOSPLIT, $0-92
 	JNE    maskedloop
 
 loop:
-	VMOVUPS (DI), Y12
-	VMOVUPS 32(DI), Y13
+	VMOVUPS    (DI), Y12
+	VMOVUPS    32(DI), Y13
+	PREFETCHT0 384(SI) // the panel of A, sixteen steps ahead
 	FMA16(Y14, Y15)
-	DECQ    CX
-	JNE     loop
-	JMP     store
+	DECQ       CX
+	JNE        loop
+	JMP        store
 
 maskedloop:
 	VMOVUPS    (R13)(R14*4), Y14
