@@ -42,25 +42,9 @@ func TransformInputCoeffs() (scale, shift [3]float32) {
 // batch x of shape batch×InChannels×h×w and returns the logits, then each
 // aux head's output when withAux is set.
 func (n *Net) Forward(x []float32, batch, h, w int, withAux bool) ([]Output, error) {
-	if miss := n.MissingWeights(); len(miss) > 0 {
-		if len(miss) > 6 {
-			miss = append(miss[:6], fmt.Sprintf("and %d more", len(miss)-6))
-		}
-		return nil, fmt.Errorf("the network lacks weights (%s): it was loaded non-strictly from a checkpoint without them", strings.Join(miss, ", "))
-	}
-	if withAux && !n.HasAux() {
-		return nil, fmt.Errorf("the network has no aux heads")
-	}
-	if err := n.CheckInput(h, w); err != nil {
+	outs, size, err := n.prepare(x, batch, h, w, withAux)
+	if err != nil {
 		return nil, err
-	}
-	size, ok := checkedMul(1<<40, n.InChannels, h, w)
-	if !ok || batch <= 0 || len(x)/size != batch || len(x)%size != 0 {
-		return nil, fmt.Errorf("input has %d values, want %d×%d×%d×%d", len(x), batch, n.InChannels, h, w)
-	}
-	var outs []Output
-	for _, name := range n.OutputNames(withAux) {
-		outs = append(outs, Output{name, []int{batch, n.Classes}, make([]float32, batch*n.Classes)})
 	}
 	// images are independent: with a batch of at least one image per core,
 	// each core takes its images through the whole network
@@ -80,12 +64,39 @@ func (n *Net) Forward(x []float32, batch, h, w int, withAux bool) ([]Output, err
 	return outs, nil
 }
 
+// prepare checks a forward pass's arguments and makes its outputs; size
+// is the values of one image.
+func (n *Net) prepare(x []float32, batch, h, w int, withAux bool) (outs []Output, size int, err error) {
+	if miss := n.MissingWeights(); len(miss) > 0 {
+		if len(miss) > 6 {
+			miss = append(miss[:6], fmt.Sprintf("and %d more", len(miss)-6))
+		}
+		return nil, 0, fmt.Errorf("the network lacks weights (%s): it was loaded non-strictly from a checkpoint without them", strings.Join(miss, ", "))
+	}
+	if withAux && !n.HasAux() {
+		return nil, 0, fmt.Errorf("the network has no aux heads")
+	}
+	if err := n.CheckInput(h, w); err != nil {
+		return nil, 0, err
+	}
+	size, ok := checkedMul(1<<40, n.InChannels, h, w)
+	if !ok || batch <= 0 || len(x)/size != batch || len(x)%size != 0 {
+		return nil, 0, fmt.Errorf("input has %d values, want %d×%d×%d×%d", len(x), batch, n.InChannels, h, w)
+	}
+	for _, name := range n.OutputNames(withAux) {
+		outs = append(outs, Output{name, []int{batch, n.Classes}, make([]float32, batch*n.Classes)})
+	}
+	return outs, size, nil
+}
+
 // run takes a batch through the network and copies its outputs to dst
 // (logits, then the aux heads').
 func (f *pass) run(n *Net, a Activation, withAux bool, dst [][]float32) {
 	if n.TransformInput {
 		a = f.transformInput(a)
+		f.reportAs(nil, "transform_input", a)
 	}
+	f.last, f.output = n.Body[len(n.Body)-1], "logits"
 	for i, l := range n.Body {
 		a = f.apply(a, l, false)
 		if !withAux {
@@ -93,7 +104,10 @@ func (f *pass) run(n *Net, a Activation, withAux bool, dst [][]float32) {
 		}
 		for j, h := range n.Aux {
 			if h.After == i {
+				last, output, flat := f.last, f.output, f.flat
+				f.last, f.output, f.head = h.Layers[len(h.Layers)-1], h.Name, h.Name
 				o := f.chain(a, h.Layers, true)
+				f.last, f.output, f.head, f.flat = last, output, "", flat
 				copy(dst[1+j], o.Data)
 				f.done(o)
 			}
@@ -137,13 +151,18 @@ func (f *pass) apply(a Activation, l *Layer, keep bool) Activation {
 	case KindInception:
 		out = f.inception(a, l)
 	case KindFlatten:
-		return Activation{a.N, a.C * a.H * a.W, 1, 1, a.Data}
+		out = Activation{a.N, a.C * a.H * a.W, 1, 1, a.Data}
+		f.flat = true
+		f.report(l, out)
+		return out
 	case KindDropout:
+		f.report(l, a)
 		return a
 	case KindLinear:
 		out = f.alloc(a.N, l.Linear.Out, 1, 1)
 		linear(a.Data, a.N, l.Linear, out.Data)
 	}
+	f.report(l, out)
 	if !keep {
 		f.done(a)
 	}
@@ -155,6 +174,13 @@ func (f *pass) apply(a Activation, l *Layer, keep bool) Activation {
 type pass struct {
 	bufs  *kernels.Buffers
 	input []float32 // the caller's, never recycled
+
+	// ForwardLayers only: visit sees each layer's output
+	visit  func(LayerOutput)
+	head   string // the aux head being run
+	last   *Layer // the layer that makes the network output named output
+	output string
+	flat   bool // the activation has been flattened
 }
 
 func (f *pass) alloc(n, c, h, w int) Activation {
@@ -259,6 +285,17 @@ func (f *pass) inception(a Activation, l *Layer) Activation {
 			convInto(t, last.Conv, out, first)
 			f.doneUnless(t, a)
 			c = last.Conv.Out
+			if f.visit != nil {
+				// the branch's channels of the unit's output, copied out
+				// for the visitor only
+				b := f.alloc(a.N, c, s.H, s.W)
+				plane := s.H * s.W
+				for i := 0; i < a.N; i++ {
+					copy(b.Data[i*c*plane:(i+1)*c*plane], out.Data[(i*s.C+first)*plane:(i*s.C+first+c)*plane])
+				}
+				f.report(last, b)
+				f.done(b)
+			}
 		} else {
 			t := f.chain(a, br, true)
 			plane := t.H * t.W
