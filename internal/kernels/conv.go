@@ -336,16 +336,17 @@ func (s shiftConvB) packMasked(nr, ps, pc, kcur, jc, ncur int, dst []float32) {
 	// cols[kx*panels + q]: the columns of panel q whose x+dx stays in the
 	// row (and that exist), for the shift dx of horizontal tap kx
 	cols := make([]uint32, s.kw*panels)
-	for kx := 0; kx < s.kw; kx++ {
-		dx := s.tapDx[kx]
-		for q := 0; q < panels; q++ {
-			var m uint32
-			for i := 0; i < nr && q*nr+i < ncur; i++ {
-				if x := (jc+q*nr+i)%w + dx; x >= 0 && x < w {
-					m |= 1 << i
+	x := jc % w // the column's x in its row
+	for q := 0; q < panels; q++ {
+		for i := 0; i < nr && q*nr+i < ncur; i++ {
+			for kx, dx := range s.tapDx[:s.kw] {
+				if x+dx >= 0 && x+dx < w {
+					cols[kx*panels+q] |= 1 << i
 				}
 			}
-			cols[kx*panels+q] = m
+			if x++; x == w {
+				x = 0
+			}
 		}
 	}
 	// the masks depend on the tap only, not on the channel
