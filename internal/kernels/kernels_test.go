@@ -28,41 +28,43 @@ func closeTo(t *testing.T, what string, got, want []float32, tol float64) {
 }
 
 func TestMatMulAgainstLoop(t *testing.T) {
-	r := rand.New(rand.NewSource(1))
-	for _, s := range [][3]int{{1, 1, 1}, {3, 5, 7}, {4, 4, 4}, {13, 600, 9}, {64, 3136, 27}, {7, 1030, 130}} {
-		m, n, k := s[0], s[1], s[2]
-		a, b := randSlice(r, m*k), randSlice(r, k*n)
-		want := make([]float32, m*n)
-		for i := 0; i < m; i++ {
-			for j := 0; j < n; j++ {
-				var acc float64
-				for p := 0; p < k; p++ {
-					acc += float64(a[i*k+p]) * float64(b[p*n+j])
+	forEachKernel(t, func(t *testing.T) {
+		r := rand.New(rand.NewSource(1))
+		for _, s := range [][3]int{{1, 1, 1}, {3, 5, 7}, {4, 4, 4}, {13, 600, 9}, {64, 3136, 27}, {7, 1030, 130}} {
+			m, n, k := s[0], s[1], s[2]
+			a, b := randSlice(r, m*k), randSlice(r, k*n)
+			want := make([]float32, m*n)
+			for i := 0; i < m; i++ {
+				for j := 0; j < n; j++ {
+					var acc float64
+					for p := 0; p < k; p++ {
+						acc += float64(a[i*k+p]) * float64(b[p*n+j])
+					}
+					want[i*n+j] = float32(acc)
 				}
-				want[i*n+j] = float32(acc)
 			}
-		}
-		got := randSlice(r, m*n) // garbage that must be overwritten
-		MatMul(m, n, k, a, b, got, false)
-		closeTo(t, "MatMul", got, want, 1e-4)
-		MatMul(m, n, k, a, b, got, true)
-		for i := range want {
-			want[i] *= 2
-		}
-		closeTo(t, "MatMul accumulate", got, want, 1e-4)
+			got := randSlice(r, m*n) // garbage that must be overwritten
+			MatMul(m, n, k, a, b, got, false)
+			closeTo(t, "MatMul", got, want, 1e-4)
+			MatMul(m, n, k, a, b, got, true)
+			for i := range want {
+				want[i] *= 2
+			}
+			closeTo(t, "MatMul accumulate", got, want, 1e-4)
 
-		bt := make([]float32, n*k)
-		for p := 0; p < k; p++ {
-			for j := 0; j < n; j++ {
-				bt[j*k+p] = b[p*n+j]
+			bt := make([]float32, n*k)
+			for p := 0; p < k; p++ {
+				for j := 0; j < n; j++ {
+					bt[j*k+p] = b[p*n+j]
+				}
 			}
+			MatMulBT(m, n, k, a, bt, got)
+			for i := range want {
+				want[i] /= 2
+			}
+			closeTo(t, "MatMulBT", got, want, 1e-4)
 		}
-		MatMulBT(m, n, k, a, bt, got)
-		for i := range want {
-			want[i] /= 2
-		}
-		closeTo(t, "MatMulBT", got, want, 1e-4)
-	}
+	})
 }
 
 func naiveConv(x []float32, n int, p ConvParams, w []float32, ep Epilogue) []float32 {
