@@ -167,6 +167,8 @@ TEXT ·kernel6x16(SB), NOSPLIT, $0-92
 	JEQ    store
 	TESTQ  $4, BX
 	JNE    maskedloop
+	TESTQ  $8, BX
+	JNE    stridedloop
 
 loop:
 	VMOVUPS    (DI), Y12
@@ -177,10 +179,22 @@ loop:
 	JNE        loop
 	JMP        store
 
+// B in place: its rows are far apart, so they are asked for eight steps
+// ahead
+stridedloop:
+	VMOVUPS    (DI), Y12
+	VMOVUPS    32(DI), Y13
+	PREFETCHT0 (DI)(R12*8)
+	FMA16(Y14, Y15)
+	DECQ       CX
+	JNE        stridedloop
+	JMP        store
+
 maskedloop:
 	VMOVUPS    (R13)(R14*4), Y14
 	VMOVUPS    (DI), Y12
 	VMASKMOVPS 32(DI), Y14, Y13
+	PREFETCHT0 (DI)(R12*8)
 	FMA16(Y15, Y15)
 	DECQ       CX
 	JNE        maskedloop
@@ -279,6 +293,7 @@ loop8:
 
 maskedloop8:
 	VMASKMOVPS (DI), Y13, Y12
+	PREFETCHT0 (DI)(R12*8)
 	FMA8(Y14, Y15)
 	DECQ       CX
 	JNE        maskedloop8

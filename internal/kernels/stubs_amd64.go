@@ -55,6 +55,7 @@ const (
 	kAdd      = 1
 	kEpilogue = 2
 	kMaskB    = 4 // the AVX2 kernels read only B's first cols columns
+	kStridedB = 8 // B is read in place, its rows far apart
 )
 
 // kernel8x32 computes the 8×32 tile A·B of a packed 8-row panel of A and
@@ -69,8 +70,11 @@ func kernel8x32(k int, a, b, c *float32, ldb, ldc int, mask uint64, flags int, s
 // run6x16 runs the 6x16 kernel, or the 6x8 one for at most 8 columns.
 func run6x16(k int, a, b, c *float32, ldb, ldc, rows, cols int, add, ep bool, scale, shift *float32, floor float32) {
 	flags := kernelFlags(add, ep)
-	if ldb != 16 && cols < 16 {
-		flags |= kMaskB // B in place: its columns past cols may not exist
+	if ldb != 16 {
+		flags |= kStridedB // B in place
+		if cols < 16 {
+			flags |= kMaskB // its columns past cols may not exist
+		}
 	}
 	if cols <= 8 {
 		kernel6x8(k, a, b, c, ldb, ldc, rows, cols, flags, scale, shift, floor)
