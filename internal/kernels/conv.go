@@ -246,6 +246,24 @@ func newShiftConvB(img []float32, p ConvParams, phases *[]float32) (shiftConvB, 
 	ph := (*phases)[:need]
 	for c := 0; c < p.InC; c++ {
 		src := img[c*p.H*p.W : (c+1)*p.H*p.W]
+		if s == 2 {
+			// each row's even and odd values, the two phases of its py
+			for y := 0; y < 2*hp; y++ {
+				even := ph[((c*2+y%2)*2)*hp*wp+y/2*wp:][:wp]
+				odd := ph[((c*2+y%2)*2+1)*hp*wp+y/2*wp:][:wp]
+				if y >= p.H {
+					clear(even)
+					clear(odd)
+					continue
+				}
+				line := src[y*p.W : (y+1)*p.W]
+				deinterleave(even[:p.W/2], odd[:p.W/2], line)
+				if p.W%2 == 1 {
+					even[wp-1], odd[wp-1] = line[p.W-1], 0
+				}
+			}
+			continue
+		}
 		for py := 0; py < s; py++ {
 			for px := 0; px < s; px++ {
 				dst := ph[((c*s+py)*s+px)*hp*wp:][:hp*wp]
@@ -334,20 +352,31 @@ func (s shiftConvB) packMasked(nr, ps, pc, kcur, jc, ncur int, dst []float32) {
 	w := s.w
 	panels := (ncur + nr - 1) / nr
 	// cols[kx*panels + q]: the columns of panel q whose x+dx stays in the
-	// row (and that exist), for the shift dx of horizontal tap kx
-	cols := make([]uint32, s.kw*panels)
-	x := jc % w // the column's x in its row
-	for q := 0; q < panels; q++ {
-		for i := 0; i < nr && q*nr+i < ncur; i++ {
-			for kx, dx := range s.tapDx[:s.kw] {
-				if x+dx >= 0 && x+dx < w {
-					cols[kx*panels+q] |= 1 << i
-				}
-			}
-			if x++; x == w {
-				x = 0
+	// row (and that exist), for the shift dx of horizontal tap kx, cut
+	// from a bit pattern of w+nr columns from a row's start
+	words := (w + nr + 63) / 64
+	pat := make([]uint64, s.kw*words)
+	for kx, dx := range s.tapDx[:s.kw] {
+		for x := 0; x < w+nr; x++ {
+			if xx := x%w + dx; xx >= 0 && xx < w {
+				pat[kx*words+x/64] |= 1 << (x % 64)
 			}
 		}
+	}
+	cols := make([]uint32, s.kw*panels)
+	x0 := jc % w // the x of panel q's first column
+	for q := 0; q < panels; q++ {
+		exist := uint32(uint64(1)<<min(nr, ncur-q*nr) - 1)
+		wd, sh := x0/64, x0%64
+		for kx := 0; kx < s.kw; kx++ {
+			p := pat[kx*words:]
+			v := p[wd] >> sh
+			if sh+nr > 64 {
+				v |= p[wd+1] << (64 - sh)
+			}
+			cols[kx*panels+q] = uint32(v) & exist
+		}
+		x0 = (x0 + nr) % w
 	}
 	// the masks depend on the tap only, not on the channel
 	masks := make([]uint32, s.taps*panels)
