@@ -317,7 +317,7 @@ func readZip(r io.ReaderAt, size int64, whole []byte, ck *Checkpoint, rs *readSt
 		}
 		if prev, ok := storages[s.key]; ok {
 			if prev.dtype != s.dtype || prev.numel != s.numel {
-				return nil, formatErr("storage %s is declared twice with different types or sizes", s.key)
+				return nil, formatErr("storage %s is declared twice with different types or sizes", clipText(s.key, 100))
 			}
 			return prev, nil
 		}
@@ -637,7 +637,7 @@ func readLegacy(r io.ReaderAt, size int64, whole []byte, ck *Checkpoint, rs *rea
 			roots[s.key] = s
 			rootRef = s
 		} else if rootRef.dtype != s.dtype || rootRef.numel != s.numel {
-			return nil, formatErr("storage %s is declared twice with different types or sizes", s.key)
+			return nil, formatErr("storage %s is declared twice with different types or sizes", clipText(s.key, 100))
 		}
 		view := id.Get(5)
 		if view == nil {
@@ -645,7 +645,7 @@ func readLegacy(r io.ReaderAt, size int64, whole []byte, ck *Checkpoint, rs *rea
 		}
 		vt, ok := view.(*types.Tuple)
 		if !ok || vt.Len() != 3 {
-			return nil, formatErr("storage %s: malformed view metadata", s.key)
+			return nil, formatErr("storage %s: malformed view metadata", clipText(s.key, 100))
 		}
 		vkey, ok1 := vt.Get(0).(string)
 		voff, ok2 := vt.Get(1).(int)
