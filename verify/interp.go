@@ -15,11 +15,33 @@ import (
 // node that would exceed them, or any other malformed input, is an error
 // that names the node, never a crash.
 func (m *Model) Run(inputs map[string]*Value) (outs []*Value, err error) {
+	outs, _, err = m.run(inputs, nil)
+	return outs, err
+}
+
+// KeepFunc chooses, as a run produces each value, whether to keep it: it
+// is given the value's name, the operator that made it and its shape. (A
+// Conv whose output only a Relu reads runs as one node with that Relu:
+// its own output is never produced.)
+type KeepFunc func(name, op string, shape []int) bool
+
+// RunKeep is Run that also returns a copy of every float32 value that
+// keep chose, by name, made when the value was produced: those values
+// are not recycled from under the caller. The whole batch goes through
+// one run; the copies count against the run's budget.
+func (m *Model) RunKeep(inputs map[string]*Value, keep KeepFunc) (outs []*Value, kept map[string]*Value, err error) {
+	if keep == nil {
+		keep = func(string, string, []int) bool { return false }
+	}
+	return m.run(inputs, keep)
+}
+
+func (m *Model) run(inputs map[string]*Value, keep KeepFunc) (outs []*Value, kept map[string]*Value, err error) {
 	defer func() {
 		// the last resort: every operator's shape is checked before its
 		// kernel runs, so this catches only what those checks missed
 		if p := recover(); p != nil {
-			outs, err = nil, fmt.Errorf("malformed model (%v)", p)
+			outs, kept, err = nil, nil, fmt.Errorf("malformed model (%v)", p)
 		}
 	}()
 	total := int64(0)
@@ -27,14 +49,14 @@ func (m *Model) Run(inputs map[string]*Value) (outs []*Value, err error) {
 	for _, in := range m.Inputs {
 		v, ok := inputs[in.Name]
 		if !ok || v == nil {
-			return nil, fmt.Errorf("no value for graph input %q", in.Name)
+			return nil, nil, fmt.Errorf("no value for graph input %q", in.Name)
 		}
 		if v.Int || (in.Shape != nil && len(v.Shape) != len(in.Shape)) {
-			return nil, fmt.Errorf("input %q: shape %v, the model declares %v", in.Name, v.Shape, in.Shape)
+			return nil, nil, fmt.Errorf("input %q: shape %v, the model declares %v", in.Name, v.Shape, in.Shape)
 		}
 		for d, s := range in.Shape {
 			if s >= 0 && v.Shape[d] != s {
-				return nil, fmt.Errorf("input %q: shape %v, the model declares %v", in.Name, v.Shape, in.Shape)
+				return nil, nil, fmt.Errorf("input %q: shape %v, the model declares %v", in.Name, v.Shape, in.Shape)
 			}
 		}
 		n, ok := ops.Extent(v.Shape)
@@ -42,32 +64,37 @@ func (m *Model) Run(inputs map[string]*Value) (outs []*Value, err error) {
 			if !ok {
 				n = -1
 			}
-			return nil, fmt.Errorf("input %q of shape %v: %w", in.Name, v.Shape, errLimit("it", n, limit))
+			return nil, nil, fmt.Errorf("input %q of shape %v: %w", in.Name, v.Shape, errLimit("it", n, limit))
 		}
 		if e, _ := ops.Elements(v.Shape); int64(len(v.F)) != e {
-			return nil, fmt.Errorf("input %q: %d values for shape %v", in.Name, len(v.F), v.Shape)
+			return nil, nil, fmt.Errorf("input %q: %d values for shape %v", in.Name, len(v.F), v.Shape)
 		}
 		total += n
 	}
-	outs, err = m.runShared(inputs, total)
+	if keep != nil {
+		kept = map[string]*Value{}
+		outs, err = m.exec(inputs, 0, m.budget(total), keeper{keep, kept})
+	} else {
+		outs, err = m.runShared(inputs, total)
+	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for i, o := range m.Outputs {
 		v := outs[i]
 		if v.Int {
-			return nil, fmt.Errorf("graph output %q is int64", o.Name)
+			return nil, nil, fmt.Errorf("graph output %q is int64", o.Name)
 		}
 		for d, s := range o.Shape {
 			if d < len(v.Shape) && s >= 0 && v.Shape[d] != s {
-				return nil, fmt.Errorf("graph output %q has shape %v, the model declares %v", o.Name, v.Shape, o.Shape)
+				return nil, nil, fmt.Errorf("graph output %q has shape %v, the model declares %v", o.Name, v.Shape, o.Shape)
 			}
 		}
 		if o.Shape != nil && len(v.Shape) != len(o.Shape) {
-			return nil, fmt.Errorf("graph output %q has shape %v, the model declares %v", o.Name, v.Shape, o.Shape)
+			return nil, nil, fmt.Errorf("graph output %q has shape %v, the model declares %v", o.Name, v.Shape, o.Shape)
 		}
 	}
-	return outs, nil
+	return outs, kept, nil
 }
 
 // runShared runs the graph on shares of the batch, one per core, where
@@ -77,7 +104,7 @@ func (m *Model) Run(inputs map[string]*Value) (outs []*Value, err error) {
 // whole; a share over the limits fails the run. The shares charge one
 // budget for the run, for input elements in all.
 func (m *Model) runShared(inputs map[string]*Value, input int64) ([]*Value, error) {
-	whole := func() ([]*Value, error) { return m.exec(inputs, 0, m.budget(input)) }
+	whole := func() ([]*Value, error) { return m.exec(inputs, 0, m.budget(input), keeper{}) }
 	batch := -1
 	for _, in := range m.Inputs {
 		v := inputs[in.Name]
@@ -104,7 +131,7 @@ func (m *Model) runShared(inputs map[string]*Value, input int64) ([]*Value, erro
 			per := len(v.F) / batch
 			part[in.Name] = &Value{Shape: append([]int{hi - lo}, v.Shape[1:]...), F: v.F[lo*per : hi*per]}
 		}
-		outs, err := m.exec(part, share, budget)
+		outs, err := m.exec(part, share, budget, keeper{})
 		mu.Lock()
 		shares = append(shares, result{lo, outs, err})
 		mu.Unlock()
@@ -147,7 +174,13 @@ func (m *Model) runShared(inputs map[string]*Value, input int64) ([]*Value, erro
 // exec runs the graph once on inputs already checked against the graph's
 // declared inputs and the limits. Each node's output shape is computed
 // and checked against the budget before the node runs.
-func (m *Model) exec(inputs map[string]*Value, share int, budget *ops.Budget) (outs []*Value, err error) {
+// keeper is RunKeep's choice and the values kept.
+type keeper struct {
+	keep KeepFunc // nil: keep nothing
+	vals map[string]*Value
+}
+
+func (m *Model) exec(inputs map[string]*Value, share int, budget *ops.Budget, kp keeper) (outs []*Value, err error) {
 	current := "(before the first node)"
 	// A file that passes Parse can still describe shapes no operator
 	// accepts; whatever slips past the checks is an error, not a crash.
@@ -251,11 +284,21 @@ func (m *Model) exec(inputs map[string]*Value, share int, budget *ops.Budget) (o
 			env[name] = out
 			rec.hold(out)
 		}
+		made, by := n.Output[0], n.GetOpType()
 		if fused[i] > 0 {
 			// only the Relu read the Conv's own output
-			set(m.order[fused[i]].Output[0])
-		} else {
-			set(n.Output[0])
+			made, by = m.order[fused[i]].Output[0], "Relu"
+		}
+		set(made)
+		if kp.keep != nil && !out.Int && kp.keep(made, by, out.Shape) {
+			if err := budget.Charge(int64(out.Numel())); err != nil {
+				return nil, fmt.Errorf("node %s: keeping %q: %w", current, made, err)
+			}
+			v := materialize(out, views)
+			if v == out {
+				v = &Value{Shape: append([]int(nil), out.Shape...), F: append([]float32(nil), out.F...)}
+			}
+			kp.vals[made] = v
 		}
 		for _, name := range n.Input {
 			if v, ok := env[name]; ok && lastUse[name] == i && !keep[name] {

@@ -36,6 +36,10 @@ type Options struct {
 	// Limits bound what the interpreter reads and computes (the zero
 	// value: DefaultLimits; docs/verify.md, "Limits").
 	Limits Limits
+	// Layers compares every module's output on the first batch
+	// (CompareLayers); without it, that is done only when an output
+	// fails, to name the first diverging module.
+	Layers bool
 }
 
 // Default tolerances, from the errors measured on every preset, the
@@ -80,6 +84,9 @@ type Report struct {
 	Structure Structure      `json:"structure"`
 	// Expect compares with PyTorch's recorded outputs (Options.Expect).
 	Expect *ExpectReport `json:"expect,omitempty"`
+	// Layers compares every module's output on one batch (Options.Layers,
+	// or when an output fails); it does not change Pass.
+	Layers *LayersReport `json:"layers,omitempty"`
 	Pass   bool          `json:"pass"`
 }
 
@@ -225,6 +232,17 @@ func Run(data []byte, net *graph.Net, opts Options) (*Report, error) {
 		o.finish(opts.ATol, opts.RTol)
 		rep.Pass = rep.Pass && o.Pass
 	}
+	layerBatch := opts.Expect.inputBatch()
+	if len(batches) > 0 {
+		layerBatch = &batches[0]
+	}
+	if (opts.Layers || !rep.Pass) && layerBatch != nil {
+		lr, err := CompareLayers(m, net, *layerBatch, withAux, in.Name, opts)
+		if err != nil {
+			lr = &LayersReport{Error: err.Error()}
+		}
+		rep.Layers = lr
+	}
 	if opts.Expect != nil {
 		er, err := compareExpected(opts.Expect, m, in.Name, rep.Outputs, net, opts)
 		if err != nil {
@@ -341,4 +359,12 @@ func SoftmaxRows(v []float32, cols int) []float32 {
 		}
 	}
 	return out
+}
+
+// inputBatch is the recorded input, if any.
+func (e *Expected) inputBatch() *Batch {
+	if e == nil {
+		return nil
+	}
+	return &e.Input
 }
