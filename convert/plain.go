@@ -168,21 +168,11 @@ func (c *plainer) convert(v interface{}, at *pathNode, depth int) (interface{}, 
 // dict converts entries in order; a repeated key keeps its first position
 // and its last value, as a Python dict built from them would.
 func (c *plainer) dict(entries []types.DictEntry, at *pathNode, depth int) (*Dict, error) {
-	d := &Dict{}
-	var index map[interface{}]int
-	defer func() {
-		// string keys by place, for Get (a short dict is scanned)
-		if len(d.Keys) < 16 {
-			return
-		}
-		d.index = make(map[string]int, len(d.Keys))
-		for i, k := range d.Keys {
-			if s, ok := k.(string); ok {
-				d.index[s] = i
-			}
-		}
-		d.indexed = len(d.Keys)
-	}()
+	d := &Dict{Keys: make([]interface{}, 0, len(entries)), Values: make([]interface{}, 0, len(entries))}
+	// places of the keys seen: string keys (also Get's index), the others
+	// by their keyID
+	var strs map[string]int
+	var others map[interface{}]int
 	for _, e := range entries {
 		pk, err := c.plain(e.Key, at, depth+1)
 		if err != nil {
@@ -192,18 +182,30 @@ func (c *plainer) dict(entries []types.DictEntry, at *pathNode, depth int) (*Dic
 		if err != nil {
 			return nil, err
 		}
-		if id, ok := keyID(pk); ok {
-			if index == nil {
-				index = map[interface{}]int{}
+		if s, ok := pk.(string); ok {
+			if strs == nil {
+				strs = make(map[string]int, len(entries))
 			}
-			if i, seen := index[id]; seen {
+			if i, seen := strs[s]; seen {
 				d.Values[i] = pv
 				continue
 			}
-			index[id] = len(d.Keys)
+			strs[s] = len(d.Keys)
+		} else if id, ok := keyID(pk); ok {
+			if others == nil {
+				others = map[interface{}]int{}
+			}
+			if i, seen := others[id]; seen {
+				d.Values[i] = pv
+				continue
+			}
+			others[id] = len(d.Keys)
 		}
 		d.Keys = append(d.Keys, pk)
 		d.Values = append(d.Values, pv)
+	}
+	if strs != nil {
+		d.index, d.indexed = strs, len(d.Keys)
 	}
 	return d, nil
 }
