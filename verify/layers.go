@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"strings"
@@ -486,4 +487,25 @@ func (g *fileGraph) follow(r *refLayer, v string) string {
 		next("Relu")
 	}
 	return v
+}
+
+// MarshalJSON writes non-finite errors as strings (see jsonFloat).
+func (l LayerReport) MarshalJSON() ([]byte, error) {
+	type plain LayerReport
+	return json.Marshal(struct {
+		plain
+		MaxAbs jsonFloat `json:"max_abs_error"`
+		MaxRel jsonFloat `json:"max_rel_error"`
+		Cosine jsonFloat `json:"cosine_similarity"`
+		Bound  jsonFloat `json:"bound"`
+	}{plain(l), jsonFloat(l.MaxAbs), jsonFloat(l.MaxRel), jsonFloat(l.Cosine), jsonFloat(l.Bound)})
+}
+
+// MarshalJSON writes a non-finite error as a string (see jsonFloat).
+func (r LayersReport) MarshalJSON() ([]byte, error) {
+	type plain LayersReport
+	return json.Marshal(struct {
+		plain
+		FirstMaxAbs jsonFloat `json:"first_divergence_max_abs,omitempty"`
+	}{plain(r), jsonFloat(r.FirstMaxAbs)})
 }

@@ -1,6 +1,11 @@
 package verify
 
-import "testing"
+import (
+	"encoding/json"
+	"math"
+	"strings"
+	"testing"
+)
 
 func TestModuleScope(t *testing.T) {
 	for name, want := range map[string]string{
@@ -16,6 +21,27 @@ func TestModuleScope(t *testing.T) {
 	} {
 		if got := moduleScope(name); got != want {
 			t.Errorf("%q: %q, want %q", name, got, want)
+		}
+	}
+}
+
+// TestLayerNonFinite: NaN and Inf in a module's output fail it, and the
+// report still encodes as JSON.
+func TestLayerNonFinite(t *testing.T) {
+	for _, got := range [][]float32{{float32(math.NaN()), 1}, {float32(math.Inf(1)), 1}, {float32(math.Inf(-1)), 1}} {
+		lr := LayerReport{Module: "inception4a", Compared: true}
+		compareValues(&lr, got, []float32{1, 1}, DefaultATol, DefaultRTol)
+		lr.Pass = lr.MaxAbs <= lr.Bound
+		if lr.Pass || !math.IsInf(lr.MaxAbs, 1) {
+			t.Fatalf("%v: %+v", got, lr)
+		}
+		rep := LayersReport{Layers: []LayerReport{lr}, First: lr.Module, FirstMaxAbs: lr.MaxAbs}
+		b, err := json.Marshal(&Report{Layers: &rep})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), `"max_abs_error":"+Inf"`) || !strings.Contains(string(b), `"first_divergence_max_abs":"+Inf"`) {
+			t.Fatalf("%s", b)
 		}
 	}
 }

@@ -18,6 +18,8 @@ import (
 type verifyReport struct {
 	*verify.Report
 	Images []imageTop `json:"images,omitempty"`
+
+	showLayers bool // --layers: print the layer table
 }
 
 // imageTop is one --image file's top-5 classes, from the ONNX file and
@@ -70,6 +72,7 @@ func verifyCommand() *cli.Command {
 		&cli.StringFlag{Name: "weights", Aliases: []string{"w"}, Usage: "the checkpoint the ONNX file should compute (required)"},
 		&cli.StringFlag{Name: "outputs", Usage: "what the file's outputs are, in order, for files that name them otherwise: e.g. logits,aux2,aux1"},
 		&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
+		&cli.BoolFlag{Name: "layers", Usage: "compare every module's output (stem, Inception units and their branches, pools, aux heads, head) on the first batch, and name the first that diverges"},
 	)
 	return &cli.Command{
 		Name:  "verify",
@@ -118,7 +121,7 @@ func verifyFile(c *cli.Context, path string, l *loaded) (*verifyReport, error) {
 	}
 	p := clean(path)
 	opts := verify.Options{Inputs: c.Int("inputs"), Seed: c.Int64("seed"), Batch: c.Int("batch"),
-		ATol: c.Float64("atol"), RTol: c.Float64("rtol"), Limits: limits}
+		ATol: c.Float64("atol"), RTol: c.Float64("rtol"), Limits: limits, Layers: c.Bool("layers")}
 	if s := c.String("outputs"); s != "" {
 		opts.Outputs = strings.Split(s, ",")
 	}
@@ -154,7 +157,7 @@ func verifyFile(c *cli.Context, path string, l *loaded) (*verifyReport, error) {
 		}
 		return nil, fail(fmt.Errorf("%s: %w", p, err))
 	}
-	rep := &verifyReport{Report: vr}
+	rep := &verifyReport{Report: vr, showLayers: opts.Layers}
 	if len(opts.Images) > 0 {
 		if rep.Images, err = imagesTop(data, l, vr, opts.Images); err != nil {
 			return nil, fail(fmt.Errorf("%s: %w", p, err))
@@ -172,6 +175,9 @@ func verifyFile(c *cli.Context, path string, l *loaded) (*verifyReport, error) {
 		}
 		if rep.Expect != nil && !rep.Expect.Pass {
 			bad = append(bad, cleanLines(rep.Expect.Failure()))
+		}
+		if d := rep.Layers.Divergence(); d != "" {
+			bad = append(bad, clean(d))
 		}
 		msg := fmt.Sprintf("%s does not compute the weights' network: %s", p, strings.Join(bad, "; "))
 		if hint := metadataHint(data, l); hint != "" {
@@ -220,6 +226,11 @@ func printVerify(w io.Writer, r *verifyReport) {
 		}
 		tw.Flush()
 	}
+	if r.showLayers && r.Layers != nil {
+		printLayers(w, r.Layers)
+	} else if d := r.Layers.Divergence(); d != "" {
+		fmt.Fprintf(w, "layers: %s (--layers lists every module)\n", clean(d))
+	}
 	s := r.Structure
 	fmt.Fprintf(w, "structure: %d nodes, %d initializers; onnx-go reads %d nodes, %d initializers, inputs %s, outputs %s: %s\n",
 		s.Nodes, s.Initializers, s.OnnxGo.Nodes, s.OnnxGo.Initializers, nameList(s.OnnxGo.Inputs), nameList(s.OnnxGo.Outputs), passFail(s.Pass))
@@ -248,6 +259,37 @@ func printVerify(w io.Writer, r *verifyReport) {
 		tw.Flush()
 	}
 	fmt.Fprintf(w, "result: %s\n", passFail(r.Pass))
+}
+
+// printLayers prints the layer-by-layer comparison in network order.
+func printLayers(w io.Writer, lr *verify.LayersReport) {
+	if lr.Error != "" {
+		fmt.Fprintf(w, "layers: could not compare: %s\n", cleanLines(lr.Error))
+		return
+	}
+	fmt.Fprintf(w, "layers, on a batch of shape %v, in network order:\n", lr.Batch)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "MODULE\tSHAPE\tMAX ABS\tBOUND\tMAX REL\tCOSINE\tRESULT\tFILE VALUE")
+	for _, l := range lr.Layers {
+		shape := strings.Trim(strings.ReplaceAll(fmt.Sprint(l.Shape), " ", "x"), "[]")
+		switch {
+		case !l.Compared:
+			fmt.Fprintf(tw, "%s\t%s\t\t\t\t\tnot mapped\t%s\n", clean(l.Module), shape, clean(l.Detail))
+		case l.Detail != "":
+			fmt.Fprintf(tw, "%s\t%s\t\t\t\t\tFAIL\t%s: %s\n", clean(l.Module), shape, clean(l.Value), clean(l.Detail))
+		default:
+			fmt.Fprintf(tw, "%s\t%s\t%.3g\t%.3g\t%.3g\t%.7f\t%s\t%s (%s)\n", clean(l.Module), shape, l.MaxAbs, l.Bound, l.MaxRel, l.Cosine, passFail(l.Pass), clean(l.Value), l.MappedBy)
+		}
+	}
+	tw.Flush()
+	if len(lr.Unmapped) > 0 {
+		fmt.Fprintf(w, "layers: %d %s not found in the file: %s\n", len(lr.Unmapped), plural(len(lr.Unmapped), "module", "modules"), strings.Join(cleanAll(lr.Unmapped), ", "))
+	}
+	if d := lr.Divergence(); d != "" {
+		fmt.Fprintf(w, "layers: %s\n", clean(d))
+	} else {
+		fmt.Fprintln(w, "layers: every module compared is within its bound")
+	}
 }
 
 func plural(n int, one, many string) string {
