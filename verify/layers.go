@@ -421,16 +421,26 @@ func (g *fileGraph) mapByScope(refs []*refLayer) {
 		}
 		occurrences[r.module] = append(occurrences[r.module], r)
 	}
+	// each module's nodes, in order, found from each node's scope's
+	// prefixes (work in proportion to the names' lengths)
+	nodes := map[string][]int{}
+	for i, s := range g.scope {
+		for j := 0; j <= len(s); j++ {
+			if j == len(s) || s[j] == '.' {
+				if _, ok := occurrences[s[:j]]; ok {
+					nodes[s[:j]] = append(nodes[s[:j]], i)
+				}
+			}
+		}
+	}
 	for _, module := range names {
 		inside := func(i int) bool {
 			s := g.scope[i]
 			return s == module || strings.HasPrefix(s, module+".")
 		}
 		var exits []string
-		for i, n := range g.m.order {
-			if !inside(i) {
-				continue
-			}
+		for _, i := range nodes[module] {
+			n := g.m.order[i]
 			for _, o := range n.Output {
 				if o == "" {
 					continue
