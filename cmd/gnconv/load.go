@@ -8,6 +8,7 @@ import (
 	"github.com/gnconv/gnconv/convert"
 	"github.com/gnconv/gnconv/graph"
 	"github.com/gnconv/gnconv/internal/filekind"
+	"github.com/gnconv/gnconv/verify"
 	"github.com/urfave/cli/v2"
 )
 
@@ -20,6 +21,7 @@ func loadFlags() []cli.Flag {
 		&cli.IntFlag{Name: "classes", Usage: "class count (default: read from the checkpoint)"},
 		&cli.StringFlag{Name: "aux-heads", Value: "auto", Usage: "the network's aux heads: auto (as the checkpoint), yes (the training network, aux_logits=True) or no (the deploy network, aux_logits=False)"},
 		&cli.BoolFlag{Name: "transform-input", Usage: "apply torchvision's transform_input (its pretrained weights expect it)"},
+		&cli.Int64Flag{Name: "limit-scale", Value: 1, Usage: "multiply every limit on what an input may announce (a checkpoint's pickles and data, the ONNX interpreter's tensors and runs, image pixels; docs/security.md) by this factor"},
 		&cli.BoolFlag{Name: "lrn", Usage: "switch on the layout's local response normalisation layers (the tutorial layout: after pool1 and conv3, as the original Caffe network)"},
 	}
 }
@@ -30,6 +32,9 @@ func loadFlags() []cli.Flag {
 func loadOptions(c *cli.Context, aux graph.AuxMode) (graph.Options, error) {
 	if c.IsSet("strict") && c.Bool("strict") && c.Bool("no-strict") {
 		return graph.Options{}, usageErr(fmt.Errorf("conflicting flags: --strict and --no-strict (give one)"))
+	}
+	if err := setLimitScale(c.Int64("limit-scale")); err != nil {
+		return graph.Options{}, usageErr(err)
 	}
 	layout, err := graph.ParseLayout(c.String("layout"))
 	if err != nil {
@@ -112,13 +117,33 @@ func loadErrorMessage(err error, ck *convert.Checkpoint) string {
 
 // readCheckpoint reads a checkpoint (memory-mapped when mapped is set);
 // a file that is not one is named for what it is, when it can be told.
+// readLimits bound what a checkpoint may announce (--limit-scale).
+var readLimits = convert.DefaultLimits()
+
+// defaultImagePixels is verify's image bound before --limit-scale.
+var defaultImagePixels = verify.MaxImagePixels
+
+// maxLimitScale keeps scaled limits far from overflowing.
+const maxLimitScale = 1 << 16
+
+// setLimitScale multiplies every input limit: the checkpoint reader's, the
+// interpreter's (verifyFile reads the same flag) and the image pixels'.
+func setLimitScale(k int64) error {
+	if k < 1 || k > maxLimitScale {
+		return fmt.Errorf("--limit-scale must be 1 to %d", maxLimitScale)
+	}
+	readLimits = convert.DefaultLimits().Scaled(int(k))
+	verify.MaxImagePixels = defaultImagePixels * int(k)
+	return nil
+}
+
 func readCheckpoint(path string, mapped bool) (*convert.Checkpoint, error) {
 	var ck *convert.Checkpoint
 	var err error
 	if mapped {
-		ck, err = convert.MapCheckpoint(path)
+		ck, err = convert.MapCheckpointWith(path, readLimits)
 	} else {
-		ck, err = convert.ReadCheckpoint(path)
+		ck, err = convert.ReadCheckpointWith(path, readLimits)
 	}
 	if err == nil {
 		return ck, nil

@@ -434,3 +434,22 @@ func TestVerifyLimitScale(t *testing.T) {
 		t.Fatalf("a batch of 4000: exit %d %s", code, errs)
 	}
 }
+
+// TestLimitScaleReachesTheReader: a checkpoint over the reader's default
+// data budget is refused, and read with --limit-scale.
+func TestLimitScaleReachesTheReader(t *testing.T) {
+	if err := setLimitScale(1); err != nil {
+		t.Fatal(err)
+	}
+	small := readLimits
+	if err := setLimitScale(4); err != nil {
+		t.Fatal(err)
+	}
+	defer setLimitScale(1)
+	if readLimits.DataBytes <= small.DataBytes || readLimits.PickleBytes <= small.PickleBytes {
+		t.Fatalf("--limit-scale 4 left the reader's limits at %+v", readLimits)
+	}
+	if code, _, errs := gnconv(t, "inspect", "--limit-scale", "0", fx("tutorial_aux.pth")); code != exitError || !strings.Contains(errs, "--limit-scale") {
+		t.Fatalf("exit %d %s", code, errs)
+	}
+}

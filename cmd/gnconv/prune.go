@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/gnconv/gnconv/internal/filekind"
 	"github.com/gnconv/gnconv/internal/onnxpb"
 	"github.com/gnconv/gnconv/tensor"
+	"github.com/gnconv/gnconv/verify"
 	"github.com/urfave/cli/v2"
 	"google.golang.org/protobuf/proto"
 )
@@ -188,7 +188,11 @@ func rewrapped(ck *convert.Checkpoint, kept *tensor.StateDict) (interface{}, err
 }
 
 func pruneONNX(c *cli.Context, in, out string) (*pruneSummary, error) {
-	data, err := os.ReadFile(in)
+	if err := setLimitScale(c.Int64("limit-scale")); err != nil {
+		return nil, usageErr(err)
+	}
+	// a regular file of bounded size, as every ONNX file gnconv reads
+	data, err := verify.ReadFile(in, verify.Limits{}.Scaled(c.Int64("limit-scale")))
 	if err != nil {
 		return nil, err
 	}

@@ -44,7 +44,6 @@ func verifyFlags(withBatch bool) []cli.Flag {
 		&cli.StringFlag{Name: "image", Usage: "comma-separated JPEG or PNG files to run as one more batch (resized, centre-cropped, ImageNet-normalised)"},
 		&cli.Float64Flag{Name: "atol", Value: verify.DefaultATol, Usage: "absolute tolerance: an output passes when max abs error <= atol + rtol * max |reference|"},
 		&cli.Float64Flag{Name: "rtol", Value: verify.DefaultRTol, Usage: "relative tolerance (see --atol)"},
-		&cli.Int64Flag{Name: "limit-scale", Value: 1, Usage: "multiply every limit of the interpreter (file size, nodes, tensor and run sizes; docs/verify.md) by this factor"},
 		&cli.StringFlag{Name: "expect", Usage: "PyTorch's own outputs, torch.save({\"input\": x, \"logits\": model(x)}, \"expect.pt\") (optionally \"aux1\", \"aux2\"): the file and the reference pass are both compared with them (docs/verify.md)"},
 	}
 	if withBatch {
@@ -112,7 +111,7 @@ func verifyCommand() *cli.Command {
 func verifyFile(c *cli.Context, path string, l *loaded) (*verifyReport, error) {
 	k := c.Int64("limit-scale")
 	if k < 1 {
-		return nil, fail(fmt.Errorf("--limit-scale must be at least 1"))
+		return nil, fail(fmt.Errorf("--limit-scale must be 1 to %d", maxLimitScale))
 	}
 	limits := verify.Limits{}.Scaled(k)
 	data, err := verify.ReadFile(path, limits)
