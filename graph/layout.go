@@ -231,23 +231,14 @@ func ParseLayout(s string) (*Layout, error) {
 	return ReadLayoutFile(s)
 }
 
-// ReadLayoutFile reads a layout file.
+// ReadLayoutFile reads a layout file: a regular file (a FIFO or a device
+// is refused before it is opened for reading) of at most maxLayoutBytes.
 func ReadLayoutFile(filename string) (*Layout, error) {
-	// only a regular file: a FIFO or a device is refused before it is
-	// opened for reading
-	f, err := safeopen.Open(filename)
+	b, err := safeopen.ReadFile(filename, maxLayoutBytes)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if st.Size() > maxLayoutBytes {
-		return nil, fmt.Errorf("%s: a layout file is at most %d bytes", filename, maxLayoutBytes)
-	}
-	l, err := DecodeLayout(f)
+	l, err := DecodeLayout(bytes.NewReader(b))
 	if err != nil {
 		return nil, fmt.Errorf("layout file %s: %w", filename, err)
 	}
