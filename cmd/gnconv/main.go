@@ -97,6 +97,7 @@ func newAppCommands(stdout, stderr io.Writer) *cli.App {
 			importCommand(),
 			pruneAuxCommand(),
 			verifyCommand(),
+			benchCommand(),
 		},
 		HideHelpCommand: true,
 		Action:          noCommand,
