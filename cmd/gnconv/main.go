@@ -21,9 +21,6 @@ const (
 	exitError    = 2 // bad input, bad usage, I/O error
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "0.1.0-dev"
-
 // exitErr carries an exit status through urfave/cli.
 type exitErr struct {
 	code int
@@ -97,6 +94,9 @@ func newAppCommands(stdout, stderr io.Writer) *cli.App {
 			importCommand(),
 			pruneAuxCommand(),
 			verifyCommand(),
+			versionCommand(),
+			completionCommand(),
+			manCommand(),
 			benchCommand(),
 		},
 		HideHelpCommand: true,
