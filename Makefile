@@ -1,7 +1,7 @@
 # gnconv's build and test entry points. `make test` is what CI runs.
 GO ?= go
 
-.PHONY: all build test fuzz fixtures generate bench clean
+.PHONY: all build test fuzz fixtures generate bench clean release release-check man
 
 all: build
 
@@ -38,7 +38,20 @@ generate:
 	$(GO) generate ./internal/onnxpb
 
 clean:
-	rm -rf bin
+	rm -rf bin dist
+
+# Static binaries for linux, darwin and windows on amd64 and arm64 in
+# dist/, with SHA256SUMS; reproducible from the commit (scripts/release.sh).
+release:
+	sh scripts/release.sh dist
+
+# The same, built twice: fails unless the two builds are byte for byte equal.
+release-check:
+	sh scripts/release.sh --check dist
+
+# The manual page, generated from the command definitions.
+man:
+	$(GO) run ./cmd/gnconv man >docs/gnconv.1.tmp && mv docs/gnconv.1.tmp docs/gnconv.1
 
 # Speed and memory, side by side with onnxruntime and torch (docs/performance.md).
 bench:
