@@ -53,6 +53,8 @@ release-check:
 man:
 	$(GO) run ./cmd/gnconv man >docs/gnconv.1.tmp && mv docs/gnconv.1.tmp docs/gnconv.1
 
-# Speed and memory, side by side with onnxruntime and torch (docs/performance.md).
+# Speed and memory, side by side with onnxruntime and torch, engines in
+# turn round by round; writes the table of the kernel in use into
+# docs/performance.md (GNCONV_KERNEL=avx2 make bench for the AVX2 one).
 bench:
 	bash bench/run.sh

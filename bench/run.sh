@@ -3,64 +3,97 @@
 # pass, the ONNX interpreter and onnxruntime (CPU, 2 threads) on the same
 # inputs, times torch where Debian's python3-torch is installed, times and
 # measures `gnconv import` and `gnconv verify` on a 1000-class torchvision
-# checkpoint, and prints one Markdown table. `make bench` runs it.
+# checkpoint against torch.load + torch.onnx.export, and prints one
+# Markdown table per kernel. `make bench` runs it.
+#
+# Every engine runs once per round, and the rounds follow one another
+# (ROUNDS, default 5): a change in the machine's load reaches every engine
+# alike. Each figure is the median of the rounds, with their range. The
+# micro-kernel in use (GNCONV_KERNEL forces one), the CPU's vector
+# features, the load average and the CPU time stolen by the host (from
+# /proc/stat, before and after) are printed with the table.
+#
+# The table is printed on standard output and written into
+# docs/performance.md, between the markers of the kernel that ran
+# (BENCH_DOC names another file; BENCH_DOC= writes none).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=/usr/bin/python3
+ROUNDS=${ROUNDS:-5}
+DOC=${BENCH_DOC-docs/performance.md}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# gnconv's notes and warnings about the checkpoint go to a log, shown if
+# the run fails
+log="$work/log"
+: >"$log"
+trap 'cat "$log" >&2' ERR
 
 command -v /usr/bin/time >/dev/null || { apt-get install -y -qq time >/dev/null; }
 [ -d interop/node_modules/onnxruntime-node ] || (cd interop && npm ci --ignore-scripts --no-audit --no-fund >/dev/null)
 go build -o bin/gnconv ./cmd/gnconv
+go test -c -o "$work/interop.test" ./interop
 have_torch=0
 $PY -c "import torch, torchvision" 2>/dev/null && have_torch=1
 
-# median of a list of numbers
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+res="$work/results.tsv" # what, round, value
+meta="$work/meta.tsv"   # key, value
+: >"$res"
+: >"$meta"
+put() { printf '%s\t%s\n' "$1" "$2" >>"$meta"; }
 
-echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $(go version | cut -d' ' -f3)" >&2
+# The machine, the kernel in use and its features, from gnconv bench itself.
+bin/gnconv import fixtures/torchvision_aux.pth -o "$work/k.onnx" --force >/dev/null 2>>"$log"
+bin/gnconv bench "$work/k.onnx" --runs 1 --warmup 0 --json >"$work/kernel.json" 2>>"$log"
+put cpu "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+put cores "$(nproc)"
+put mem_gib "$(free -g | awk '/Mem:/{print $2}')"
+put go "$(go version | cut -d' ' -f3)"
+put ort "$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["version"])' interop/node_modules/onnxruntime-node/package.json)"
+put rounds "$ROUNDS"
+put date "$(date -u +%Y-%m-%d)"
+[ $have_torch = 1 ] && put torch "$($PY -c 'import torch; print(torch.__version__)')"
 
-# Forward passes, batch 2, 3x224x224: onnxruntime, the interpreter, the reference.
-go test ./interop -run '^$' -bench 'BenchmarkORT' -benchtime 30x -count 5 > "$work/go.txt"
-ms() { grep "BenchmarkORT/$1/$2" "$work/go.txt" | awk '{print $3/1e6}' | median; }
-
-declare -A torch_ms
-for layout in tutorial torchvision; do
-  torch_ms[$layout]="n/a"
-  if [ $have_torch = 1 ]; then torch_ms[$layout]=$($PY bench/torch_bench.py forward $layout 2>/dev/null | tail -1); fi
-done
-
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == "n/a" || b == 0) print "n/a"; else printf "%.2f", a / b }'; }
-
-echo "| what | time | vs onnxruntime | vs torch |"
-echo "|---|---|---|---|"
-for layout in tutorial torchvision; do
-  ort=$(ms ort ${layout}_aux.pth)
-  echo "| onnxruntime 1.30, $layout, batch 2 | ${ort} ms | 1.00 | $(ratio "$ort" "${torch_ms[$layout]}") |"
-  for what in reference interpreter; do
-    t=$(ms $what ${layout}_aux.pth)
-    echo "| gnconv $what, $layout, batch 2 | ${t} ms | $(ratio "$t" "$ort") | $(ratio "$t" "${torch_ms[$layout]}") |"
-  done
-  echo "| torch $( [ $have_torch = 1 ] && $PY -c 'import torch; print(torch.__version__)'), $layout, batch 2 | ${torch_ms[$layout]} ms | $(ratio "${torch_ms[$layout]}" "$ort") | 1.00 |"
-done
+cpustat() { awk '/^cpu /{print $2+$3+$4+$5+$6+$7+$8+$9, $5+$6, $9}' /proc/stat; } # total idle steal, in ticks
+put load_before "$(cut -d' ' -f1-3 /proc/loadavg)"
+put stat_before "$(cpustat)"
 
 if [ $have_torch = 1 ]; then
   $PY bench/torch_bench.py make-checkpoint "$work/tv1000.pth" 2>/dev/null
-  size=$(stat -c %s "$work/tv1000.pth")
-  torch_s=$(for i in 1 2 3; do $PY bench/torch_bench.py export "$work/tv1000.pth" "$work/torch.onnx" 2>/dev/null | tail -1; done | median)
-  for i in 1 2 3 4 5; do
-    /usr/bin/time -f "%e %M" -o "$work/t$i" bin/gnconv import "$work/tv1000.pth" -o "$work/g.onnx" --force >/dev/null
-  done
-  imp_s=$(cat "$work"/t? | awk '{print $1}' | median)
-  imp_kb=$(cat "$work"/t? | awk '{print $2}' | sort -g | tail -1)
-  for i in 1 2 3; do
-    /usr/bin/time -f "%e %M" -o "$work/v$i" bin/gnconv verify "$work/g.onnx" --weights "$work/tv1000.pth" >/dev/null
-  done
-  ver_s=$(cat "$work"/v? | awk '{print $1}' | median)
-  ver_kb=$(cat "$work"/v? | awk '{print $2}' | sort -g | tail -1)
-  echo "| torch.load + torch.onnx.export, 1000 classes ($((size / 1000000)) MB) | ${torch_s} s | | 1.00 |"
-  echo "| gnconv import, same file, whole process | ${imp_s} s | | $(ratio "$imp_s" "$torch_s") |"
-  echo "| gnconv import peak memory | $((imp_kb / 1024)) MiB | | $(awk -v a="$imp_kb" -v s="$size" 'BEGIN{printf "%.2f x the checkpoint", a*1024/s}') |"
-  echo "| gnconv verify of that file, one batch of 2, whole process | ${ver_s} s (peak $((ver_kb / 1024)) MiB) | | |"
+  put ckpt_bytes "$(stat -c %s "$work/tv1000.pth")"
+  bin/gnconv import "$work/tv1000.pth" -o "$work/g.onnx" --force >/dev/null 2>>"$log"
 fi
+
+for r in $(seq 1 "$ROUNDS"); do
+  echo "round $r of $ROUNDS" >&2
+  # forward passes, batch 2, 3x224x224, 30 passes each (the mean of each
+  # engine in this round): onnxruntime, the interpreter, the reference,
+  # for each layout in turn, in one process
+  "$work/interop.test" -test.run '^$' -test.bench 'BenchmarkORT' -test.benchtime 30x -test.count 1 >"$work/go.txt"
+  awk -v r="$r" '$1 ~ /^BenchmarkORT\// {
+      split($1, p, "/"); sub(/-[0-9]+$/, "", p[3]); sub(/_aux\.pth$/, "", p[3])
+      printf "fwd/%s/%s\t%s\t%s\n", p[2], p[3], r, $3 / 1e6 }' "$work/go.txt" >>"$res"
+  if [ $have_torch = 1 ]; then
+    for layout in tutorial torchvision; do
+      read -r ms threads < <($PY bench/torch_bench.py forward $layout 2>/dev/null | tail -1)
+      printf 'fwd/torch/%s\t%s\t%s\n' $layout "$r" "$ms" >>"$res"
+      put torch_threads "$threads"
+    done
+    # whole process against whole process: Python's start-up and torch's
+    # import are part of torch's time, as Go's start-up is of gnconv's
+    /usr/bin/time -f "%e %M" -o "$work/t" $PY bench/torch_bench.py export "$work/tv1000.pth" "$work/torch.onnx" >/dev/null 2>"$work/torch.err"
+    read -r s kb <"$work/t"
+    printf 'torch_export_s\t%s\t%s\ntorch_export_kb\t%s\t%s\n' "$r" "$s" "$r" "$kb" >>"$res"
+    /usr/bin/time -f "%e %M" -o "$work/t" bin/gnconv import "$work/tv1000.pth" -o "$work/g.onnx" --force >/dev/null 2>>"$log"
+    read -r s kb <"$work/t"
+    printf 'import_s\t%s\t%s\nimport_kb\t%s\t%s\n' "$r" "$s" "$r" "$kb" >>"$res"
+    /usr/bin/time -f "%e %M" -o "$work/t" bin/gnconv verify "$work/g.onnx" --weights "$work/tv1000.pth" >/dev/null 2>>"$log"
+    read -r s kb <"$work/t"
+    printf 'verify_s\t%s\t%s\nverify_kb\t%s\t%s\n' "$r" "$s" "$r" "$kb" >>"$res"
+  fi
+done
+
+put load_after "$(cut -d' ' -f1-3 /proc/loadavg)"
+put stat_after "$(cpustat)"
+
+$PY bench/report.py "$res" "$meta" "$work/kernel.json" "$DOC"

@@ -4,7 +4,8 @@ python3-torch: writes a 1000-class torchvision GoogLeNet deploy checkpoint
 (float32, no aux heads, weights as the fixtures randomise them), and times torch's forward pass and its load + export.
 
 usage: torch_bench.py make-checkpoint out.pth
-       torch_bench.py forward tutorial|torchvision   (ms per batch of 2)
+       torch_bench.py forward tutorial|torchvision   (ms per batch of 2, median of 15
+                                                  passes, and torch's thread count)
        torch_bench.py export ckpt.pth out.onnx       (s for torch.load + torch.onnx.export)
 """
 import os
@@ -46,7 +47,7 @@ def main():
         m.eval()
         x = torch.randn(2, 3, 224, 224)
         with torch.no_grad():
-            print("%.2f" % median_ms(lambda: m(x), 15))
+            print("%.2f %d" % (median_ms(lambda: m(x), 15), torch.get_num_threads()))
     elif cmd == "export":
         t = time.perf_counter()
         sd = torch.load(sys.argv[2])
