@@ -15,8 +15,9 @@
 # --check builds everything twice, into the folder and into a temporary
 # one, and fails unless the two are byte for byte the same.
 #
-# VERSION overrides the version; by default it is the tag on HEAD (v*)
-# or, without one, the go command's pseudo-version of the commit.
+# The version, commit and commit date are stamped with -ldflags -X (the
+# go command's own version control stamp is missing in a git worktree).
+# VERSION overrides the version.
 set -eu
 
 check=false
@@ -30,14 +31,15 @@ cd "$(dirname "$0")/.."
 
 commit=$(git rev-parse HEAD)
 date=$(TZ=UTC git log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ HEAD)
-version=${VERSION:-$(git describe --tags --exact-match --match 'v*' HEAD 2>/dev/null || true)}
+# The version: VERSION, else the tag on HEAD, else what git describe
+# says from the last tag, else a pseudo-version of the commit as the go
+# command writes it (v0.0.0-date-commit).
+version=${VERSION:-$(git describe --tags --match 'v*' HEAD 2>/dev/null ||
+	echo "v0.0.0-$(TZ=UTC git log -1 --format=%cd --date=format-local:%Y%m%d%H%M%S HEAD)-$(git rev-parse --short=12 HEAD)")}
+ldflags="-s -w -buildid= -X main.version=$version -X main.commit=$commit -X main.date=$date"
 if [ -n "$(git status --porcelain)" ]; then
 	echo "release: warning: the tree has uncommitted changes; the binaries will say (modified)" >&2
-fi
-
-ldflags="-s -w -buildid= -X main.commit=$commit -X main.date=$date"
-if [ -n "$version" ]; then
-	ldflags="$ldflags -X main.version=$version"
+	ldflags="$ldflags -X main.modified=true"
 fi
 
 sha256() {
@@ -67,7 +69,7 @@ build() {
 }
 
 build "$out"
-echo "release: $(cd "$out" && ls | tr '\n' ' ')in $out/ (commit $commit, $date)"
+echo "release: gnconv $version in $out/ (commit $commit, $date)"
 (cd "$out" && ls -l gnconv-* | awk '{ print "  " $5 "\t" $NF }')
 
 if $check; then

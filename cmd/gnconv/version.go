@@ -10,7 +10,7 @@ import (
 )
 
 // What a build stamps with -ldflags "-X main.version=... -X main.commit=...
-// -X main.date=..." (scripts/release.sh). Left empty, they are filled from
+// -X main.date=... [-X main.modified=true]" (scripts/release.sh). Left empty, they are filled from
 // the build information the go command records (runtime/debug): the
 // module's version (a tag, or a pseudo-version from the commit), the
 // commit and its time. The date is always the commit's, never the time of
@@ -19,8 +19,7 @@ var (
 	version string
 	commit  string
 	date    string
-	// modified is "true" when the build information says the tree had
-	// uncommitted changes.
+	// modified is "true" when the tree had uncommitted changes.
 	modified string
 )
 
