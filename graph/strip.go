@@ -1,8 +1,3 @@
-// Package graph is the GoogLeNet family: network descriptions (built-in
-// presets and layout files, graph/layouts), detection of a preset from a
-// state dict's names, strict and non-strict binding, the reference forward
-// pass and aux-head pruning. A network is one ordered list of layers that
-// every pass walks.
 package graph
 
 import "github.com/gnconv/gnconv/tensor"

@@ -3,6 +3,7 @@ package verify_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand"
 	"sync/atomic"
 	"testing"
@@ -110,4 +111,48 @@ func TestRunContext(t *testing.T) {
 		t.Fatal(err)
 	}
 	same(got)
+}
+
+// TestModelConcurrentRuns: one parsed model run from several goroutines
+// at once (Run, RunContext, RunKeep) gives each the outputs of a run on
+// its own (the package's concurrency promise; run it under -race).
+func TestModelConcurrentRuns(t *testing.T) {
+	m, in := contextModel(t)
+	want, err := m.Run(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 6)
+	for g := 0; g < 6; g++ {
+		go func() {
+			var got []*verify.Value
+			var err error
+			switch g % 3 {
+			case 0:
+				got, err = m.Run(in)
+			case 1:
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				got, err = m.RunContext(ctx, in)
+			default:
+				got, _, err = m.RunKeep(in, func(name, op string, shape []int) bool { return op == "Concat" })
+			}
+			if err == nil {
+				for i := range want {
+					for j := range want[i].F {
+						if got[i].F[j] != want[i].F[j] {
+							err = fmt.Errorf("goroutine %d: output %d differs at %d", g, i, j)
+							break
+						}
+					}
+				}
+			}
+			errs <- err
+		}()
+	}
+	for g := 0; g < 6; g++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
 }

@@ -1,8 +1,3 @@
-// Package verify executes ONNX files with its own interpreter and compares
-// their outputs with gnconv's reference forward pass of the same weights.
-// The interpreter follows the file's nodes and attributes; it shares only
-// numeric kernels with the reference, so a wrong pad, ceil_mode, epsilon or
-// transB in a file shows up as a mismatch.
 package verify
 
 import (
