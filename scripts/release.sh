@@ -4,7 +4,7 @@
 # given), with their SHA-256 sums in SHA256SUMS.
 #
 # The build is reproducible: the same commit, built by the same Go
-# release, gives the same bytes. -trimpath drops the build's paths,
+# release in any git clone, wherever it is, gives the same bytes. -trimpath drops the build's paths,
 # -buildid= its build ID, and the only date stamped is the commit's
 # (main.date), never the time of the build. A tree with uncommitted
 # changes still builds, but its binaries say so (gnconv version:
@@ -37,6 +37,11 @@ date=$(TZ=UTC git log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ HEA
 version=${VERSION:-$(git describe --tags --match 'v*' HEAD 2>/dev/null ||
 	echo "v0.0.0-$(TZ=UTC git log -1 --format=%cd --date=format-local:%Y%m%d%H%M%S HEAD)-$(git rev-parse --short=12 HEAD)")}
 ldflags="-s -w -buildid= -X main.version=$version -X main.commit=$commit -X main.date=$date"
+if [ ! -d .git ]; then
+	# The go command records version control only where .git is a
+	# directory: these bytes differ from a clone's by that record.
+	echo "release: warning: not a git clone (a worktree?): no version control record in the binaries" >&2
+fi
 if [ -n "$(git status --porcelain)" ]; then
 	echo "release: warning: the tree has uncommitted changes; the binaries will say (modified)" >&2
 	ldflags="$ldflags -X main.modified=true"
