@@ -29,6 +29,11 @@ def sig(x, digits=3):
     return "%.*f" % (d, x)
 
 
+def secs(v):
+    """whole-process seconds, as /usr/bin/time measures them (10 ms)."""
+    return "%.2f s" % median(v), "%.2f–%.2f s" % (min(v), max(v))
+
+
 def median(v):
     s = sorted(v)
     n = len(s)
@@ -89,9 +94,9 @@ def main():
         mb = int(meta.get("ckpt_bytes", "0")) / 1e6
         v = per_round("torch_export_s")
         rows.append(("torch.load + torch.onnx.export, 1000 classes (%s MB), whole process, Python's start-up included" % sig(mb, 2),
-                     sig(median(v)) + " s", span(v, " s"), "1.00"))
+                     *secs(v), "1.00"))
         v, q = per_round("import_s"), ratios("import_s", "torch_export_s")
-        rows.append(("gnconv import, same file, whole process", sig(median(v)) + " s", span(v, " s"),
+        rows.append(("gnconv import, same file, whole process", *secs(v),
                      "%s× torch's whole process (%s)" % (sig(median(q)), span(q))))
         v = [x / 1024 for x in per_round("torch_export_kb")]
         rows.append(("torch.load + torch.onnx.export peak memory", "%d MiB" % round(median(v)), "%d–%d MiB" % (round(min(v)), round(max(v))), ""))
@@ -101,7 +106,7 @@ def main():
                      "%s× the checkpoint" % sig(median(v) / ck)))
         v = per_round("verify_s")
         m = [x / 1024 for x in per_round("verify_kb")]
-        rows.append(("gnconv verify of that file, one batch of 2, whole process", sig(median(v)) + " s", span(v, " s"),
+        rows.append(("gnconv verify of that file, one batch of 2, whole process", *secs(v),
                      "peak %d MiB" % round(median(m))))
 
     # the machine and the run
