@@ -329,19 +329,10 @@ func (p *pathNode) String() string {
 
 // rawKind names an unpickled value's kind for messages, never its content.
 func rawKind(v interface{}) string {
+	if k, ok := scalarKind(v); ok {
+		return k
+	}
 	switch x := v.(type) {
-	case nil:
-		return "None"
-	case string:
-		return "str"
-	case int, *big.Int:
-		return "int"
-	case float64:
-		return "float"
-	case bool:
-		return "bool"
-	case []byte:
-		return "bytes"
 	case *types.Dict, *types.OrderedDict:
 		return "dict"
 	case *types.List:
@@ -678,18 +669,29 @@ func describe(v interface{}) string {
 		return "record of class " + clipText(x.Class, 100)
 	case Opaque:
 		return clipText(x.Type, 120)
-	case nil:
-		return "None"
-	case string:
-		return "str"
-	case int, *big.Int:
-		return "int"
-	case float64:
-		return "float"
-	case bool:
-		return "bool"
-	case []byte:
-		return "bytes"
+	}
+	if k, ok := scalarKind(v); ok {
+		return k
 	}
 	return fmt.Sprintf("%T", v)
+}
+
+// scalarKind names a scalar's Python type, for messages; ok is false for
+// anything else.
+func scalarKind(v interface{}) (string, bool) {
+	switch v.(type) {
+	case nil:
+		return "None", true
+	case string:
+		return "str", true
+	case int, *big.Int:
+		return "int", true
+	case float64:
+		return "float", true
+	case bool:
+		return "bool", true
+	case []byte:
+		return "bytes", true
+	}
+	return "", false
 }
