@@ -139,7 +139,9 @@ func MapCheckpointWith(filename string, lim Limits) (*Checkpoint, error) {
 	var ck *Checkpoint
 	err = m.Read(func(b []byte) error {
 		var err error
-		ck, err = readCheckpoint(bytes.NewReader(b), int64(len(b)), b, newReadState(lim, int64(len(b)), false))
+		rs := newReadState(lim, int64(len(b)), false)
+		rs.release = m.Release
+		ck, err = readCheckpoint(bytes.NewReader(b), int64(len(b)), b, rs)
 		return err
 	})
 	if err != nil {
@@ -163,6 +165,8 @@ type readState struct {
 	// alias: tensors may alias the bytes the file was given as (they
 	// belong to the caller); else what is sliced from them is copied
 	alias bool
+	// release, when set, drops bytes already copied out of a memory map
+	release func([]byte)
 }
 
 func newReadState(lim Limits, size int64, alias bool) *readState {
@@ -175,7 +179,11 @@ func (rs *readState) own(b []byte) []byte {
 	if rs.alias {
 		return b
 	}
-	return append([]byte(nil), b...)
+	out := append([]byte(nil), b...)
+	if rs.release != nil {
+		rs.release(b)
+	}
+	return out
 }
 
 // readCheckpoint reads from r; whole, when not nil, is the same bytes in

@@ -5,6 +5,7 @@ package mapfile
 
 import (
 	"fmt"
+	"os"
 	"runtime/debug"
 	"unsafe"
 
@@ -66,6 +67,29 @@ func (m *Mapping) Read(fn func(b []byte) error) (err error) {
 		}
 	}()
 	return fn(m.data)
+}
+
+// Release drops the whole pages of b, a part of the mapping already
+// copied out, from the process's memory, so that copying a file out of
+// its mapping does not hold both at once. Reading them again later is
+// still correct (the pages come back from the file); b outside the
+// mapping is ignored.
+func (m *Mapping) Release(b []byte) {
+	if m == nil || len(b) == 0 || len(m.data) == 0 {
+		return
+	}
+	base := uintptr(unsafe.Pointer(&m.data[0]))
+	lo := uintptr(unsafe.Pointer(&b[0]))
+	hi := lo + uintptr(len(b))
+	if lo < base || hi > base+uintptr(len(m.data)) {
+		return
+	}
+	page := uintptr(os.Getpagesize())
+	start := (lo - base + page - 1) / page * page
+	end := (hi - base) / page * page
+	if end > start {
+		release(m.data[start:end])
+	}
 }
 
 // Close unmaps the file. The bytes must not be used after.
