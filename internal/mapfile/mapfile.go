@@ -127,14 +127,3 @@ type FaultError struct{ Name string }
 func (e *FaultError) Error() string {
 	return fmt.Sprintf("%s: the file changed while it was read (truncated by another process?)", e.Name)
 }
-
-// MaxReadFile bounds the files ReadFile reads: 1 GiB (an ONNX file, whose
-// protobuf encoding cannot exceed 2 GiB, of a GoogLeNet is 30 MB).
-var MaxReadFile int64 = 1 << 30
-
-// ReadFile reads a whole regular file of at most MaxReadFile bytes into
-// memory. It copies rather than maps, so the bytes stay valid whatever
-// happens to the file.
-func ReadFile(name string) ([]byte, error) {
-	return safeopen.ReadFile(name, MaxReadFile)
-}

@@ -74,3 +74,41 @@ func TestOpensRegular(t *testing.T) {
 		t.Fatalf("%d %v", n, err)
 	}
 }
+
+func TestReadFileRefusesFIFO(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(p, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadFile(p, 1<<30); err == nil || !strings.Contains(err.Error(), "FIFO") {
+		t.Fatalf("ReadFile: %v", err)
+	}
+}
+
+func TestReadFileCopies(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f")
+	os.WriteFile(p, []byte("abc"), 0o600)
+	b, err := ReadFile(p, 1<<30)
+	if err != nil || string(b) != "abc" {
+		t.Fatal(b, err)
+	}
+	os.Truncate(p, 0)
+	if string(b) != "abc" {
+		t.Fatal("changed")
+	}
+}
+
+func TestReadFileBounded(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "sparse")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := os.Truncate(p, 20<<30); err != nil {
+		t.Skip(err)
+	}
+	if _, err := ReadFile(p, 1<<30); err == nil || !strings.Contains(err.Error(), "more than") {
+		t.Fatalf("a 20 GiB sparse file: %v", err)
+	}
+}
