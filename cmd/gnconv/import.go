@@ -17,7 +17,6 @@ import (
 	"github.com/gnconv/gnconv/graph"
 	"github.com/gnconv/gnconv/internal/atomicfile"
 	"github.com/gnconv/gnconv/internal/filekind"
-	"github.com/gnconv/gnconv/verify"
 	"github.com/urfave/cli/v2"
 )
 
@@ -102,9 +101,11 @@ func runImport(c *cli.Context) error {
 		}
 	} else if e := c.String("expect"); e != "" {
 		// the size PyTorch ran at, unless told otherwise
-		if h, w, err = expectSize(e); err != nil {
+		exp, err := readExpect(e)
+		if err != nil {
 			return fail(err)
 		}
+		h, w = exp.Input.H, exp.Input.W
 	}
 	if c.Int("batch") < 0 {
 		return fail(fmt.Errorf("--batch must be positive"))
@@ -174,19 +175,6 @@ func runImport(c *cli.Context) error {
 		}
 	}
 	return verr
-}
-
-// expectSize is the height and width of an expect file's input.
-func expectSize(path string) (int, int, error) {
-	ck, err := convert.ReadCheckpoint(path)
-	if err != nil {
-		return 0, 0, fmt.Errorf("--expect: %w", err)
-	}
-	e, err := verify.ExpectedFrom(ck.StateDict)
-	if err != nil {
-		return 0, 0, fmt.Errorf("--expect %s: %w", path, err)
-	}
-	return e.Input.H, e.Input.W, nil
 }
 
 func fileSHA256(path string) (string, error) {

@@ -137,12 +137,8 @@ func verifyFile(c *cli.Context, path string, l *loaded) (*verifyReport, error) {
 		opts.Inputs = -1 // none asked for
 	}
 	if s := c.String("expect"); s != "" {
-		ck, err := readCheckpoint(s, false)
-		if err != nil {
-			return nil, fail(fmt.Errorf("--expect: %w", err))
-		}
-		if opts.Expect, err = verify.ExpectedFrom(ck.StateDict); err != nil {
-			return nil, fail(fmt.Errorf("--expect %s: %s", clean(s), scrubNames(err.Error(), ck.StateDict.Names)))
+		if opts.Expect, err = readExpect(s); err != nil {
+			return nil, fail(err)
 		}
 	}
 	vr, err := verify.Run(data, l.net, opts)
@@ -408,4 +404,18 @@ func metadataHint(data []byte, l *loaded) string {
 		}
 	}
 	return strings.Join(hints, "\n")
+}
+
+// readExpect reads an expect file (--expect) as the checkpoints are read:
+// bounded, non-regular files refused, names from the file escaped.
+func readExpect(path string) (*verify.Expected, error) {
+	ck, err := readCheckpoint(path, false)
+	if err != nil {
+		return nil, fmt.Errorf("--expect: %w", err)
+	}
+	e, err := verify.ExpectedFrom(ck.StateDict)
+	if err != nil {
+		return nil, fmt.Errorf("--expect %s: %s", clean(path), scrubNames(err.Error(), ck.StateDict.Names))
+	}
+	return e, nil
 }
