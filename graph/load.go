@@ -6,6 +6,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/gnconv/gnconv/tensor"
 )
@@ -135,6 +136,23 @@ type keySet struct {
 }
 
 func layoutKeys(l *Layout) keySet {
+	if l.Source != "preset" {
+		return computeKeys(l)
+	}
+	// presets never change: detection compares every state dict with each
+	// of them, so their key sets are made once
+	if ks, ok := presetKeys.Load(l); ok {
+		return ks.(keySet)
+	}
+	ks := computeKeys(l)
+	presetKeys.Store(l, ks)
+	return ks
+}
+
+// presetKeys holds each preset's keySet (read-only once stored).
+var presetKeys sync.Map
+
+func computeKeys(l *Layout) keySet {
 	n, err := l.build(l.Input.Channels, 10, len(l.Aux) > 0, Switches{})
 	if err != nil {
 		return keySet{}
