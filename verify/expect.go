@@ -2,6 +2,7 @@ package verify
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -169,19 +170,11 @@ func compareExpected(e *Expected, m *Model, inName string, fileOuts []OutputRepo
 // shape that differs (another class count) fails outright.
 func compareRecorded(shape []int, got []float32, want ExpectedOutput, opts Options) *OutputReport {
 	r := &OutputReport{Name: want.Name, Reference: "pytorch"}
-	if len(shape) != len(want.Shape) || len(got) != len(want.Data) {
+	if !slices.Equal(shape, want.Shape) || len(got) != len(want.Data) {
 		r.Shape = fmt.Sprintf("%v, PyTorch recorded %v", shape, want.Shape)
 		r.finish(opts.ATol, opts.RTol)
 		r.Pass = false
 		return r
-	}
-	for i := range shape {
-		if shape[i] != want.Shape[i] {
-			r.Shape = fmt.Sprintf("%v, PyTorch recorded %v", shape, want.Shape)
-			r.finish(opts.ATol, opts.RTol)
-			r.Pass = false
-			return r
-		}
 	}
 	r.add(got, want.Data, want.Shape[1])
 	r.finish(opts.ATol, opts.RTol)
