@@ -46,7 +46,7 @@ func (e *TensorError) Error() string { return fmt.Sprintf("tensor %s: %s", e.Ten
 // Checkpoint is what a .pth file holds, with its state dict found.
 type Checkpoint struct {
 	Path      string
-	Format    string // "zip" (torch >= 1.6) or "legacy"
+	Format    string // "zip" (torch >= 1.6), "legacy" or "safetensors"
 	ByteOrder string // "little" or "big" (big-endian data is swapped on read)
 	// WrapperKey is the key of the training dict that holds the state dict
 	// ("model_state_dict", or "model/state_dict" when nested), empty when
@@ -63,8 +63,12 @@ type Checkpoint struct {
 	Model     *Module
 	fromModel bool // StateDict is Model's (see Net)
 	// Root is the whole top-level object, as plain values (see Dict). A
-	// value the pickle shares is shared here too.
+	// value the pickle shares is shared here too. A safetensors file's is
+	// the dict of its tensors.
 	Root interface{}
+	// Metadata is a safetensors file's "__metadata__" (nil when it has
+	// none, and for torch's formats).
+	Metadata map[string]string
 }
 
 // formatErr wraps ErrFormat with a reason.
@@ -202,11 +206,17 @@ func readCheckpoint(r io.ReaderAt, size int64, whole []byte, rs *readState) (ck 
 	if size == 0 {
 		return nil, formatErr("empty file")
 	}
-	var head [4]byte
+	var head [9]byte
 	n, _ := r.ReadAt(head[:], 0)
 	var root interface{}
 	ck = &Checkpoint{ByteOrder: "little"}
 	switch {
+	case isSafetensors(head[:n]):
+		ck.Format = "safetensors"
+		if err := readSafetensors(r, size, whole, ck, rs); err != nil {
+			return nil, err
+		}
+		return ck, nil
 	case n >= 4 && string(head[:4]) == "PK\x03\x04":
 		ck.Format = "zip"
 		root, err = readZip(r, size, whole, ck, rs)
@@ -214,7 +224,7 @@ func readCheckpoint(r io.ReaderAt, size int64, whole []byte, rs *readState) (ck 
 		ck.Format = "legacy"
 		root, err = readLegacy(r, size, whole, ck, rs)
 	default:
-		return nil, formatErr("neither torch's zip format nor its legacy pickle format (starts with % x)", head[:n])
+		return nil, formatErr("neither torch's zip format nor its legacy pickle format (starts with % x)", head[:min(n, 4)])
 	}
 	if err != nil {
 		return nil, err
