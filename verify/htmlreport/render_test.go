@@ -283,9 +283,18 @@ func TestChartsStayFinite(t *testing.T) {
 func TestCSPAllowsOnlyTheStyleSheet(t *testing.T) {
 	page := render(t, sample())
 	sum := sha256.Sum256([]byte(pageCSS))
-	want := "default-src &#39;none&#39;; style-src &#39;sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "&#39;"
-	if !strings.Contains(page, `http-equiv="Content-Security-Policy" content="`+want) {
-		t.Errorf("no CSP with the style sheet's hash %s", want)
+	want := "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; base-uri 'none'; form-action 'none'"
+	found := false
+	for _, e := range parse(t, page) {
+		if e.name == "meta" && e.attrs["http-equiv"] == "Content-Security-Policy" {
+			found = true
+			if e.attrs["content"] != want {
+				t.Errorf("CSP %q, want %q", e.attrs["content"], want)
+			}
+		}
+	}
+	if !found {
+		t.Error("no CSP")
 	}
 	if !strings.Contains(page, "<style>"+pageCSS+"</style>") {
 		t.Errorf("the style sheet is not written as hashed")
