@@ -47,6 +47,12 @@ func (c *chart) rotated(x, y float64, s string, deg int, class string) {
 		Transform: "rotate(" + strconv.Itoa(deg) + " " + coord(x) + " " + coord(y) + ")"})
 }
 
+// axisTitle writes a vertical axis's title, turned to read upwards.
+func (c *chart) axisTitle(x, y float64, s string) {
+	c.Texts = append(c.Texts, text{X: coord(x), Y: coord(y), Text: s, Anchor: "middle", Class: "axis-title",
+		Transform: "rotate(-90 " + coord(x) + " " + coord(y) + ")"})
+}
+
 func (c *chart) rect(x, y, w, h float64, class, title, value string) {
 	c.Marks = append(c.Marks, mark{Shape: "rect", X: coord(x), Y: coord(y), W: coord(w), H: coord(h), Class: class, Title: title, Value: value})
 }

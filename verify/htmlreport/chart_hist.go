@@ -18,6 +18,8 @@ type histBin struct {
 	Tick string
 	// Edge: Tick sits at the bin's left edge rather than its middle.
 	Edge bool
+	// Special: the zeros, NaNs or infinities, drawn apart from the scale.
+	Special bool
 }
 
 // histBins are the bins from the first to the last that holds a value,
@@ -47,7 +49,7 @@ func histBins(h *Histogram) []histBin {
 	if first >= 0 {
 		out = append(out, all[first:last+1]...)
 	}
-	for _, s := range []histBin{{Label: "0", Tick: "0", Count: h.Zero}, {Label: "NaN", Tick: "NaN", Count: h.NaN}, {Label: "Inf", Tick: "Inf", Count: h.Inf}} {
+	for _, s := range []histBin{{Label: "0", Tick: "0", Count: h.Zero, Special: true}, {Label: "NaN", Tick: "NaN", Count: h.NaN, Special: true}, {Label: "Inf", Tick: "Inf", Count: h.Inf, Special: true}} {
 		if s.Count > 0 {
 			out = append(out, s)
 		}
@@ -64,7 +66,12 @@ func histChart(h *Histogram, outs []Output) *chart {
 		return nil
 	}
 	const left, right, top, bottom = 72.0, 16.0, 20.0, 250.0
-	w := math.Max(900, left+right+float64(len(bins))*14)
+	// the special bins stand one slot apart from the scale's
+	slots := float64(len(bins))
+	if bins[len(bins)-1].Special && !bins[0].Special {
+		slots++
+	}
+	w := math.Max(900, left+right+slots*14)
 	c := &chart{ID: "chart-errors", W: int(w), H: 290,
 		Title: "Histogram of |ONNX − reference| over every output value"}
 	var most uint64
@@ -79,13 +86,16 @@ func histChart(h *Histogram, outs []Output) *chart {
 		c.text(left-6, y(v)+4, num(v), "end", "tick")
 	}
 	c.line(left, bottom, w-right, bottom, "axis")
-	c.text(14, (top+bottom)/2, "values", "middle", "axis-title")
+	c.axisTitle(14, (top+bottom)/2, "values")
 	c.text((left+w-right)/2, bottom+34, "|ONNX − reference|, four bins per power of ten", "middle", "axis-title")
-	c.Texts[len(c.Texts)-1].Transform = fmt.Sprintf("rotate(-90 14 %s)", coord((top+bottom)/2))
-	dx := (w - left - right) / float64(len(bins))
+	dx := (w - left - right) / slots
 	shown := 0
+	gap := 0.0
 	for i, b := range bins {
-		x := left + dx*float64(i)
+		if b.Special && i > 0 && !bins[i-1].Special {
+			gap = dx
+		}
+		x := left + dx*float64(i) + gap
 		switch {
 		case b.Edge:
 			c.line(x, bottom, x, bottom+5, "axis")
@@ -99,7 +109,7 @@ func histChart(h *Histogram, outs []Output) *chart {
 		shown++
 		class := "bar"
 		if b.Label == "NaN" || b.Label == "Inf" {
-			class += " special"
+			class += " nonfinite"
 		}
 		// a bin of one value among millions still shows: a pixel at least
 		bh := math.Max(1, bottom-y(float64(b.Count)))

@@ -45,8 +45,7 @@ func layersChart(l *Layers) *chart {
 	c.line(left, bottom, w-right, bottom, "grid special")
 	c.text(left-6, bottom+4, "0", "end", "tick")
 	c.line(left, top-10, left, bottom+6, "axis")
-	c.text(12, (top+bottom)/2, "max abs error", "middle", "axis-title")
-	c.Texts[len(c.Texts)-1].Transform = fmt.Sprintf("rotate(-90 12 %s)", coord((top+bottom)/2))
+	c.axisTitle(14, (top+bottom)/2, "max abs error")
 
 	dx := (w - left - right) / float64(n)
 	x := func(i int) float64 { return left + dx*(float64(i)+0.5) }
