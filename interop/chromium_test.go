@@ -43,11 +43,12 @@ func requireChromium(t *testing.T) string {
 }
 
 // chromiumFlags keep a headless browser to itself: no first-run pages,
-// no update, sync or other background traffic, no GPU. The sandbox needs
-// user namespaces that containers (and root) often lack; the page is
-// one of ours.
+// no update, sync or other background traffic, no GPU, and shared memory
+// in a temporary folder (a container's /dev/shm is often too small). The
+// sandbox needs user namespaces that containers (and root) often lack;
+// the page is one of ours.
 var chromiumFlags = []string{
-	"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--no-default-browser-check",
+	"--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--no-default-browser-check",
 	"--disable-extensions", "--disable-background-networking", "--disable-component-update",
 	"--disable-sync", "--disable-default-apps", "--mute-audio", "--hide-scrollbars",
 }

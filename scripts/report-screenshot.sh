@@ -37,7 +37,7 @@ trap 'rm -rf "$profile"' EXIT
 # chromium writes the file itself; its log goes to a file shown only on
 # failure, since it is noisy even when all is well (no D-Bus in CI)
 log="$profile/chromium.log"
-if ! "$browser" --headless --no-sandbox --disable-gpu --no-first-run --no-default-browser-check \
+if ! "$browser" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --no-first-run --no-default-browser-check \
   --disable-extensions --disable-background-networking --disable-component-update --disable-sync \
   --hide-scrollbars --force-device-scale-factor=1 --user-data-dir="$profile/profile" \
   --window-size="$width,$height" --screenshot="$out_abs" "$report_abs" >"$log" 2>&1; then
