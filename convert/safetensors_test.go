@@ -240,7 +240,9 @@ func TestSafetensorsFromCheckpoint(t *testing.T) {
 // TestSafetensorsWriterRefuses: what the format cannot hold is refused
 // and nothing is written.
 func TestSafetensorsWriterRefuses(t *testing.T) {
-	f32 := func(n int) *tensor.Tensor { return &tensor.Tensor{DType: tensor.Float32, Shape: []int{n}, Raw: make([]byte, 4*n)} }
+	f32 := func(n int) *tensor.Tensor {
+		return &tensor.Tensor{DType: tensor.Float32, Shape: []int{n}, Raw: make([]byte, 4*n)}
+	}
 	for _, c := range []struct {
 		name string
 		t    *tensor.Tensor
@@ -299,7 +301,7 @@ func TestSafetensorsWrongFiles(t *testing.T) {
 		{"rank_17", `{` + entry("a", "U8", strings.Repeat("1,", 16)+"1", 0, 1) + `}`, 1, "more than 16"},
 		{"entry_not_object", `{"a":[1]}`, 0, "not an object"},
 		{"nested_dtype", `{"a":{"dtype":{"x":1}}}`, 0, "dtype is an object"},
-		{"trailing_json", `{` + entry("a", "U8", "1", 0, 1) + `} x`, 1, "goes on after"},
+		{"trailing_json", `{` + entry("a", "U8", "1", 0, 1) + `} x`, 1, "after the header's object"},
 		{"bad_json", `{"a":{"dtype":"U8",}}`, 0, "not valid JSON"},
 		{"surrogate", `{"\ud800":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}`, 1, "surrogate"},
 		{"escaped_name", `{"\u001b[31m\u202e":{"dtype":"U8","shape":[1],"data_offsets":[0,2]}}`, 2, `"\x1b[31m\u202e"`},
@@ -318,4 +320,3 @@ func TestSafetensorsWrongFiles(t *testing.T) {
 		t.Errorf("%v %+v", err, ck)
 	}
 }
-
