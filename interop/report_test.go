@@ -197,10 +197,11 @@ func TestReportRendersInChromium(t *testing.T) {
 	}
 }
 
-// TestReportCSPHolds: the page's policy is in force in the browser, so a
-// script or outside load that escaped escaping would be refused, and
-// that refusal is a console error the test above would see.
-func TestReportCSPHolds(t *testing.T) {
+// TestReportConsoleSeesFaults: the faults the test above rules out are
+// console errors it would see: the page's policy refuses a script or a
+// load that got past escaping, and an SVG length that is not a number
+// (a NaN coordinate) is reported.
+func TestReportConsoleSeesFaults(t *testing.T) {
 	path := requireChromium(t)
 	file, _ := writeReport(t)
 	page, err := os.ReadFile(file)
@@ -208,7 +209,7 @@ func TestReportCSPHolds(t *testing.T) {
 		t.Fatal(err)
 	}
 	// what a broken escaper would let through
-	bad := strings.Replace(string(page), "</main>", `<img src="file:///nonexistent.png"/><script>console.log("ran")</script></main>`, 1)
+	bad := strings.Replace(string(page), "</main>", `<img src="file:///nonexistent.png"/><script>console.log("ran")</script><svg><rect width="NaN" height="1"/></svg></main>`, 1)
 	if err := os.WriteFile(file, []byte(bad), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -223,8 +224,8 @@ func TestReportCSPHolds(t *testing.T) {
 			errors = append(errors, e.Text)
 		}
 	}
-	if len(errors) < 2 {
-		t.Errorf("the blocked script and image made %d console errors, want 2: %q", len(errors), errors)
+	if len(errors) != 3 {
+		t.Errorf("the blocked script and image and the NaN width made %d console errors, want 3: %q", len(errors), errors)
 	}
 }
 
