@@ -439,6 +439,42 @@ func TestMicroKernelsAgainstGoTwin(t *testing.T) {
 	}
 }
 
+// TestMicroKernelsEveryWidth holds each micro-kernel to the Go twin at
+// every number of columns a tile can store, so that each way a kernel
+// splits a row (whole vectors, a last partial one, its narrow loops) is
+// run, on rows of a full tile and of a partial one.
+func TestMicroKernelsEveryWidth(t *testing.T) {
+	r := rand.New(rand.NewSource(16))
+	for _, mk := range availableKernels() {
+		mr, nr := mk.mr, mk.nr
+		for _, k := range []int{0, 3, 40} {
+			a, b := randSlice(r, mr*k+1), randSlice(r, nr*k+1)
+			scale, shift := randSlice(r, mr), randSlice(r, mr)
+			for cols := 1; cols <= nr; cols++ {
+				for _, rows := range []int{mr, 2} {
+					for flags := 0; flags < 4; flags++ {
+						add, ep := flags&1 != 0, flags&2 != 0
+						ldc := nr + 3
+						got := randSlice(r, mr*ldc)
+						want := append([]float32(nil), got...)
+						var sc, sh []float32
+						if ep {
+							sc, sh = scale[:rows], shift[:rows]
+						}
+						run := mk.run
+						if mk.narrow != nil && cols <= nr/2 {
+							run = mk.narrow
+						}
+						run(k, &a[0], &b[0], &got[0], nr, ldc, rows, cols, add, ep, &scale[0], &shift[0], 0)
+						microGo(mr, nr, k, a, b, want, nr, ldc, rows, cols, add, sc, sh, 0)
+						closeTo(t, fmt.Sprintf("%s k=%d rows=%d cols=%d add=%v ep=%v", mk.name, k, rows, cols, add, ep), got, want, 1e-5)
+					}
+				}
+			}
+		}
+	}
+}
+
 func TestPackedMatMulRaggedShapes(t *testing.T) {
 	forEachKernel(t, func(t *testing.T) {
 		r := rand.New(rand.NewSource(7))

@@ -9,15 +9,16 @@ import (
 )
 
 // KernelEnv is the environment variable that forces a micro-kernel:
-// "avx512", "avx2" or "go" (the plain-Go twin, with no assembly at all).
+// "avx512", "avx2" or "neon" (each where the CPU runs it) or "go" (the
+// plain-Go twin, with no assembly at all).
 // It is read once, when the program starts; unset or empty, the best
 // kernel the CPU runs is used.
 const KernelEnv = "GNCONV_KERNEL"
 
 // KernelInfo says which micro-kernel the GEMMs use and why.
 type KernelInfo struct {
-	// Name is the kernel in use and its tile: "avx512 8x32", "avx2 6x16"
-	// or "go 6x16".
+	// Name is the kernel in use and its tile: "avx512 8x32", "avx2 6x16",
+	// "neon 6x16" or "go 6x16".
 	Name string
 	// ISA is its instruction set, one of KernelEnv's values.
 	ISA string
@@ -55,7 +56,7 @@ func init() {
 }
 
 // kernelISAs are KernelEnv's values, best first.
-var kernelISAs = []string{"avx512", "avx2", "go"}
+var kernelISAs = []string{"avx512", "avx2", "neon", "go"}
 
 // selectKernel picks the kernel that request names ("" for the best).
 func selectKernel(request string) (*microKernel, KernelInfo) {
@@ -95,13 +96,16 @@ func useKernel(k *microKernel) {
 	setVectorISA(k.isa)
 }
 
-// cpuFeatures lists the x86 features that choose the kernels.
+// cpuFeatures lists the CPU features the kernels depend on that the CPU
+// has: x86's, which choose among the kernels, or arm64's Advanced SIMD
+// (asimd), which every arm64 CPU has and the NEON kernel uses.
 func cpuFeatures() string {
 	var fs []string
 	for _, f := range []struct {
 		name string
 		has  bool
-	}{{"avx", cpu.X86.HasAVX}, {"avx2", cpu.X86.HasAVX2}, {"fma", cpu.X86.HasFMA}, {"avx512f", cpu.X86.HasAVX512F}} {
+	}{{"avx", cpu.X86.HasAVX}, {"avx2", cpu.X86.HasAVX2}, {"fma", cpu.X86.HasFMA}, {"avx512f", cpu.X86.HasAVX512F},
+		{"asimd", cpu.ARM64.HasASIMD}} {
 		if f.has {
 			fs = append(fs, f.name)
 		}

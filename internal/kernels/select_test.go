@@ -20,7 +20,7 @@ func TestSelectKernel(t *testing.T) {
 			t.Errorf("%s: got %s, %+v", k.isa, got.name, info)
 		}
 	}
-	for _, req := range []string{"avx1024", "sse", "avx512", "avx2"} {
+	for _, req := range []string{"avx1024", "sse", "avx512", "avx2", "neon"} {
 		runs := false
 		for _, k := range ks {
 			runs = runs || k.isa == req

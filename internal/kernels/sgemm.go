@@ -395,6 +395,24 @@ func microGo(mr, nr, k int, a, b, c []float32, ldb, ldc, rows, cols int, add boo
 	storeTile(t, nr, rows, cols, c, ldc, add, scale, shift, floor)
 }
 
+// flags of the assembly kernels, bits their store tests
+const (
+	kAdd      = 1 // C's values are added
+	kEpilogue = 2 // the epilogue is applied
+)
+
+// kernelFlags is the flags argument of the assembly kernels.
+func kernelFlags(add, ep bool) int {
+	flags := 0
+	if add {
+		flags |= kAdd
+	}
+	if ep {
+		flags |= kEpilogue
+	}
+	return flags
+}
+
 // goKernel wraps microGo as a microKernel of the given shape.
 func goKernel(mr, nr int) *microKernel {
 	mk := &microKernel{name: fmt.Sprintf("go %dx%d", mr, nr), isa: "go", mr: mr, nr: nr}

@@ -33,27 +33,13 @@ func run8x16(k int, a, b, c *float32, ldb, ldc, rows, cols int, add, ep bool, sc
 	kernel8x16(k, a, b, c, ldb, ldc, uint64(1)<<cols-1, kernelFlags(add, ep), scale, shift, floor)
 }
 
-// kernelFlags is the flags argument of the AVX-512 kernels.
-func kernelFlags(add, ep bool) int {
-	flags := 0
-	if add {
-		flags |= kAdd
-	}
-	if ep {
-		flags |= kEpilogue
-	}
-	return flags
-}
-
 // kernel8x16 is kernel8x32 for at most 16 columns.
 //
 //go:noescape
 func kernel8x16(k int, a, b, c *float32, ldb, ldc int, mask uint64, flags int, scale, shift *float32, floor float32)
 
-// flags of kernel8x32
+// flags of the AVX2 kernels beyond kAdd and kEpilogue
 const (
-	kAdd      = 1
-	kEpilogue = 2
 	kMaskB    = 4 // the AVX2 kernels read only B's first cols columns
 	kStridedB = 8 // B is read in place, its rows far apart
 )

@@ -1,0 +1,88 @@
+//go:build arm64 && !purego
+
+package kernels
+
+// hasNEON is set when the vector helpers below run their assembly: the
+// kernel in use is the NEON one (setVectorISA), so that a forced plain-Go
+// kernel runs no assembly at all.
+var hasNEON bool
+
+// setVectorISA sets the helpers' instruction set to isa's (KernelEnv's
+// values).
+func setVectorISA(isa string) {
+	hasNEON = isa == "neon"
+}
+
+//go:noescape
+func maxVecNEON(dst, a, b *float32, n int)
+
+//go:noescape
+func packRowsNEON(dst, src *float32, rows, stride, vecs int)
+
+//go:noescape
+func deinterleaveNEON(even, odd, src *float32, n int)
+
+// packRows copies rows rows of w values, row r from src[r·stride:], to dst
+// one after another.
+func packRows(dst, src []float32, rows, stride, w int) {
+	if rows == 0 {
+		return
+	}
+	_ = src[(rows-1)*stride+w-1]
+	_ = dst[rows*w-1]
+	if hasNEON && w%4 == 0 {
+		packRowsNEON(&dst[0], &src[0], rows, stride, w/4)
+		return
+	}
+	packRowsGo(dst, src, rows, stride, w)
+}
+
+// maxVec sets dst[i] to the larger of a[i] and b[i], NaN if either is.
+// dst may be a or b (at the same offset).
+func maxVec(dst, a, b []float32) {
+	n := len(dst)
+	a, b = a[:n], b[:n]
+	if !hasNEON || n < 4 {
+		for i := range dst {
+			dst[i] = fmax(a[i], b[i])
+		}
+		return
+	}
+	v := n &^ 3
+	maxVecNEON(&dst[0], &a[0], &b[0], v)
+	if v < n {
+		// the last 4 again, overlapping: the maximum is idempotent, so
+		// values already written (even where dst is a or b) stay right
+		maxVecNEON(&dst[n-4], &a[n-4], &b[n-4], 4)
+	}
+}
+
+// deinterleave sets even[i] to src[2i] and odd[i] to src[2i+1] for i <
+// len(even) (odd as long).
+func deinterleave(even, odd, src []float32) {
+	n := len(even)
+	odd, src = odd[:n], src[:2*n]
+	v := 0
+	if hasNEON {
+		v = n &^ 3
+		if v > 0 {
+			deinterleaveNEON(&even[0], &odd[0], &src[0], v)
+		}
+	}
+	for i := v; i < n; i++ {
+		even[i], odd[i] = src[2*i], src[2*i+1]
+	}
+}
+
+// maskedPack reports whether packMasked runs as vector loads and stores:
+// NEON has no masked loads, so the shifted planes are packed by the
+// plain copies of shiftConvB.pack.
+func maskedPack(nr int) bool { return false }
+
+// packMasked sets dst[p·panelStride + i], for p < len(masks) and i < nr,
+// to src[off + nr·p + i] where bit i of masks[p] is set and to 0
+// elsewhere; masked-out values of src are never read (off may reach
+// before src).
+func packMasked(nr int, dst []float32, panelStride int, src []float32, off int, masks []uint32) {
+	packMaskedGo(nr, dst, panelStride, src, off, masks)
+}

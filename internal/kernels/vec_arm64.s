@@ -1,0 +1,107 @@
+//go:build arm64 && !purego
+
+#include "textflag.h"
+
+// FMAX Vd.4S, Vn.4S, Vm.4S, which Go's assembler lacks: NaN when either
+// lane is, as PyTorch's pools have it
+#define FMAXV(d, n, m) WORD $(0x4E20F400 | (m)<<16 | (n)<<5 | (d))
+
+// func maxVecNEON(dst, a, b *float32, n int)
+//
+// dst[i] = max(a[i], b[i]) for i < n, n a multiple of 4, NaN in either
+// winning: sixteen values a turn (a in V0-V3, b in V4-V7, the maxima in
+// V0-V3), then four at a time.
+TEXT ·maxVecNEON(SB), NOSPLIT, $0-32
+	MOVD dst+0(FP), R0
+	MOVD a+8(FP), R1
+	MOVD b+16(FP), R2
+	MOVD n+24(FP), R3
+	LSR  $2, R3 // vectors
+	CBZ  R3, maxdone
+
+max16:
+	CMP    $4, R3
+	BLT    max4
+	VLD1.P 64(R1), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VLD1.P 64(R2), [V4.S4, V5.S4, V6.S4, V7.S4]
+	FMAXV(0, 0, 4)
+	FMAXV(1, 1, 5)
+	FMAXV(2, 2, 6)
+	FMAXV(3, 3, 7)
+	VST1.P [V0.S4, V1.S4, V2.S4, V3.S4], 64(R0)
+	SUB    $4, R3
+	B      max16
+
+max4:
+	CBZ    R3, maxdone
+	VLD1.P 16(R1), [V0.S4]
+	VLD1.P 16(R2), [V4.S4]
+	FMAXV(0, 0, 4)
+	VST1.P [V0.S4], 16(R0)
+	SUB    $1, R3
+	B      max4
+
+maxdone:
+	RET
+
+// func packRowsNEON(dst, src *float32, rows, stride, vecs int)
+//
+// Copies rows rows of vecs·4 values, row r from src[r·stride:], to dst
+// one after another: a full panel of B for the micro-kernel. A 16-wide
+// row (the NEON kernel's panel) is one load and one store of V0-V3.
+TEXT ·packRowsNEON(SB), NOSPLIT, $0-40
+	MOVD dst+0(FP), R0
+	MOVD src+8(FP), R1
+	MOVD rows+16(FP), R2
+	MOVD stride+24(FP), R3
+	LSL  $2, R3
+	MOVD vecs+32(FP), R4
+	CBZ  R2, packdone
+	CMP  $4, R4
+	BEQ  rows16
+
+// any width: R5 walks the row, R6 counts its vectors
+rowsn:
+	MOVD R1, R5
+	MOVD R4, R6
+
+vecn:
+	VLD1.P 16(R5), [V0.S4]
+	VST1.P [V0.S4], 16(R0)
+	SUBS   $1, R6
+	BNE    vecn
+	ADD    R3, R1
+	SUBS   $1, R2
+	BNE    rowsn
+	B      packdone
+
+rows16:
+	VLD1.P (R1)(R3), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VST1.P [V0.S4, V1.S4, V2.S4, V3.S4], 64(R0)
+	SUBS   $1, R2
+	BNE    rows16
+
+packdone:
+	RET
+
+// func deinterleaveNEON(even, odd, src *float32, n int)
+//
+// even[i] = src[2i], odd[i] = src[2i+1] for i < n, n a multiple of 4:
+// LD2 splits eight values into their even (V0) and odd (V1) lanes.
+TEXT ·deinterleaveNEON(SB), NOSPLIT, $0-32
+	MOVD even+0(FP), R0
+	MOVD odd+8(FP), R1
+	MOVD src+16(FP), R2
+	MOVD n+24(FP), R3
+	LSR  $2, R3
+	CBZ  R3, deintdone
+
+deintloop:
+	VLD2.P 32(R2), [V0.S4, V1.S4]
+	VST1.P [V0.S4], 16(R0)
+	VST1.P [V1.S4], 16(R1)
+	SUBS   $1, R3
+	BNE    deintloop
+
+deintdone:
+	RET
