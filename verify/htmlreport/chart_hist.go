@@ -71,7 +71,7 @@ func histChart(h *Histogram, outs []Output) *chart {
 	if bins[len(bins)-1].Special && !bins[0].Special {
 		slots++
 	}
-	w := math.Max(900, left+right+slots*14)
+	w := math.Max(1000, left+right+slots*14)
 	c := &chart{ID: "chart-errors", W: int(w), H: 290,
 		Title: "Histogram of |ONNX − reference| over every output value"}
 	var most uint64

@@ -28,7 +28,7 @@ func layersChart(l *Layers) *chart {
 		return nil
 	}
 	const left, right, top, bottom = 64.0, 16.0, 34.0, 270.0
-	w := math.Max(900, left+right+float64(n)*9)
+	w := math.Max(1000, left+right+float64(n)*9)
 	c := &chart{ID: "chart-layers", W: int(w), H: 400,
 		Title: "Max abs error per module, in network order"}
 	// the plotted band, with a row for Inf/NaN above and one for 0 below
@@ -51,12 +51,15 @@ func layersChart(l *Layers) *chart {
 	x := func(i int) float64 { return left + dx*(float64(i)+0.5) }
 	var bound strings.Builder
 	pen := "M"
+	lastLabel := math.Inf(-1)
 	for i, r := range l.Rows {
-		// a unit or stem layer gets a label; a branch's layers share their
-		// unit's
-		if !strings.Contains(r.Module, ".") {
+		// a unit or stem layer gets a label, unless it would overlap the
+		// one before (the stem's layers are close together); a branch's
+		// layers share their unit's
+		if !strings.Contains(r.Module, ".") && x(i)-lastLabel >= 14 {
 			c.line(x(i), bottom+6, x(i), bottom+10, "axis")
 			c.rotated(x(i), bottom+16, short(r.Module, 22), -60, "tick")
+			lastLabel = x(i)
 		}
 		if !r.Compared {
 			pen = "M" // the bound line breaks over a module not compared
