@@ -33,6 +33,9 @@ var csp = func() string {
 
 // Render writes the report of d as one HTML page.
 func Render(w io.Writer, d *Data) error {
+	if d == nil {
+		return fmt.Errorf("html report: no data")
+	}
 	var b bytes.Buffer
 	if err := page.Execute(&b, newView(d)); err != nil {
 		return fmt.Errorf("html report: %w", err)

@@ -373,3 +373,10 @@ func TestPerClassTable(t *testing.T) {
 		}
 	}
 }
+
+func TestRenderNil(t *testing.T) {
+	var b bytes.Buffer
+	if err := Render(&b, nil); err == nil || b.Len() != 0 {
+		t.Fatalf("Render(nil): %v, %d bytes", err, b.Len())
+	}
+}
