@@ -159,15 +159,14 @@ func readCheckpoint(path string, mapped bool) (*convert.Checkpoint, error) {
 }
 
 // notACheckpoint says what a file is and what to do with it, for the
-// kinds that are surely not a checkpoint; "" for the others.
+// kinds that are surely not a checkpoint; "" for the others (a
+// safetensors file is one: the reader's own error says what is wrong).
 func notACheckpoint(path string, k filekind.Kind) string {
 	p := clean(path)
 	what := fmt.Sprintf("%s is %s, not a PyTorch checkpoint", p, clean(k.Description))
 	switch k.Name {
 	case "onnx":
 		return what + fmt.Sprintf(": to check it against its weights, gnconv verify %s --weights model.pth; to drop its aux outputs, gnconv prune-aux %s", p, p)
-	case "safetensors":
-		return what + ": gnconv reads torch.save files; in Python, load it with safetensors.torch.load_file and torch.save the state dict"
 	case "torchscript":
 		return what + ": it holds compiled code, which gnconv does not run; torch.save(model.state_dict(), \"model.pth\") from the model it was made of, or from torch.jit.load(...).state_dict()"
 	case "hdf5", "npy":

@@ -40,12 +40,15 @@ func pruneAuxCommand() *cli.Command {
 		Description: "For a checkpoint, the aux1.* and aux2.* entries are removed and the rest is written as a plain\n" +
 			"state dict (torch's zip format), in file order, each tensor in its own dtype, bit for bit. It loads\n" +
 			"with load_state_dict(strict=True) into the network built with aux_logits=False.\n" +
+			"With --format safetensors (the default for a .safetensors input or output) the state dict is written\n" +
+			"as a safetensors file instead, laid out as the safetensors library writes it.\n" +
 			"For an ONNX file, the aux1 and aux2 outputs and everything only they used are removed.",
-		ArgsUsage: "train.pth|model.onnx",
+		ArgsUsage: "train.pth|train.safetensors|model.onnx",
 		Flags: append(loadFlags(),
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "file to write (default: the input name with _deploy)"},
 			&cli.BoolFlag{Name: "force", Usage: "overwrite an existing output file"},
 			&cli.BoolFlag{Name: "keep-wrapper", Usage: "write a wrapping training dict back with only its state dict pruned"},
+			&cli.StringFlag{Name: "format", Usage: "for a checkpoint, what to write: pth (torch.save's zip format) or safetensors (default: safetensors when the output or the input is a .safetensors file, else pth)"},
 			&cli.StringFlag{Name: "outputs", Usage: "for an ONNX file whose outputs are not named logits, aux1 and aux2: what they are, in order (e.g. logits,aux2,aux1); the aux ones are removed"},
 			&cli.BoolFlag{Name: "json", Usage: "print a JSON summary"},
 		),
@@ -60,8 +63,18 @@ func runPruneAux(c *cli.Context) error {
 	in := c.Args().First()
 	ext := filepath.Ext(in)
 	out := c.String("output")
+	format, err := checkpointFormat(c, in, out)
+	if err != nil {
+		return fail(err)
+	}
 	if out == "" {
-		out = strings.TrimSuffix(in, ext) + "_deploy" + ext
+		switch {
+		case format == "safetensors" && !strings.EqualFold(ext, ".safetensors"):
+			ext = ".safetensors"
+		case format == "pth" && strings.EqualFold(ext, ".safetensors"):
+			ext = ".pth"
+		}
+		out = strings.TrimSuffix(in, filepath.Ext(in)) + "_deploy" + ext
 	}
 	if atomicfile.SameFile(in, out) {
 		return fail(fmt.Errorf("the output %s is the input file: the input is never modified", clean(out)))
@@ -70,13 +83,15 @@ func runPruneAux(c *cli.Context) error {
 		return fail(err)
 	}
 	var s *pruneSummary
-	var err error
 	if isONNX(in) {
+		if c.IsSet("format") {
+			return fail(fmt.Errorf("--format is a checkpoint's; %s is an ONNX file, written back as ONNX", clean(in)))
+		}
 		s, err = pruneONNX(c, in, out)
 	} else if c.String("outputs") != "" {
 		return fail(fmt.Errorf("--outputs names an ONNX file's outputs; %s is no ONNX file", clean(in)))
 	} else {
-		s, err = pruneCheckpoint(c, in, out)
+		s, err = pruneCheckpoint(c, in, out, format)
 	}
 	if err != nil {
 		return loadFailed(c, err)
@@ -90,7 +105,7 @@ func runPruneAux(c *cli.Context) error {
 		fmt.Fprintf(w, ", %d nodes and %d initializers", s.RemovedNodes, s.RemovedInits)
 	}
 	fmt.Fprintf(w, "; kept %d (%d parameters, %s)\n", s.KeptKeys, s.KeptParameters, humanBytes(int64(s.KeptBytes)))
-	if s.Format == "pth" {
+	if s.Format != "onnx" {
 		fmt.Fprintf(w, "removed: %s\n", shortList(s.Removed))
 	}
 	return nil
@@ -106,7 +121,7 @@ func isONNX(path string) bool {
 	return err == nil && k.Name == "onnx"
 }
 
-func pruneCheckpoint(c *cli.Context, in, out string) (*pruneSummary, error) {
+func pruneCheckpoint(c *cli.Context, in, out, format string) (*pruneSummary, error) {
 	l, err := loadCheckpoint(c, in, graph.AuxAuto)
 	if err != nil {
 		return nil, err
@@ -122,7 +137,7 @@ func pruneCheckpoint(c *cli.Context, in, out string) (*pruneSummary, error) {
 	if _, _, err := graph.Load(kept, opts); err != nil {
 		return nil, fmt.Errorf("the pruned state dict does not load into the deploy network: %w", err)
 	}
-	s := &pruneSummary{Input: in, Output: out, Format: "pth", Removed: removed}
+	s := &pruneSummary{Input: in, Output: out, Format: format, Removed: removed}
 	for _, k := range removed {
 		t := l.ck.StateDict.Tensors[k]
 		s.RemovedParameters += t.Numel()
@@ -133,6 +148,12 @@ func pruneCheckpoint(c *cli.Context, in, out string) (*pruneSummary, error) {
 		s.KeptKeys++
 		s.KeptParameters += t.Numel()
 		s.KeptBytes += len(t.Raw)
+	}
+	if format == "safetensors" {
+		if c.Bool("keep-wrapper") && l.ck.WrapperKey != "" {
+			return nil, fmt.Errorf("--keep-wrapper: a safetensors file holds tensors only, not the training dict around them; write --format pth, or drop --keep-wrapper")
+		}
+		return s, writeSafetensors(out, c.Bool("force"), kept, safetensorsMetadata(l.ck))
 	}
 	var root interface{}
 	if c.Bool("keep-wrapper") && l.ck.WrapperKey != "" {
