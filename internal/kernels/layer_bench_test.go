@@ -1,10 +1,25 @@
 package kernels
 
 import (
+	"flag"
 	"fmt"
 	"math/rand"
+	"os"
 	"testing"
 )
+
+// TestMain prints the micro-kernel in use as a configuration line of the
+// benchmark output ("kernel: neon 6x16"), beside goos, goarch and cpu:
+// the benchmarks' names do not say which kernel ran, and results of
+// different kernels (GNCONV_KERNEL, or another machine) must not be
+// compared as one (benchstat keeps them apart by this line).
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if f := flag.Lookup("test.bench"); f != nil && f.Value.String() != "" {
+		fmt.Printf("kernel: %s\n", KernelName())
+	}
+	os.Exit(m.Run())
+}
 
 // BenchmarkLayerGEMM times single-core GEMMs of GoogLeNet's shapes with the
 // weights packed beforehand, as a convolution runs them.
