@@ -5,8 +5,10 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"math/rand"
+	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/gnconv/gnconv/convert"
@@ -222,4 +224,48 @@ func emitted(t *testing.T, ck *convert.Checkpoint) *onnxpb.ModelProto {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// TestPrunedSafetensorsLoadsInPyTorch writes the deploy state dict of
+// both fixtures as safetensors and has PyTorch read it (by the format's
+// rules, Debian's torch having no safetensors module): the tensors are
+// the original's bit for bit, and the aux_logits=False network loads
+// them with strict=True and computes the training network's logits.
+func TestPrunedSafetensorsLoadsInPyTorch(t *testing.T) {
+	requirePython(t, "torch", "torchvision")
+	m, err := fixture.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"tutorial_aux.pth", "torchvision_aux.pth"} {
+		fx := m.Models[name]
+		src := filepath.Join(fixture.Dir(), name)
+		ck, err := convert.ReadCheckpoint(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, rep, err := graph.Load(ck.StateDict, graph.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept, _ := graph.StripAux(ck.StateDict, graph.AuxEntries(ck.StateDict, rep))
+		var b bytes.Buffer
+		if err := convert.WriteSafetensors(&b, kept, map[string]string{"format": "pt"}); err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(t.TempDir(), "deploy.safetensors")
+		if err := os.WriteFile(out, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var res struct {
+			OK       bool              `json:"ok"`
+			Keys     int               `json:"keys"`
+			DTypes   []string          `json:"dtypes"`
+			Metadata map[string]string `json:"metadata"`
+		}
+		pythonJSON(t, &res, "safetensors_torch_check.py", src, out, fx.Layout, strconv.Itoa(fx.Classes))
+		if !res.OK || res.Keys != kept.Len() || !slices.Contains(res.DTypes, "torch.float16") || res.Metadata["format"] != "pt" {
+			t.Errorf("%s: %+v", name, res)
+		}
+	}
 }
