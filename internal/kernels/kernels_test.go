@@ -242,13 +242,13 @@ func TestPackRows(t *testing.T) {
 
 // TestPackMasked: the masked panel copy, 16 and 32 values wide, against
 // its Go twin under each kernel's instruction set, with offsets reaching
-// before and past the source where the masks are clear.
+// before and past the source (either end) where the masks are clear.
 func TestPackMasked(t *testing.T) {
 	forEachKernel(t, func(t *testing.T) {
 		r := rand.New(rand.NewSource(13))
 		src := randSlice(r, 200)
 		for _, nr := range []int{16, 32} {
-			for _, off := range []int{-40, -3, 0, 5, 100} {
+			for _, off := range []int{-40, -3, 0, 5, 100, 150} {
 				masks := make([]uint32, 5)
 				for q := range masks {
 					for i := 0; i < nr; i++ {

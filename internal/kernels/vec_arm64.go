@@ -74,15 +74,40 @@ func deinterleave(even, odd, src []float32) {
 	}
 }
 
-// maskedPack reports whether packMasked runs as vector loads and stores:
-// NEON has no masked loads, so the shifted planes are packed by the
-// plain copies of shiftConvB.pack.
-func maskedPack(nr int) bool { return false }
+//go:noescape
+func packMaskedNEON(dst *float32, panelStride int, src *float32, masks *uint32, panels int)
+
+// maskedPack reports whether packMasked runs as vector loads and stores
+// for panels of nr values.
+func maskedPack(nr int) bool { return nr == 16 && hasNEON }
 
 // packMasked sets dst[p·panelStride + i], for p < len(masks) and i < nr,
 // to src[off + nr·p + i] where bit i of masks[p] is set and to 0
 // elsewhere; masked-out values of src are never read (off may reach
-// before src).
+// before src). NEON has no masked loads: a 16-value panel that lies
+// wholly inside src is loaded whole and masked in registers, the panels
+// that reach past either end of src value by value.
 func packMasked(nr int, dst []float32, panelStride int, src []float32, off int, masks []uint32) {
-	packMaskedGo(nr, dst, panelStride, src, off, masks)
+	n := len(masks)
+	if n == 0 {
+		return
+	}
+	if nr != 16 || !hasNEON {
+		packMaskedGo(nr, dst, panelStride, src, off, masks)
+		return
+	}
+	_ = dst[(n-1)*panelStride+nr-1]
+	// panels [lo, hi) start at or after src[0] and end at or before its end
+	lo := 0
+	if off < 0 {
+		lo = min((-off+15)/16, n)
+	}
+	hi := max(min(n, floorDiv(len(src)-off-16, 16)+1), lo)
+	packMaskedGo(16, dst, panelStride, src, off, masks[:lo])
+	if hi > lo {
+		packMaskedNEON(&dst[lo*panelStride], panelStride, &src[off+16*lo], &masks[lo], hi-lo)
+	}
+	if hi < n {
+		packMaskedGo(16, dst[hi*panelStride:], panelStride, src, off+16*hi, masks[hi:])
+	}
 }

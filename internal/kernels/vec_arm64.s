@@ -105,3 +105,59 @@ deintloop:
 
 deintdone:
 	RET
+
+// bit i of a mask, in lane i%4 of the vector i/4
+DATA maskBits<>+0(SB)/4, $1
+DATA maskBits<>+4(SB)/4, $2
+DATA maskBits<>+8(SB)/4, $4
+DATA maskBits<>+12(SB)/4, $8
+DATA maskBits<>+16(SB)/4, $16
+DATA maskBits<>+20(SB)/4, $32
+DATA maskBits<>+24(SB)/4, $64
+DATA maskBits<>+28(SB)/4, $128
+DATA maskBits<>+32(SB)/4, $256
+DATA maskBits<>+36(SB)/4, $512
+DATA maskBits<>+40(SB)/4, $1024
+DATA maskBits<>+44(SB)/4, $2048
+DATA maskBits<>+48(SB)/4, $4096
+DATA maskBits<>+52(SB)/4, $8192
+DATA maskBits<>+56(SB)/4, $16384
+DATA maskBits<>+60(SB)/4, $32768
+GLOBL maskBits<>(SB), RODATA, $64
+
+// func packMaskedNEON(dst *float32, panelStride int, src *float32, masks *uint32, panels int)
+//
+// For p < panels and i < 16: dst[p*panelStride+i] = src[16p+i] where bit
+// i of masks[p] is set, else 0. All 16 values of each panel are loaded
+// (the caller passes only panels that lie inside src), then cleared
+// where the mask is: CMTST turns the mask, copied to every lane (V16),
+// into all-ones lanes where the lane's bit (V4-V7) is set.
+TEXT ·packMaskedNEON(SB), NOSPLIT, $0-40
+	MOVD dst+0(FP), R0
+	MOVD panelStride+8(FP), R1
+	LSL  $2, R1
+	MOVD src+16(FP), R2
+	MOVD masks+24(FP), R3
+	MOVD panels+32(FP), R4
+	CBZ  R4, pmdone
+	MOVD $maskBits<>(SB), R5
+	VLD1 (R5), [V4.S4, V5.S4, V6.S4, V7.S4]
+
+pmloop:
+	MOVWU.P 4(R3), R6
+	VDUP    R6, V16.S4
+	VCMTST  V4.S4, V16.S4, V20.S4
+	VCMTST  V5.S4, V16.S4, V21.S4
+	VCMTST  V6.S4, V16.S4, V22.S4
+	VCMTST  V7.S4, V16.S4, V23.S4
+	VLD1.P  64(R2), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VAND    V20.B16, V0.B16, V0.B16
+	VAND    V21.B16, V1.B16, V1.B16
+	VAND    V22.B16, V2.B16, V2.B16
+	VAND    V23.B16, V3.B16, V3.B16
+	VST1.P  [V0.S4, V1.S4, V2.S4, V3.S4], (R0)(R1)
+	SUBS    $1, R4
+	BNE     pmloop
+
+pmdone:
+	RET
