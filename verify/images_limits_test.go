@@ -49,7 +49,7 @@ func TestLoadImagesRefusesHugeHeader(t *testing.T) {
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
 	start := time.Now()
-	_, err := LoadImages([]string{p}, 224, 224)
+	_, err := LoadImages([]string{p}, imagenet224, 3, 224, 224)
 	if err == nil || !strings.Contains(err.Error(), "100000x100000") || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("got %v", err)
 	}
@@ -69,7 +69,7 @@ func TestLoadImagesRefusesFIFO(t *testing.T) {
 		t.Skip(err)
 	}
 	done := make(chan error, 1)
-	go func() { _, err := LoadImages([]string{p}, 8, 8); done <- err }()
+	go func() { _, err := LoadImages([]string{p}, imagenet224, 3, 224, 224); done <- err }()
 	select {
 	case err := <-done:
 		if err == nil || !strings.Contains(err.Error(), "FIFO") {

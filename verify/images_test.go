@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/gnconv/gnconv/graph"
+	"github.com/gnconv/gnconv/verify/imageprep"
 )
 
 // TestLoadImagesNormalises: a uniform image becomes the ImageNet-normalised
@@ -40,7 +41,7 @@ func TestLoadImagesNormalises(t *testing.T) {
 		}
 		return color.RGBA{R: 255, G: 255, B: 255, A: 255}
 	})
-	b, err := LoadImages([]string{flat, split}, 224, 224)
+	b, err := LoadImages([]string{flat, split}, imagenet224, 3, 224, 224)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +63,9 @@ func TestLoadImagesNormalises(t *testing.T) {
 	if math.Abs(float64(second[100*224+5])-black) > 1e-4 || math.Abs(float64(second[100*224+218])-white) > 1e-4 {
 		t.Fatalf("split image: left %v right %v", second[100*224+5], second[100*224+218])
 	}
-	if _, err := LoadImages([]string{filepath.Join(dir, "missing.png")}, 224, 224); err == nil {
+	if _, err := LoadImages([]string{filepath.Join(dir, "missing.png")}, imagenet224, 3, 224, 224); err == nil {
 		t.Fatal("a missing image must fail")
 	}
 }
+
+var imagenet224, _ = imageprep.Preset("imagenet", 224, 224, 3)

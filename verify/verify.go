@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/gnconv/gnconv/graph"
+	"github.com/gnconv/gnconv/verify/imageprep"
 	"github.com/gnconv/gnconv/verify/ops"
 )
 
@@ -21,8 +22,9 @@ type Options struct {
 	// symbolic.
 	Batch int
 	// Images are decoded and preprocessed into one more batch (see
-	// LoadImages).
-	Images []string
+	// LoadImages), as Preprocess says (nil: imageprep's "imagenet").
+	Images     []string
+	Preprocess *imageprep.Spec
 	// ATol and RTol: an output passes when its max abs error is at most
 	// ATol + RTol × max |reference|.
 	ATol, RTol float64
@@ -180,10 +182,15 @@ func Run(data []byte, net *graph.Net, opts Options) (*Report, error) {
 		batches = append(batches, b)
 	}
 	if len(opts.Images) > 0 {
-		if ch != 3 {
-			return nil, fmt.Errorf("--image needs a 3-channel network, this one takes %d channels", ch)
+		spec := opts.Preprocess
+		if spec == nil {
+			s, err := imageprep.Preset("imagenet", h, w, ch)
+			if err != nil {
+				return nil, err
+			}
+			spec = &s
 		}
-		imgs, err := LoadImages(opts.Images, h, w)
+		imgs, err := LoadImages(opts.Images, *spec, ch, h, w)
 		if err != nil {
 			return nil, err
 		}

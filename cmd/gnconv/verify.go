@@ -11,6 +11,7 @@ import (
 	"github.com/gnconv/gnconv/graph"
 	"github.com/gnconv/gnconv/internal/filekind"
 	"github.com/gnconv/gnconv/verify"
+	"github.com/gnconv/gnconv/verify/imageprep"
 	"github.com/urfave/cli/v2"
 )
 
@@ -320,7 +321,11 @@ func imagesTop(data []byte, l *loaded, r *verify.Report, paths []string) ([]imag
 		return nil, nil // no output computes the logits
 	}
 	ch, h, w := r.Shape[1], r.Shape[2], r.Shape[3]
-	imgs, err := verify.LoadImages(paths, h, w)
+	spec, err := imageprep.Preset("imagenet", h, w, ch)
+	if err != nil {
+		return nil, err
+	}
+	imgs, err := verify.LoadImages(paths, spec, ch, h, w)
 	if err != nil {
 		return nil, err
 	}
