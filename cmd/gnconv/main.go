@@ -94,6 +94,7 @@ func newAppCommands(stdout, stderr io.Writer) *cli.App {
 			importCommand(),
 			pruneAuxCommand(),
 			verifyCommand(),
+			predictCommand(),
 			versionCommand(),
 			completionCommand(),
 			manCommand(),

@@ -11,6 +11,7 @@ import (
 	"github.com/gnconv/gnconv/graph"
 	"github.com/gnconv/gnconv/internal/filekind"
 	"github.com/gnconv/gnconv/verify"
+	"github.com/gnconv/gnconv/verify/htmlreport"
 	"github.com/gnconv/gnconv/verify/imageprep"
 	"github.com/urfave/cli/v2"
 )
@@ -19,6 +20,10 @@ import (
 type verifyReport struct {
 	*verify.Report
 	Images []imageTop `json:"images,omitempty"`
+	// Folder is verify --images DIR's comparison over a folder.
+	Folder *verify.FolderReport `json:"image_folder,omitempty"`
+
+	names []string // class names, for printing
 
 	showLayers bool // --layers: print the layer table
 }
@@ -42,7 +47,7 @@ func verifyFlags(withBatch bool) []cli.Flag {
 	fs := []cli.Flag{
 		&cli.IntFlag{Name: "inputs", Value: 1, Usage: "number of random input batches (standard normal)"},
 		&cli.Int64Flag{Name: "seed", Value: 0, Usage: "seed of the random inputs"},
-		&cli.StringFlag{Name: "image", Usage: "comma-separated JPEG or PNG files to run as one more batch (resized, centre-cropped, ImageNet-normalised)"},
+		&cli.StringFlag{Name: "image", Usage: "comma-separated image files to run as one more batch (preprocessed as --preprocess says)"},
 		&cli.Float64Flag{Name: "atol", Value: verify.DefaultATol, Usage: "absolute tolerance: an output passes when max abs error <= atol + rtol * max |reference|"},
 		&cli.Float64Flag{Name: "rtol", Value: verify.DefaultRTol, Usage: "relative tolerance (see --atol)"},
 		&cli.StringFlag{Name: "expect", Usage: "PyTorch's own outputs, torch.save({\"input\": x, \"logits\": model(x)}, \"expect.pt\") (optionally \"aux1\", \"aux2\"): the file and the reference pass are both compared with them (docs/verify.md)"},
@@ -73,7 +78,10 @@ func verifyCommand() *cli.Command {
 		&cli.StringFlag{Name: "outputs", Usage: "what the file's outputs are, in order, for files that name them otherwise: e.g. logits,aux2,aux1"},
 		&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
 		&cli.BoolFlag{Name: "layers", Usage: "compare every module's output (stem, Inception units and their branches, pools, aux heads, head) on the first batch, and name the first that diverges"},
+		&cli.StringFlag{Name: "images", Usage: "an image folder (ImageFolder-style: one sub-folder per class, or images alone) to run image by image through both, streamed, with top-1/top-5 agreement and, with classes, accuracy"},
+		&cli.StringFlag{Name: "report", Usage: "also write the report as one self-contained HTML file (charts of the per-layer error, the error histogram, top-k agreement, per-class accuracy)"},
 	)
+	flags = append(flags, imageFlags()...)
 	return &cli.Command{
 		Name:  "verify",
 		Usage: "run an ONNX file in gnconv's interpreter and compare it with the reference forward pass of the weights",
@@ -137,10 +145,26 @@ func verifyFile(c *cli.Context, path string, l *loaded) (*verifyReport, error) {
 	if c.IsSet("inputs") && opts.Inputs == 0 {
 		opts.Inputs = -1 // none asked for
 	}
+	folder := c.String("images")
+	if folder != "" && !c.IsSet("inputs") && len(opts.Images) == 0 {
+		opts.Inputs = -1 // the folder's images are the inputs
+	}
 	if s := c.String("expect"); s != "" {
 		if opts.Expect, err = readExpect(s); err != nil {
 			return nil, fail(err)
 		}
+	}
+	m, err := verify.ParseLimits(data, limits)
+	if err != nil {
+		return nil, readFailed(data, p, err)
+	}
+	if len(opts.Images) > 0 {
+		ch, h, w := inputShape(m, l)
+		spec, err := imageSpec(c, ch, h, w)
+		if err != nil {
+			return nil, fail(err)
+		}
+		opts.Preprocess = &spec
 	}
 	vr, err := verify.Run(data, l.net, opts)
 	var se *verify.ShapeError
@@ -148,15 +172,39 @@ func verifyFile(c *cli.Context, path string, l *loaded) (*verifyReport, error) {
 		return nil, &exitErr{exitMismatch, fmt.Errorf("%s does not compute the weights' network: %s", p, cleanLines(se.Detail))}
 	}
 	if err != nil {
-		if k := filekind.Bytes(data); k.Known() && k.Name != "onnx" {
-			return nil, fail(fmt.Errorf("%s is %s, not an ONNX model", p, clean(k.Description)))
-		}
-		return nil, fail(fmt.Errorf("%s: %w", p, err))
+		return nil, readFailed(data, p, err)
 	}
 	rep := &verifyReport{Report: vr, showLayers: opts.Layers}
+	if rep.names, _, err = classNames(c, m, l.net.Classes); err != nil {
+		return nil, fail(err)
+	}
 	if len(opts.Images) > 0 {
-		if rep.Images, err = imagesTop(data, l, vr, opts.Images); err != nil {
+		if rep.Images, err = imagesTop(m, l, vr, opts.Images, *opts.Preprocess); err != nil {
 			return nil, fail(fmt.Errorf("%s: %w", p, err))
+		}
+	}
+	var hist *htmlreport.Histogram
+	if c.String("report") != "" {
+		hist = &htmlreport.Histogram{}
+	}
+	if folder != "" {
+		var run *folderRun
+		if run, err = runFolder(c, data, l, opts, hist); err != nil {
+			var se *verify.ShapeError
+			if errors.As(err, &se) {
+				return nil, &exitErr{exitMismatch, fmt.Errorf("%s does not compute the weights' network: %s", p, cleanLines(se.Detail))}
+			}
+			return nil, fail(err)
+		}
+		rep.Folder = run.report
+		rep.Pass = rep.Pass && rep.Folder.Pass
+		if !rep.Folder.Pass && rep.Layers == nil {
+			rep.Layers = run.layers(m, l, vr, opts)
+		}
+	}
+	if path := c.String("report"); path != "" {
+		if err := writeReport(c, path, rep, hist); err != nil {
+			return nil, fail(err)
 		}
 	}
 	if !rep.Pass {
@@ -164,6 +212,13 @@ func verifyFile(c *cli.Context, path string, l *loaded) (*verifyReport, error) {
 		for _, o := range rep.Outputs {
 			if !o.Pass {
 				bad = append(bad, fmt.Sprintf("%s (max abs error %.3g > %.3g)", clean(o.Name), o.MaxAbs, o.Bound))
+			}
+		}
+		if f := rep.Folder; f != nil {
+			for _, o := range f.Outputs {
+				if !o.Pass {
+					bad = append(bad, fmt.Sprintf("%s on the folder's images (max abs error %.3g > %.3g)", clean(o.Name), o.MaxAbs, o.Bound))
+				}
 			}
 		}
 		if !rep.Structure.Pass {
@@ -184,6 +239,15 @@ func verifyFile(c *cli.Context, path string, l *loaded) (*verifyReport, error) {
 	return rep, nil
 }
 
+// readFailed is the error for a file verify cannot run: what the file is,
+// when it is another kind of file, else what went wrong.
+func readFailed(data []byte, p string, err error) error {
+	if k := filekind.Bytes(data); k.Known() && k.Name != "onnx" {
+		return fail(fmt.Errorf("%s is %s, not an ONNX model", p, clean(k.Description)))
+	}
+	return fail(fmt.Errorf("%s: %w", p, err))
+}
+
 func printVerify(w io.Writer, r *verifyReport) {
 	var inputs []string
 	random := r.Batches
@@ -199,28 +263,27 @@ func printVerify(w io.Writer, r *verifyReport) {
 	if r.Expect != nil {
 		inputs = append(inputs, "PyTorch's recorded input")
 	}
+	if r.Folder != nil {
+		inputs = append(inputs, "an image folder (below)")
+	}
 	if len(inputs) == 0 {
 		inputs = append(inputs, "no inputs")
 	}
 	fmt.Fprintf(w, "verify: opset %d, input %s (%d channels, %dx%d): %s\n", r.Opset, clean(r.Input), r.Shape[1], r.Shape[2], r.Shape[3], strings.Join(inputs, ", "))
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "OUTPUT\tREFERENCE\tMAX ABS\tBOUND\tMAX REL\tCOSINE\tTOP-1\tTOP-5\tRESULT")
-	for _, o := range r.Outputs {
-		ref := o.Reference
-		if o.Softmax {
-			ref += "+softmax"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%.3g\t%.3g\t%.3g\t%.7f\t%.0f%%\t%.0f%%\t%s\n", clean(o.Name), clean(ref), o.MaxAbs, o.Bound, o.MaxRel, o.Cosine, 100*o.Top1, 100*o.Top5, passFail(o.Pass))
+	if r.Batches > 0 {
+		printOutputs(w, r.Outputs, "%.0f%%")
 	}
-	tw.Flush()
 	if len(r.Images) > 0 {
 		fmt.Fprintln(w, "images, top-5 classes (score), best first:")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		for _, im := range r.Images {
-			fmt.Fprintf(tw, "  %s\tONNX file\t%s\n", clean(im.File), topText(im.ONNX))
-			fmt.Fprintf(tw, "  \treference pass\t%s\n", topText(im.Reference))
+			fmt.Fprintf(tw, "  %s\tONNX file\t%s\n", clean(im.File), topText(im.ONNX, r.names))
+			fmt.Fprintf(tw, "  \treference pass\t%s\n", topText(im.Reference, r.names))
 		}
 		tw.Flush()
+	}
+	if r.Folder != nil {
+		printFolder(w, r.Folder, r.names)
 	}
 	if r.showLayers && r.Layers != nil {
 		printLayers(w, r.Layers)
@@ -255,6 +318,21 @@ func printVerify(w io.Writer, r *verifyReport) {
 		tw.Flush()
 	}
 	fmt.Fprintf(w, "result: %s\n", passFail(r.Pass))
+}
+
+// printOutputs prints the comparison of each output, top-k shares in
+// the percent format given.
+func printOutputs(w io.Writer, outs []verify.OutputReport, pct string) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "OUTPUT\tREFERENCE\tMAX ABS\tBOUND\tMAX REL\tCOSINE\tTOP-1\tTOP-5\tRESULT")
+	for _, o := range outs {
+		ref := o.Reference
+		if o.Softmax {
+			ref += "+softmax"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.3g\t%.3g\t%.3g\t%.7f\t"+pct+"\t"+pct+"\t%s\n", clean(o.Name), clean(ref), o.MaxAbs, o.Bound, o.MaxRel, o.Cosine, 100*o.Top1, 100*o.Top5, passFail(o.Pass))
+	}
+	tw.Flush()
 }
 
 // printLayers prints the layer-by-layer comparison in network order.
@@ -298,10 +376,13 @@ func plural(n int, one, many string) string {
 // nameList is a list of names from a file, bracketed and escaped.
 func nameList(names []string) string { return "[" + strings.Join(cleanAll(names), " ") + "]" }
 
-func topText(top []classScore) string {
+func topText(top []classScore, names []string) string {
 	parts := make([]string, len(top))
 	for i, t := range top {
 		parts[i] = fmt.Sprintf("%d (%.4g)", t.Class, t.Score)
+		if t.Class < len(names) {
+			parts[i] = fmt.Sprintf("%d %s (%.4g)", t.Class, clean(names[t.Class]), t.Score)
+		}
 	}
 	return strings.Join(parts, ", ")
 }
@@ -309,7 +390,7 @@ func topText(top []classScore) string {
 // imagesTop runs the --image files through the file and the reference
 // pass once more and lists each image's top-5 classes from both, from
 // the output that computes the logits.
-func imagesTop(data []byte, l *loaded, r *verify.Report, paths []string) ([]imageTop, error) {
+func imagesTop(m *verify.Model, l *loaded, r *verify.Report, paths []string, spec imageprep.Spec) ([]imageTop, error) {
 	oi := -1
 	for i, o := range r.Outputs {
 		if o.Reference == "logits" {
@@ -321,15 +402,7 @@ func imagesTop(data []byte, l *loaded, r *verify.Report, paths []string) ([]imag
 		return nil, nil // no output computes the logits
 	}
 	ch, h, w := r.Shape[1], r.Shape[2], r.Shape[3]
-	spec, err := imageprep.Preset("imagenet", h, w, ch)
-	if err != nil {
-		return nil, err
-	}
 	imgs, err := verify.LoadImages(paths, spec, ch, h, w)
-	if err != nil {
-		return nil, err
-	}
-	m, err := verify.Parse(data)
 	if err != nil {
 		return nil, err
 	}
@@ -360,13 +433,16 @@ func imagesTop(data []byte, l *loaded, r *verify.Report, paths []string) ([]imag
 
 // top5 is the five highest scores with their classes, best first (the
 // lower class first among equals).
-func top5(v []float32) []classScore {
+func top5(v []float32) []classScore { return topN(v, 5) }
+
+// topN is the n highest scores with their classes, best first.
+func topN(v []float32, n int) []classScore {
 	idx := make([]int, len(v))
 	for i := range idx {
 		idx[i] = i
 	}
 	sort.SliceStable(idx, func(a, b int) bool { return v[idx[a]] > v[idx[b]] })
-	out := make([]classScore, min(5, len(v)))
+	out := make([]classScore, min(n, len(v)))
 	for i := range out {
 		out[i] = classScore{idx[i], v[idx[i]]}
 	}

@@ -21,10 +21,12 @@ import (
 // Formats are the image formats Decode reads (GIF: its first frame).
 var Formats = []string{"jpeg", "png", "gif", "bmp", "tiff", "webp"}
 
-// Extensions are the file name endings an image folder's images have,
-// lower case: torchvision's ImageFolder list less PPM and PGM, which no Go
-// decoder reads.
-var Extensions = []string{".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp"}
+// Extensions are the file name endings of an image folder's images,
+// lower case: torchvision's ImageFolder list, so that a folder holds the
+// same images for gnconv as for PyTorch (GIF files are not among them,
+// though Decode reads one given by name; PPM and PGM are, and are refused
+// when read, not skipped).
+var Extensions = []string{".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp"}
 
 // DefaultMaxPixels bounds an image's width times height, read from its
 // header before it is decoded: 64 megapixels (a decoded pixel costs up to
