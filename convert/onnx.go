@@ -10,8 +10,10 @@ import (
 	"unsafe"
 
 	"github.com/gnconv/gnconv/graph"
+	"github.com/gnconv/gnconv/internal/half"
 	"github.com/gnconv/gnconv/internal/kernels"
 	"github.com/gnconv/gnconv/internal/onnxpb"
+	"github.com/gnconv/gnconv/internal/preprocess"
 	"github.com/gnconv/gnconv/tensor"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -47,6 +49,16 @@ type ONNXOptions struct {
 	// word rather than the file's (graph.LoadReport.Assumed), recorded
 	// in the metadata.
 	Assumed []string
+
+	// Labels are the class names, in class order, recorded in the
+	// metadata under labels.MetadataKey (one per class, or none).
+	Labels []string
+	// Preprocess, when set, makes the input uint8 pixels ("image") and
+	// puts the normalisation in the graph (onnx_edges.go).
+	Preprocess *preprocess.Spec
+	// Float16 stores the weights and computes in float16; the input and
+	// outputs stay float32 (Casts at the edges) unless Float16IO.
+	Float16, Float16IO bool
 }
 
 // ONNX is an emitted model and what it holds.
@@ -133,6 +145,7 @@ func (o *ONNX) WriteTo(w io.Writer) (int64, error) {
 // onnxBuilder collects nodes and initializers in graph order.
 type onnxBuilder struct {
 	opset  int
+	half   bool // float weights are written as float16
 	nodes  []*onnxpb.NodeProto
 	inits  []*onnxpb.TensorProto
 	names  map[string]bool
@@ -140,14 +153,27 @@ type onnxBuilder struct {
 	ops    map[string]int
 }
 
+// initF32 adds a weight of the network, in the network's float type.
 func (b *onnxBuilder) initF32(name string, dims []int, data []float32) string {
+	return b.initFloat(name, dims, data, b.half)
+}
+
+// initFloat adds a float initializer, as float16 when asked: each value
+// rounded to the nearest float16, after any folding was done in float32.
+func (b *onnxBuilder) initFloat(name string, dims []int, data []float32, f16 bool) string {
 	if b.names[name] {
 		panic("duplicate initializer " + name)
 	}
 	b.names[name] = true
-	raw := float32Bytes(data)
+	raw, dt := float32Bytes(data), onnxpb.TensorProto_FLOAT
+	if f16 {
+		raw, dt = make([]byte, 2*len(data)), onnxpb.TensorProto_FLOAT16
+		for i, v := range data {
+			binary.LittleEndian.PutUint16(raw[2*i:], half.FromFloat32(v))
+		}
+	}
 	b.inits = append(b.inits, &onnxpb.TensorProto{Name: proto.String(name), Dims: int64s(dims),
-		DataType: proto.Int32(int32(onnxpb.TensorProto_FLOAT)), RawData: raw})
+		DataType: proto.Int32(int32(dt)), RawData: raw})
 	b.params += len(data)
 	return name
 }
@@ -241,9 +267,12 @@ func EmitONNX(net *graph.Net, opts ONNXOptions) (*ONNX, error) {
 	if miss := check.MissingWeights(); len(miss) > 0 {
 		return nil, fmt.Errorf("cannot emit a network without weights for %s (loaded non-strictly)", strings.Join(miss, ", "))
 	}
+	if err := checkEdges(net, opts); err != nil {
+		return nil, err
+	}
 	b := &onnxBuilder{opset: opts.Opset, names: map[string]bool{}, ops: map[string]int{}}
 	e := &emitter{b: b, opts: opts, values: map[string]int{}}
-	x := "input"
+	x, input := e.inputEdge(net)
 	if net.TransformInput {
 		scale, shift := graph.TransformInputCoeffs()
 		s := b.initF32("transform_input.scale", []int{1, 3, 1, 1}, scale[:])
@@ -270,34 +299,32 @@ func EmitONNX(net *graph.Net, opts ONNXOptions) (*ONNX, error) {
 	}
 	outputs = append(outputs, x)
 	outputs = append(outputs, auxOut...)
-	if opts.Softmax {
-		for i, o := range outputs {
-			raw := o + ".raw"
-			renameOutput(b, o, raw)
-			outputs[i] = b.node("Softmax", o+"/softmax", []string{raw}, o, attrInt("axis", 1))
-		}
-	}
+	outputs = e.outputEdges(outputs)
 
 	batchDim := &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimParam{DimParam: "batch"}}
 	if opts.Batch > 0 {
 		batchDim = &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: int64(opts.Batch)}}
 	}
-	valueInfo := func(name string, dims ...int) *onnxpb.ValueInfoProto {
+	valueInfo := func(name string, elem onnxpb.TensorProto_DataType, doc string, dims ...int) *onnxpb.ValueInfoProto {
 		shape := &onnxpb.TensorShapeProto{Dim: []*onnxpb.TensorShapeProto_Dimension{batchDim}}
 		for _, d := range dims {
 			shape.Dim = append(shape.Dim, &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: int64(d)}})
 		}
-		return &onnxpb.ValueInfoProto{Name: proto.String(name), Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{
-			TensorType: &onnxpb.TypeProto_Tensor{ElemType: proto.Int32(int32(onnxpb.TensorProto_FLOAT)), Shape: shape}}}}
+		return &onnxpb.ValueInfoProto{Name: proto.String(name), DocString: proto.String(doc), Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{
+			TensorType: &onnxpb.TypeProto_Tensor{ElemType: proto.Int32(int32(elem)), Shape: shape}}}}
 	}
 	g := &onnxpb.GraphProto{
 		Name:        proto.String("googlenet"),
 		Node:        b.nodes,
 		Initializer: b.inits,
-		Input:       []*onnxpb.ValueInfoProto{valueInfo("input", net.InChannels, opts.Height, opts.Width)},
+		Input:       []*onnxpb.ValueInfoProto{valueInfo(input.name, input.elem, input.doc, input.dims...)},
+	}
+	outElem := onnxpb.TensorProto_FLOAT
+	if opts.Float16 && opts.Float16IO {
+		outElem = onnxpb.TensorProto_FLOAT16
 	}
 	for _, o := range outputs {
-		g.Output = append(g.Output, valueInfo(o, net.Classes))
+		g.Output = append(g.Output, valueInfo(o, outElem, outputDoc(o, opts.Softmax), net.Classes))
 	}
 	doc := fmt.Sprintf("GoogLeNet, %s layout, %d classes, converted by gnconv %s", net.Layout.Name, net.Classes, opts.Version)
 	if opts.SourceFile != "" {
@@ -328,6 +355,7 @@ func EmitONNX(net *graph.Net, opts ONNXOptions) (*ONNX, error) {
 	if len(opts.Assumed) > 0 {
 		meta["assumed"] = strings.Join(opts.Assumed, "; ")
 	}
+	edgeMetadata(meta, opts)
 	keys := make([]string, 0, len(meta))
 	for k := range meta {
 		keys = append(keys, k)

@@ -29,7 +29,7 @@ func intAttr(name string, v int64) *onnxpb.AttributeProto {
 // names the node, never a silent wrong answer.
 func TestRefusals(t *testing.T) {
 	w := &onnxpb.TensorProto{Name: proto.String("w"), Dims: []int64{2, 1, 1, 1}, DataType: proto.Int32(int32(onnxpb.TensorProto_FLOAT)), FloatData: []float32{1, 2}}
-	half := &onnxpb.TensorProto{Name: proto.String("w"), Dims: []int64{1}, DataType: proto.Int32(int32(onnxpb.TensorProto_FLOAT16)), RawData: []byte{0, 60}}
+	bf16 := &onnxpb.TensorProto{Name: proto.String("w"), Dims: []int64{1}, DataType: proto.Int32(int32(onnxpb.TensorProto_BFLOAT16)), RawData: []byte{0x80, 0x3f}}
 	conv := func(attrs ...*onnxpb.AttributeProto) *onnxpb.NodeProto {
 		return &onnxpb.NodeProto{Name: proto.String("the_conv"), OpType: proto.String("Conv"), Input: []string{"x", "w"}, Output: []string{"y"}, Attribute: attrs}
 	}
@@ -45,7 +45,7 @@ func TestRefusals(t *testing.T) {
 		{"attribute of the wrong type", tinyModel(17, conv(&onnxpb.AttributeProto{Name: proto.String("group"), Type: onnxpb.AttributeProto_FLOAT.Enum(), F: proto.Float32(1)}), w), []string{"the_conv", "group is a FLOAT"}},
 		{"opset 18", tinyModel(18, conv(), w), []string{"opset 18"}},
 		{"opset 10", tinyModel(10, conv(), w), []string{"opset 10"}},
-		{"float16 weights", tinyModel(17, conv(), half), []string{"FLOAT16", "not supported"}},
+		{"bfloat16 weights", tinyModel(17, conv(), bf16), []string{"BFLOAT16", "not supported"}},
 		{"training BatchNormalization", tinyModel(17, &onnxpb.NodeProto{Name: proto.String("bn"), OpType: proto.String("BatchNormalization"), Input: []string{"x", "w", "w", "w", "w"}, Output: []string{"y"}, Attribute: []*onnxpb.AttributeProto{intAttr("training_mode", 1)}}, w), []string{"bn", "training_mode"}},
 		{"MaxPool indices output", tinyModel(17, &onnxpb.NodeProto{Name: proto.String("mp"), OpType: proto.String("MaxPool"), Input: []string{"x"}, Output: []string{"y", "idx"},
 			Attribute: []*onnxpb.AttributeProto{{Name: proto.String("kernel_shape"), Type: onnxpb.AttributeProto_INTS.Enum(), Ints: []int64{2, 2}}}}), []string{"mp", "first output"}},

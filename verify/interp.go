@@ -6,7 +6,9 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/gnconv/gnconv/internal/half"
 	"github.com/gnconv/gnconv/internal/kernels"
+	"github.com/gnconv/gnconv/internal/onnxpb"
 	"github.com/gnconv/gnconv/verify/ops"
 )
 
@@ -46,12 +48,13 @@ func (m *Model) run(inputs map[string]*Value, keep KeepFunc) (outs []*Value, kep
 	}()
 	total := int64(0)
 	limit := m.inputLimit()
+	typed := make(map[string]*Value, len(m.Inputs))
 	for _, in := range m.Inputs {
 		v, ok := inputs[in.Name]
 		if !ok || v == nil {
 			return nil, nil, fmt.Errorf("no value for graph input %q", in.Name)
 		}
-		if v.Int || (in.Shape != nil && len(v.Shape) != len(in.Shape)) {
+		if (v.Int && in.Elem != onnxpb.TensorProto_UINT8) || (in.Shape != nil && len(v.Shape) != len(in.Shape)) {
 			return nil, nil, fmt.Errorf("input %q: shape %v, the model declares %v", in.Name, v.Shape, in.Shape)
 		}
 		for d, s := range in.Shape {
@@ -66,11 +69,21 @@ func (m *Model) run(inputs map[string]*Value, keep KeepFunc) (outs []*Value, kep
 			}
 			return nil, nil, fmt.Errorf("input %q of shape %v: %w", in.Name, v.Shape, errLimit("it", n, limit))
 		}
-		if e, _ := ops.Elements(v.Shape); int64(len(v.F)) != e {
-			return nil, nil, fmt.Errorf("input %q: %d values for shape %v", in.Name, len(v.F), v.Shape)
+		have := len(v.F)
+		if v.Int {
+			have = len(v.I)
 		}
+		if e, _ := ops.Elements(v.Shape); int64(have) != e {
+			return nil, nil, fmt.Errorf("input %q: %d values for shape %v", in.Name, have, v.Shape)
+		}
+		tv, err := typedInput(v, in.Elem)
+		if err != nil {
+			return nil, nil, fmt.Errorf("input %q: %w", in.Name, err)
+		}
+		typed[in.Name] = tv
 		total += n
 	}
+	inputs = typed
 	if keep != nil {
 		kept = map[string]*Value{}
 		outs, err = m.exec(inputs, 0, m.budget(total), keeper{keep, kept})
@@ -84,6 +97,9 @@ func (m *Model) run(inputs map[string]*Value, keep KeepFunc) (outs []*Value, kep
 		v := outs[i]
 		if v.Int {
 			return nil, nil, fmt.Errorf("graph output %q is int64", o.Name)
+		}
+		if v.Half != (o.Elem == onnxpb.TensorProto_FLOAT16) {
+			return nil, nil, fmt.Errorf("graph output %q is computed as %s, the model declares %s", o.Name, floatName(v.Half), o.Elem)
 		}
 		for d, s := range o.Shape {
 			if d < len(v.Shape) && s >= 0 && v.Shape[d] != s {
@@ -127,9 +143,7 @@ func (m *Model) runShared(inputs map[string]*Value, input int64) ([]*Value, erro
 	kernels.SplitBatch(batch, func(share, lo, hi int) {
 		part := make(map[string]*Value, len(m.Inputs))
 		for _, in := range m.Inputs {
-			v := inputs[in.Name]
-			per := len(v.F) / batch
-			part[in.Name] = &Value{Shape: append([]int{hi - lo}, v.Shape[1:]...), F: v.F[lo*per : hi*per]}
+			part[in.Name] = batchShare(inputs[in.Name], batch, lo, hi)
 		}
 		outs, err := m.exec(part, share, budget, keeper{})
 		mu.Lock()
@@ -157,7 +171,7 @@ func (m *Model) runShared(inputs map[string]*Value, input int64) ([]*Value, erro
 		if len(first.Shape) == 0 || first.Int {
 			return whole()
 		}
-		joined := &Value{Shape: append([]int{0}, first.Shape[1:]...)}
+		joined := &Value{Shape: append([]int{0}, first.Shape[1:]...), Half: first.Half}
 		for _, sh := range shares {
 			v := sh.outs[i]
 			if v.Int || len(v.Shape) != len(first.Shape) {
@@ -251,7 +265,11 @@ func (m *Model) exec(inputs map[string]*Value, share int, budget *ops.Budget, kp
 		if planned {
 			ctx.Place = concatRunOf(member.plan).place(member.plan, member.input, rec.alloc, views, budget)
 		}
-		shape, err := op.Shape(&ctx, a, ins)
+		isHalf, anyFloat, err := elemTypes(n.GetOpType(), ins)
+		var shape []int
+		if err == nil {
+			shape, err = op.Shape(&ctx, a, ins)
+		}
 		if err == nil {
 			var elems int64
 			if elems, err = budget.Shape("its output", shape); err == nil && !op.View {
@@ -275,6 +293,14 @@ func (m *Model) exec(inputs map[string]*Value, share int, budget *ops.Budget, kp
 			}
 			if out, err = op.Run(&ctx, a, ins, shape); err != nil {
 				return nil, fmt.Errorf("node %s: %w", current, err)
+			}
+			if n.GetOpType() != "Cast" && anyFloat && !out.Int {
+				// an operator computes in float32; its float16 result is
+				// the nearest float16 (idempotent on a value shared whole)
+				out.Half = isHalf
+				if isHalf {
+					half.RoundAll(out.F)
+				}
 			}
 		}
 		set := func(name string) {
@@ -404,4 +430,80 @@ func (m *Model) ProducerOp(name string) string {
 		}
 	}
 	return ""
+}
+
+// typedInput is a caller's input as the graph declares it: float32 as
+// given, float16 rounded to the nearest float16 (a copy: the caller's
+// values are not changed), uint8 as integers, each of which must be a
+// whole number from 0 to 255 (given in F or I).
+func typedInput(v *Value, elem onnxpb.TensorProto_DataType) (*Value, error) {
+	switch elem {
+	case onnxpb.TensorProto_FLOAT16:
+		out := &Value{Shape: v.Shape, F: make([]float32, len(v.F)), Half: true}
+		for i, x := range v.F {
+			out.F[i] = half.Round(x)
+		}
+		return out, nil
+	case onnxpb.TensorProto_UINT8:
+		out := &Value{Shape: v.Shape, I: make([]int64, max(len(v.F), len(v.I))), Int: true, Byte: true}
+		for i := range out.I {
+			var x float64
+			if v.Int {
+				x = float64(v.I[i])
+			} else {
+				x = float64(v.F[i])
+			}
+			if x < 0 || x > 255 || x != float64(int64(x)) {
+				return nil, fmt.Errorf("value %d is not a uint8 (a whole number from 0 to 255)", i)
+			}
+			out.I[i] = int64(x)
+		}
+		return out, nil
+	}
+	if v.Half {
+		return nil, fmt.Errorf("float16 values for a float32 input")
+	}
+	return v, nil
+}
+
+// elemTypes checks that a node's float operands share one type, and that
+// uint8 values go nowhere but into a Cast (the operators compute in float
+// or int64, not with uint8's wrap-around): it returns whether the float
+// operands are float16, and whether there are any.
+func elemTypes(opType string, ins []*Value) (isHalf, seen bool, err error) {
+	for _, v := range ins {
+		switch {
+		case v == nil:
+		case v.Byte:
+			if opType != "Cast" {
+				return false, false, fmt.Errorf("%s on uint8 values is not supported (the interpreter runs uint8 only through Cast)", opType)
+			}
+		case !v.Int:
+			if seen && v.Half != isHalf {
+				return false, false, fmt.Errorf("operands of different types (float32 and float16)")
+			}
+			isHalf, seen = v.Half, true
+		}
+	}
+	return isHalf, seen, nil
+}
+
+func floatName(isHalf bool) string {
+	if isHalf {
+		return "float16"
+	}
+	return "float32"
+}
+
+// batchShare is images lo to hi of a batched input, sharing its values.
+func batchShare(v *Value, batch, lo, hi int) *Value {
+	out := &Value{Shape: append([]int{hi - lo}, v.Shape[1:]...), Int: v.Int, Half: v.Half, Byte: v.Byte}
+	if v.Int {
+		per := len(v.I) / batch
+		out.I = v.I[lo*per : hi*per]
+	} else {
+		per := len(v.F) / batch
+		out.F = v.F[lo*per : hi*per]
+	}
+	return out
 }

@@ -102,7 +102,7 @@ func CompareLayers(m *Model, net *graph.Net, b Batch, withAux bool, input string
 	if err != nil {
 		return nil, fmt.Errorf("reference forward pass: %w", err)
 	}
-	in := map[string]*Value{input: {Shape: []int{b.N, ch, b.H, b.W}, F: b.Data}}
+	in := map[string]*Value{input: inputValue(b, net)}
 	if err := mapLayers(m, refs, in); err != nil {
 		return nil, err
 	}

@@ -41,11 +41,13 @@ type Model struct {
 	largest  int64 // elements of the largest initializer
 }
 
-// IO is a graph input or output: its name and declared shape (-1 for a
-// symbolic dimension, nil when the shape is not declared).
+// IO is a graph input or output: its name, declared shape (-1 for a
+// symbolic dimension, nil when the shape is not declared) and element
+// type (float32, float16, or uint8 for an input).
 type IO struct {
 	Name  string
 	Shape []int
+	Elem  onnxpb.TensorProto_DataType
 }
 
 // Parse decodes and checks an ONNX model under the default limits: its
@@ -140,7 +142,7 @@ func fromProto(pm *onnxpb.ModelProto, l Limits) (*Model, error) {
 		if _, ok := m.inits[in.GetName()]; ok {
 			continue
 		}
-		io, err := ioOf(in)
+		io, err := ioOf(in, true)
 		if err != nil {
 			return nil, err
 		}
@@ -155,7 +157,7 @@ func fromProto(pm *onnxpb.ModelProto, l Limits) (*Model, error) {
 		if err := declare(out, "graph output"); err != nil {
 			return nil, err
 		}
-		io, err := ioOf(out)
+		io, err := ioOf(out, false)
 		if err != nil {
 			return nil, err
 		}
@@ -181,7 +183,12 @@ func fromProto(pm *onnxpb.ModelProto, l Limits) (*Model, error) {
 	}
 	m.split = m.separable()
 	m.fused = m.fusions()
-	m.concats = m.planConcats()
+	m.concats = map[int]concatMember{}
+	if !m.hasFloat16() {
+		// a convolution written into its Concat's buffer is never a value
+		// of its own that the float16 rounding could reach
+		m.concats = m.planConcats()
+	}
 	m.concatAt = map[int]*concatPlan{}
 	for _, c := range m.concats {
 		m.concatAt[c.plan.node] = c.plan
@@ -232,15 +239,19 @@ func nodeLabel(n *onnxpb.NodeProto) string {
 	return n.GetOpType()
 }
 
-func ioOf(v *onnxpb.ValueInfoProto) (IO, error) {
+func ioOf(v *onnxpb.ValueInfoProto, input bool) (IO, error) {
 	io := IO{Name: v.GetName()}
 	tt := v.GetType().GetTensorType()
 	if tt == nil {
 		return io, fmt.Errorf("graph value %s is not a tensor", v.GetName())
 	}
-	if tt.GetElemType() != int32(onnxpb.TensorProto_FLOAT) {
-		return io, fmt.Errorf("graph value %s has element type %s; the interpreter runs float32 inputs and outputs",
-			v.GetName(), onnxpb.TensorProto_DataType(tt.GetElemType()))
+	io.Elem = onnxpb.TensorProto_DataType(tt.GetElemType())
+	switch {
+	case io.Elem == onnxpb.TensorProto_FLOAT, io.Elem == onnxpb.TensorProto_FLOAT16:
+	case io.Elem == onnxpb.TensorProto_UINT8 && input:
+	default:
+		return io, fmt.Errorf("graph value %q has element type %s; the interpreter runs float32 and float16 inputs and outputs, and uint8 inputs",
+			v.GetName(), io.Elem)
 	}
 	if tt.Shape != nil {
 		io.Shape = []int{} // declared, possibly rank 0; nil means unknown
@@ -352,3 +363,35 @@ func topoSort(g *onnxpb.GraphProto, m *Model) ([]*onnxpb.NodeProto, error) {
 	}
 	return order, nil
 }
+
+// hasFloat16 reports whether any value of the graph may be float16: an
+// initializer, a graph input or output, or a Cast to float16 (a Constant
+// holding float16 makes its reader's output float16 too).
+func (m *Model) hasFloat16() bool {
+	for _, v := range m.inits {
+		if v.Half {
+			return true
+		}
+	}
+	for _, io := range append(append([]IO{}, m.Inputs...), m.Outputs...) {
+		if io.Elem == onnxpb.TensorProto_FLOAT16 {
+			return true
+		}
+	}
+	for i, n := range m.order {
+		switch n.GetOpType() {
+		case "Cast":
+			if onnxpb.TensorProto_DataType(m.attrs[i].Int("to", 0)) == onnxpb.TensorProto_FLOAT16 {
+				return true
+			}
+		case "Constant":
+			if v, err := ops.ConstantValue(m.attrs[i]); err != nil || v.Half {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Float16 reports whether the model computes any value in float16.
+func (m *Model) Float16() bool { return m.hasFloat16() }

@@ -7,7 +7,6 @@ import (
 	"sort"
 
 	"github.com/gnconv/gnconv/graph"
-	"github.com/gnconv/gnconv/verify/imageprep"
 	"github.com/gnconv/gnconv/verify/ops"
 )
 
@@ -22,9 +21,8 @@ type Options struct {
 	// symbolic.
 	Batch int
 	// Images are decoded and preprocessed into one more batch (see
-	// LoadImages), as Preprocess says (nil: imageprep's "imagenet").
-	Images     []string
-	Preprocess *imageprep.Spec
+	// LoadImages).
+	Images []string
 	// ATol and RTol: an output passes when its max abs error is at most
 	// ATol + RTol × max |reference|.
 	ATol, RTol float64
@@ -93,10 +91,14 @@ type Report struct {
 }
 
 // Batch is one input batch, NCHW; C is 0 for the network's channels.
+// For a file whose input is uint8 pixels, Pixels (of PixelShape) are what
+// the file is fed and Data their normalisation (edges.go).
 type Batch struct {
-	N, H, W int
-	Data    []float32
-	C       int
+	N, H, W    int
+	Data       []float32
+	C          int
+	Pixels     []float32
+	PixelShape []int
 }
 
 // Run parses an ONNX file, runs it with the interpreter and net's
@@ -108,7 +110,7 @@ func Run(data []byte, net *graph.Net, opts Options) (*Report, error) {
 		return nil, err
 	}
 	if opts.ATol == 0 && opts.RTol == 0 {
-		opts.ATol, opts.RTol = DefaultATol, DefaultRTol
+		opts.ATol, opts.RTol = defaultTolerances(m)
 	}
 	if opts.Batch <= 0 {
 		opts.Batch = 2
@@ -120,11 +122,15 @@ func Run(data []byte, net *graph.Net, opts Options) (*Report, error) {
 		opts.Inputs = 1
 	}
 	ch := net.InChannels
-	if len(m.Inputs) != 1 || len(m.Inputs[0].Shape) != 4 || (m.Inputs[0].Shape[1] != ch && m.Inputs[0].Shape[1] != -1) {
-		return nil, fmt.Errorf("the model's inputs %v are not one NCHW image batch with the network's %d channels", m.Inputs, ch)
+	fd, err := newFeed(m, ch)
+	if err != nil {
+		return nil, err
+	}
+	if fd.pixels != nil && opts.Expect != nil {
+		return nil, fmt.Errorf("the file takes uint8 pixels; an expect file's recorded input is the network's float input, which the file cannot be fed")
 	}
 	in := m.Inputs[0]
-	h, w := in.Shape[2], in.Shape[3]
+	h, w := fd.h, fd.w
 	if h < 0 {
 		h = net.Size[0]
 	}
@@ -155,6 +161,9 @@ func Run(data []byte, net *graph.Net, opts Options) (*Report, error) {
 	}
 	for i, o := range m.Outputs {
 		ref := o.Name
+		if r := referenceName(o.Name); r != "" {
+			ref = r
+		}
 		if len(opts.Outputs) > 0 {
 			ref = opts.Outputs[i]
 		}
@@ -175,39 +184,33 @@ func Run(data []byte, net *graph.Net, opts Options) (*Report, error) {
 	var batches []Batch
 	rng := rand.New(rand.NewSource(opts.Seed))
 	for i := 0; i < opts.Inputs; i++ {
-		b := Batch{N: n, H: h, W: w, Data: make([]float32, n*ch*h*w)}
-		for j := range b.Data {
-			b.Data[j] = float32(rng.NormFloat64())
-		}
-		batches = append(batches, b)
+		batches = append(batches, fd.random(rng, n, h, w))
 	}
 	if len(opts.Images) > 0 {
-		spec := opts.Preprocess
-		if spec == nil {
-			s, err := imageprep.Preset("imagenet", h, w, ch)
-			if err != nil {
-				return nil, err
-			}
-			spec = &s
+		if ch != 3 {
+			return nil, fmt.Errorf("--image needs a 3-channel network, this one takes %d channels", ch)
 		}
-		imgs, err := LoadImages(opts.Images, *spec, ch, h, w)
+		imgs, err := LoadImages(opts.Images, h, w)
 		if err != nil {
 			return nil, err
 		}
 		if in.Shape[0] > 0 && imgs.N != in.Shape[0] {
 			return nil, fmt.Errorf("the file fixes the batch at %d, but %d images were given", in.Shape[0], imgs.N)
 		}
+		if imgs, err = fd.fromImages(imgs, graph.ImageNetMean[:], graph.ImageNetStd[:]); err != nil {
+			return nil, err
+		}
 		batches = append(batches, imgs)
 	}
 	// onnx-go's second reading of the file runs beside the numeric checks
 	structure := make(chan Structure, 1)
-	go func() { structure <- CheckStructure(data, m) }()
+	go func() { structure <- CheckStructure(structureData(data, m), m) }()
 	for _, b := range batches {
 		ref, err := net.Forward(b.Data, b.N, b.H, b.W, withAux)
 		if err != nil {
 			return nil, fmt.Errorf("reference forward pass: %w", err)
 		}
-		got, err := m.Run(map[string]*Value{in.Name: {Shape: []int{b.N, ch, b.H, b.W}, F: b.Data}})
+		got, err := m.Run(map[string]*Value{in.Name: inputValue(b, net)})
 		if err != nil {
 			return nil, fmt.Errorf("interpreter: %w", err)
 		}

@@ -104,7 +104,7 @@ func ExampleModel_Run() {
 		fmt.Printf("image %d: class %d (PyTorch: class %d)\n", i, argmax(row), argmax(torch[i*10:(i+1)*10]))
 	}
 	// Output:
-	// input: input [-1 3 224 224] output: logits
+	// input: input [-1 3 224 224] output: probabilities
 	// image 0: class 6 (PyTorch: class 6)
 	// image 1: class 6 (PyTorch: class 6)
 }

@@ -17,6 +17,9 @@ import (
 	"github.com/gnconv/gnconv/graph"
 	"github.com/gnconv/gnconv/internal/atomicfile"
 	"github.com/gnconv/gnconv/internal/filekind"
+	"github.com/gnconv/gnconv/internal/labels"
+	"github.com/gnconv/gnconv/internal/preprocess"
+	"github.com/gnconv/gnconv/verify"
 	"github.com/urfave/cli/v2"
 )
 
@@ -47,7 +50,14 @@ func importCommand() *cli.Command {
 			&cli.BoolFlag{Name: "aux", Usage: "keep the aux heads as outputs aux1 and aux2 (default: logits only, as deploy models)"},
 			&cli.IntFlag{Name: "opset", Value: convert.DefaultOpset, Usage: fmt.Sprintf("ONNX opset, %d to %d", convert.MinOpset, convert.MaxOpset)},
 			&cli.BoolFlag{Name: "no-fold-bn", Usage: "keep BatchNormalization nodes instead of folding them into the convolutions"},
-			&cli.BoolFlag{Name: "softmax", Usage: "append Softmax to each output"},
+			&cli.BoolFlag{Name: "softmax", Usage: "append Softmax to each output; the outputs are then named probabilities (aux1_probabilities, aux2_probabilities)"},
+			&cli.StringFlag{Name: "labels", Usage: "class names, one per line in class order, stored in the file's metadata (as many as the network has classes)"},
+			&cli.StringFlag{Name: "preprocess", Usage: "take uint8 pixels (input \"image\") and normalise them inside the file: imagenet (ImageNet mean and std), tutorial (0.5 and 0.5 per channel) or none (default: a float32 input, normalised by the caller); no resize is done in the file"},
+			&cli.StringFlag{Name: "mean", Usage: "with --preprocess: one mean per input channel, comma-separated, instead of the preset's (with --std; alone, they imply --preprocess custom)"},
+			&cli.StringFlag{Name: "std", Usage: "one std per input channel, comma-separated (with --mean)"},
+			&cli.StringFlag{Name: "input-layout", Value: "nhwc", Usage: "with --preprocess: the pixels' layout, nhwc (as image decoders give them) or nchw"},
+			&cli.StringFlag{Name: "dtype", Value: "float32", Usage: "the weights' and the computation's type: float32 or float16 (batch norm is folded in float32 first)"},
+			&cli.StringFlag{Name: "io", Value: "float32", Usage: "with --dtype float16: the input's and outputs' type, float32 (Casts at the edges) or float16"},
 			&cli.IntFlag{Name: "batch", Usage: "fix the batch dimension (default: symbolic)"},
 			&cli.StringFlag{Name: "size", Usage: "input height and width, H,W (default: the layout's, 224,224 for ImageNet layouts)"},
 			&cli.BoolFlag{Name: "allow-nonfinite", Usage: "write the model even when weights hold NaN or Inf (refused otherwise: the model would compute NaN)"},
@@ -113,6 +123,16 @@ func runImport(c *cli.Context) error {
 	if err := atomicfile.Check(out, c.Bool("force")); err != nil {
 		return fail(err)
 	}
+	f16, f16IO, err := dtypeFlags(c)
+	if err != nil {
+		return fail(err)
+	}
+	var names []string
+	if p := c.String("labels"); p != "" {
+		if names, err = labels.ReadFile(p); err != nil {
+			return fail(fmt.Errorf("--labels %s: %w", clean(p), err))
+		}
+	}
 	prog := newProgress(in)
 	prog.step("reading")
 	l, err := loadCheckpoint(c, in, graph.AuxAuto)
@@ -129,11 +149,23 @@ func runImport(c *cli.Context) error {
 		prog.done()
 		return fail(err)
 	}
+	pre, err := preprocessFlags(c, l.net.InChannels)
+	if err != nil {
+		prog.done()
+		return fail(err)
+	}
+	if len(names) > 0 {
+		if err := labels.Check(names, l.net.Classes); err != nil {
+			prog.done()
+			return fail(fmt.Errorf("--labels %s: %w", clean(c.String("labels")), err))
+		}
+	}
 	prog.step("emitting ONNX")
 	opts := convert.ONNXOptions{
 		Opset: c.Int("opset"), Aux: c.Bool("aux"), KeepBN: c.Bool("no-fold-bn"), Softmax: c.Bool("softmax"),
 		Batch: c.Int("batch"), Height: h, Width: w,
 		SourceFile: filepath.Base(in), SourceSHA256: sum, Version: version, Assumed: l.report.Assumed,
+		Labels: names, Preprocess: pre, Float16: f16, Float16IO: f16IO,
 	}
 	model, err := convert.EmitONNX(l.net, opts)
 	if err != nil {
@@ -160,6 +192,11 @@ func runImport(c *cli.Context) error {
 		Outputs: model.Outputs, Ops: model.OpCounts}
 	var verr error
 	if c.Bool("verify") || c.String("expect") != "" {
+		if f16 && !c.IsSet("atol") && !c.IsSet("rtol") {
+			// a float16 file is held to the bound derived for float16
+			_ = c.Set("atol", fmt.Sprint(verify.DefaultATolFloat16))
+			_ = c.Set("rtol", fmt.Sprint(verify.DefaultRTolFloat16))
+		}
 		s.Verify, verr = verifyFile(c, out, l)
 	}
 	s.Seconds = time.Since(start).Seconds()
@@ -219,4 +256,72 @@ func (p *progress) done() {
 	if p.on {
 		fmt.Fprint(os.Stderr, "\r\033[K")
 	}
+}
+
+// dtypeFlags reads --dtype and --io: whether the file computes in float16,
+// and whether its input and outputs are float16 too.
+func dtypeFlags(c *cli.Context) (f16, f16IO bool, err error) {
+	switch c.String("dtype") {
+	case "float32":
+	case "float16":
+		f16 = true
+	default:
+		return false, false, fmt.Errorf("--dtype must be float32 or float16")
+	}
+	switch c.String("io") {
+	case "float32":
+	case "float16":
+		if !f16 {
+			return false, false, fmt.Errorf("--io float16 needs --dtype float16")
+		}
+		f16IO = true
+	default:
+		return false, false, fmt.Errorf("--io must be float32 or float16")
+	}
+	if f16IO && c.String("preprocess") != "" && c.String("preprocess") != "none" {
+		return false, false, fmt.Errorf("--io float16 and --preprocess: the input is uint8 pixels; give one or the other")
+	}
+	return f16, f16IO, nil
+}
+
+// preprocessFlags reads --preprocess, --mean, --std and --input-layout for
+// a network of that many input channels: nil for a float input.
+func preprocessFlags(c *cli.Context, channels int) (*preprocess.Spec, error) {
+	name := c.String("preprocess")
+	if c.IsSet("mean") != c.IsSet("std") {
+		return nil, fmt.Errorf("--mean and --std go together")
+	}
+	custom := c.IsSet("mean")
+	if (name == "" || name == "none") && !custom {
+		if c.IsSet("input-layout") {
+			return nil, fmt.Errorf("--input-layout needs --preprocess")
+		}
+		return nil, nil
+	}
+	if name == "none" {
+		return nil, fmt.Errorf("--preprocess none takes no --mean or --std")
+	}
+	var s preprocess.Spec
+	var err error
+	if custom {
+		s.Name = "custom"
+		if s.Mean, err = preprocess.ParseValues("mean", c.String("mean"), channels); err != nil {
+			return nil, err
+		}
+		if s.Std, err = preprocess.ParseValues("std", c.String("std"), channels); err != nil {
+			return nil, err
+		}
+	} else if s, err = preprocess.Preset(name, channels); err != nil {
+		return nil, err
+	}
+	switch c.String("input-layout") {
+	case preprocess.NHWC, preprocess.NCHW:
+		s.Layout = c.String("input-layout")
+	default:
+		return nil, fmt.Errorf("--input-layout must be nhwc or nchw")
+	}
+	if err := s.Check(channels); err != nil {
+		return nil, err
+	}
+	return &s, nil
 }

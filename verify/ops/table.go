@@ -30,5 +30,6 @@ var table = map[string]*Op{
 	"Softmax":            Softmax,
 	"Squeeze":            Squeeze,
 	"Sub":                Sub,
+	"Transpose":          Transpose,
 	"Unsqueeze":          Unsqueeze,
 }

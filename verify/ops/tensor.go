@@ -55,6 +55,27 @@ func TensorValue(t *onnxpb.TensorProto, maxElements int64) (*Value, error) {
 		default:
 			return nil, errorf("%d float values for %d elements", len(t.FloatData), n)
 		}
+	case onnxpb.TensorProto_FLOAT16:
+		if raw == nil {
+			// int32_data holds one float16's bits per element
+			if len(t.Int32Data) != n {
+				return nil, errorf("%d float16 values for %d elements", len(t.Int32Data), n)
+			}
+			raw = make([]byte, 2*n)
+			for i, x := range t.Int32Data {
+				if x < 0 || x > 0xffff {
+					return nil, errorf("int32_data holds %d, not float16 bits", x)
+				}
+				binary.LittleEndian.PutUint16(raw[2*i:], uint16(x))
+			}
+		}
+		if len(raw) != 2*n {
+			return nil, errorf("raw_data has %d bytes for %d float16 values", len(raw), n)
+		}
+		v.Half, v.F = true, make([]float32, n)
+		for i := range v.F {
+			v.F[i] = tensor.HalfToFloat32(binary.LittleEndian.Uint16(raw[2*i:]))
+		}
 	case onnxpb.TensorProto_INT64:
 		v.Int = true
 		switch {
@@ -87,7 +108,7 @@ func TensorValue(t *onnxpb.TensorProto, maxElements int64) (*Value, error) {
 			}
 		}
 	default:
-		return nil, errorf("data type %s is not supported (float32, int64 and int32 are)", onnxpb.TensorProto_DataType(t.GetDataType()))
+		return nil, errorf("data type %s is not supported (float32, float16, int64 and int32 are)", onnxpb.TensorProto_DataType(t.GetDataType()))
 	}
 	return v, nil
 }

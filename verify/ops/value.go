@@ -14,11 +14,16 @@ import (
 
 // Value is a tensor during interpretation: float32 or int64 (int32 values
 // are held as int64). len(F) or len(I) is always the product of Shape.
+// A float16 tensor is held in F with Half set, every value a float16
+// (the interpreter rounds what an operator makes); a uint8 tensor in I
+// with Byte set.
 type Value struct {
 	Shape []int
 	F     []float32 // when !Int
 	I     []int64   // when Int
 	Int   bool
+	Half  bool // float16 values held in F
+	Byte  bool // uint8 values held in I
 
 	// a convolution weight packed for the GEMM, made on first use (an
 	// initializer is packed once for every run)
