@@ -37,40 +37,41 @@ const DefaultMaxPixels = 64 << 20
 var ErrFormat = errors.New("not an image gnconv reads (" + strings.Join(Formats, ", ") + ")")
 
 // Decode reads a regular file's image once its header's size has been
-// checked against maxPixels (DefaultMaxPixels when 0).
-func Decode(path string, maxPixels int) (image.Image, error) {
+// checked against maxPixels (DefaultMaxPixels when 0), and names its
+// format ("jpeg", "png", ...).
+func Decode(path string, maxPixels int) (image.Image, string, error) {
 	if maxPixels <= 0 {
 		maxPixels = DefaultMaxPixels
 	}
 	f, err := safeopen.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	defer f.Close()
 	cfg, _, err := image.DecodeConfig(f)
 	if err != nil {
 		if errors.Is(err, image.ErrFormat) {
-			return nil, ErrFormat
+			return nil, "", ErrFormat
 		}
-		return nil, err
+		return nil, "", err
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return nil, fmt.Errorf("an image of %dx%d pixels", cfg.Width, cfg.Height)
+		return nil, "", fmt.Errorf("an image of %dx%d pixels", cfg.Width, cfg.Height)
 	}
 	if int64(cfg.Width)*int64(cfg.Height) > int64(maxPixels) {
-		return nil, fmt.Errorf("an image of %dx%d pixels, more than the %d allowed", cfg.Width, cfg.Height, maxPixels)
+		return nil, "", fmt.Errorf("an image of %dx%d pixels, more than the %d allowed", cfg.Width, cfg.Height, maxPixels)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	img, _, err := image.Decode(f)
+	img, format, err := image.Decode(f)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if b := img.Bounds(); b.Dx() != cfg.Width || b.Dy() != cfg.Height {
-		return nil, fmt.Errorf("the image decodes to %dx%d pixels, its header says %dx%d", b.Dx(), b.Dy(), cfg.Width, cfg.Height)
+		return nil, "", fmt.Errorf("the image decodes to %dx%d pixels, its header says %dx%d", b.Dx(), b.Dy(), cfg.Width, cfg.Height)
 	}
-	return img, nil
+	return img, format, nil
 }
 
 // Pixels is an 8-bit image, channel-interleaved (RGB or gray), as PIL
@@ -80,12 +81,17 @@ type Pixels struct {
 	Pix     []uint8
 }
 
-// ToPixels converts an image to 8-bit RGB (channels 3) or luminance
-// (channels 1) as PIL's convert does: alpha is dropped, not composited,
-// and luminance weighs R, G, B by 0.299, 0.587, 0.114 (ITU-R 601).
-func ToPixels(img image.Image, channels int) (*Pixels, error) {
+// ToPixels converts an image of the format Decode named to 8-bit RGB
+// (channels 3) or luminance (channels 1) as PIL's convert does: alpha is
+// dropped, not composited, and luminance weighs R, G, B by 0.299, 0.587,
+// 0.114 (ITU-R 601); JPEG and WebP colours are made as PIL's libraries
+// make them (ycbcr.go).
+func ToPixels(img image.Image, format string, channels int) (*Pixels, error) {
 	if channels != 1 && channels != 3 {
 		return nil, fmt.Errorf("images can feed networks of 1 or 3 channels, not %d", channels)
+	}
+	if p, ok := ycbcrPixels(img, format, channels); ok {
+		return p, nil
 	}
 	b := img.Bounds()
 	p := &Pixels{W: b.Dx(), H: b.Dy(), C: channels, Pix: make([]uint8, b.Dx()*b.Dy()*channels)}
@@ -96,7 +102,7 @@ func ToPixels(img image.Image, channels int) (*Pixels, error) {
 			i += 3
 			return
 		}
-		p.Pix[i] = uint8((19595*uint32(r) + 38470*uint32(g) + 7471*uint32(bl) + 1<<15) >> 16)
+		p.Pix[i] = luminance(r, g, bl)
 		i++
 	}
 	for y := b.Min.Y; y < b.Max.Y; y++ {

@@ -127,11 +127,11 @@ func TestDecodeFormats(t *testing.T) {
 		"tiff": write("a.tif", func(f *os.File) error { return tiff.Encode(f, rgb, nil) }),
 	}
 	for kind, p := range files {
-		img, err := Decode(p, 0)
+		img, format, err := Decode(p, 0)
 		if err != nil {
 			t.Fatalf("%s: %v", kind, err)
 		}
-		px, _ := ToPixels(img, 3)
+		px, _ := ToPixels(img, format, 3)
 		for i := 0; i < 20; i++ {
 			if px.Pix[3*i] != rgb.Pix[4*i] || px.Pix[3*i+2] != rgb.Pix[4*i+2] {
 				t.Fatalf("%s: pixel %d is %v, want %v", kind, i, px.Pix[3*i:3*i+3], rgb.Pix[4*i:4*i+3])
@@ -147,23 +147,23 @@ func TestDecodeFormats(t *testing.T) {
 		copy(pal.Pix, grey.Pix)
 		return gif.Encode(f, pal, nil)
 	})
-	img, err := Decode(g, 0)
+	img, format, err := Decode(g, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	px, _ := ToPixels(img, 1)
+	px, _ := ToPixels(img, format, 1)
 	if !reflect.DeepEqual(px.Pix, grey.Pix) {
 		t.Errorf("grey GIF read as %v, want %v", px.Pix, grey.Pix)
 	}
-	px, _ = ToPixels(img, 3)
+	px, _ = ToPixels(img, format, 3)
 	if px.Pix[3*7] != grey.Pix[7] || px.Pix[3*7+1] != grey.Pix[7] {
 		t.Errorf("grey as RGB is not grey")
 	}
 	txt := write("a.png.txt", func(f *os.File) error { _, err := f.WriteString("hello"); return err })
-	if _, err := Decode(txt, 0); !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "webp") {
+	if _, _, err := Decode(txt, 0); !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "webp") {
 		t.Errorf("a text file: %v", err)
 	}
-	if _, err := Decode(files["png"], 10); err == nil || !strings.Contains(err.Error(), "5x4") {
+	if _, _, err := Decode(files["png"], 10); err == nil || !strings.Contains(err.Error(), "5x4") {
 		t.Errorf("a 20-pixel image under a 10-pixel bound: %v", err)
 	}
 }

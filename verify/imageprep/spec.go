@@ -207,11 +207,11 @@ func (s Spec) Tensor(p *Pixels, out []float32) {
 // Load decodes an image file and preprocesses it into out, a CHW tensor
 // of channels × the spec's output size.
 func (s Spec) Load(path string, channels, maxPixels int, out []float32) error {
-	img, err := Decode(path, maxPixels)
+	img, format, err := Decode(path, maxPixels)
 	if err != nil {
 		return err
 	}
-	p, err := ToPixels(img, channels)
+	p, err := ToPixels(img, format, channels)
 	if err != nil {
 		return err
 	}
