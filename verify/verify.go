@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/gnconv/gnconv/graph"
+	"github.com/gnconv/gnconv/verify/imageprep"
 	"github.com/gnconv/gnconv/verify/ops"
 )
 
@@ -21,8 +22,9 @@ type Options struct {
 	// symbolic.
 	Batch int
 	// Images are decoded and preprocessed into one more batch (see
-	// LoadImages).
-	Images []string
+	// LoadImages), as Preprocess says (nil: imageprep's "imagenet").
+	Images     []string
+	Preprocess *imageprep.Spec
 	// ATol and RTol: an output passes when its max abs error is at most
 	// ATol + RTol × max |reference|.
 	ATol, RTol float64
@@ -187,17 +189,22 @@ func Run(data []byte, net *graph.Net, opts Options) (*Report, error) {
 		batches = append(batches, fd.random(rng, n, h, w))
 	}
 	if len(opts.Images) > 0 {
-		if ch != 3 {
-			return nil, fmt.Errorf("--image needs a 3-channel network, this one takes %d channels", ch)
+		spec := opts.Preprocess
+		if spec == nil {
+			s, err := imageprep.Preset("imagenet", h, w, ch)
+			if err != nil {
+				return nil, err
+			}
+			spec = &s
 		}
-		imgs, err := LoadImages(opts.Images, h, w)
+		imgs, err := LoadImages(opts.Images, *spec, ch, h, w)
 		if err != nil {
 			return nil, err
 		}
 		if in.Shape[0] > 0 && imgs.N != in.Shape[0] {
 			return nil, fmt.Errorf("the file fixes the batch at %d, but %d images were given", in.Shape[0], imgs.N)
 		}
-		if imgs, err = fd.fromImages(imgs, graph.ImageNetMean[:], graph.ImageNetStd[:]); err != nil {
+		if imgs, err = fd.fromImages(imgs, spec.Mean, spec.Std); err != nil {
 			return nil, err
 		}
 		batches = append(batches, imgs)
