@@ -9,6 +9,8 @@ import (
 	"sync"
 
 	"github.com/gnconv/gnconv/graph"
+	"github.com/gnconv/gnconv/internal/onnxpb"
+	"github.com/gnconv/gnconv/internal/preprocess"
 	"github.com/gnconv/gnconv/verify/imageprep"
 )
 
@@ -114,6 +116,10 @@ func RunFolder(ctx context.Context, data []byte, net *graph.Net, f *imageprep.Fo
 	if err := opts.Spec.Check(h, w, ch); err != nil {
 		return nil, err
 	}
+	fd, err := newFeed(m, ch)
+	if err != nil {
+		return nil, err
+	}
 	if opts.Batch <= 0 {
 		opts.Batch = 8
 	}
@@ -205,11 +211,17 @@ func RunFolder(ctx context.Context, data []byte, net *graph.Net, f *imageprep.Fo
 			runN = fixed
 			clear(batch[n*size:])
 		}
-		ref, err := net.Forward(batch[:runN*size], runN, h, w, withAux)
+		// a file that takes uint8 pixels is fed the images' pixels, the
+		// reference their normalisation as the file records it
+		b, err := fd.fromImages(Batch{N: runN, H: h, W: w, C: ch, Data: batch[:runN*size]}, opts.Spec.Mean, opts.Spec.Std)
+		if err != nil {
+			return err
+		}
+		ref, err := net.Forward(b.Data, runN, h, w, withAux)
 		if err != nil {
 			return fmt.Errorf("reference forward pass: %w", err)
 		}
-		got, err := m.RunContext(ctx, map[string]*Value{base.Input: {Shape: []int{runN, ch, h, w}, F: batch[:runN*size]}})
+		got, err := m.RunContext(ctx, map[string]*Value{base.Input: inputValue(b, net)})
 		if err != nil {
 			return fmt.Errorf("interpreter: %w", err)
 		}
@@ -287,7 +299,7 @@ func RunFolder(ctx context.Context, data []byte, net *graph.Net, f *imageprep.Fo
 		return nil, err
 	}
 	if opts.ATol == 0 && opts.RTol == 0 {
-		opts.ATol, opts.RTol = DefaultATol, DefaultRTol
+		opts.ATol, opts.RTol = defaultTolerances(m)
 	}
 	for i := range rep.Outputs {
 		o := &rep.Outputs[i]
@@ -408,4 +420,56 @@ func absDiff(a, b float32) float64 {
 		return -d
 	}
 	return d
+}
+
+// ImageFeed is how a file takes images, for running it without weights
+// (gnconv predict): an NCHW float batch, or uint8 pixels that the file
+// normalises itself.
+type ImageFeed struct {
+	fd         *feed
+	Channels   int
+	Height     int // -1 when the file leaves it open
+	Width      int
+	PixelInput bool
+}
+
+// NewImageFeed reads how the file's one input takes images.
+func NewImageFeed(m *Model) (*ImageFeed, error) {
+	if len(m.Inputs) != 1 || len(m.Inputs[0].Shape) != 4 {
+		return nil, fmt.Errorf("the file's inputs %v are not one image batch", m.Inputs)
+	}
+	s := m.Inputs[0].Shape
+	ch := s[1]
+	if m.Inputs[0].Elem == onnxpb.TensorProto_UINT8 && metadataValue(m, preprocess.KeyInputLayout) != preprocess.NCHW {
+		ch = s[3]
+	}
+	if ch <= 0 {
+		return nil, fmt.Errorf("the file's input %v leaves its channels open", s)
+	}
+	fd, err := newFeed(m, ch)
+	if err != nil {
+		return nil, err
+	}
+	return &ImageFeed{fd: fd, Channels: ch, Height: fd.h, Width: fd.w, PixelInput: fd.pixels != nil}, nil
+}
+
+// Value is the file's input for a batch of images preprocessed as spec
+// says (LoadImages): the batch, or its pixels for a uint8 input.
+func (f *ImageFeed) Value(b Batch, spec imageprep.Spec) (*Value, error) {
+	b.C = f.Channels
+	b, err := f.fd.fromImages(b, spec.Mean, spec.Std)
+	if err != nil {
+		return nil, err
+	}
+	return inputValue(b, nil), nil
+}
+
+// metadataValue is the file's metadata entry for key, "" without one.
+func metadataValue(m *Model, key string) string {
+	for _, p := range m.Proto.GetMetadataProps() {
+		if p.GetKey() == key {
+			return p.GetValue()
+		}
+	}
+	return ""
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/gnconv/gnconv/convert"
+	"github.com/gnconv/gnconv/internal/preprocess"
 	"github.com/gnconv/gnconv/verify"
 	"github.com/gnconv/gnconv/verify/imageprep"
 	"google.golang.org/protobuf/proto"
@@ -159,5 +160,39 @@ func TestRunFolderStopsOnABadImage(t *testing.T) {
 	os.Remove(filepath.Join(root, "x", "broken.png"))
 	if _, err := verify.RunFolder(ctx, data, n, f, verify.FolderOptions{Spec: spec}); err == nil {
 		t.Fatal("a cancelled run returned no error")
+	}
+}
+
+// TestRunFolderFeedsPixelFilesAndFloat16: a file that takes uint8 pixels
+// is fed the images' pixels and passes; a float16 file passes under its
+// own bound.
+func TestRunFolderFeedsPixelFilesAndFloat16(t *testing.T) {
+	n := net(t, "tutorial_aux.pth")
+	root := writeFolder(t, []string{"a", "b"}, 2)
+	f, err := imageprep.ScanFolder(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, _ := imageprep.Preset("imagenet", 224, 224, 3)
+	pix, err := preprocess.Preset("imagenet", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pix.Layout = preprocess.NHWC
+	for name, opts := range map[string]convert.ONNXOptions{
+		"pixels":  {Preprocess: &pix},
+		"float16": {Float16: true},
+	} {
+		data, err := proto.Marshal(emit(t, n, opts))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := verify.RunFolder(context.Background(), data, n, f, verify.FolderOptions{Spec: spec})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !rep.Pass || rep.Images != 4 {
+			t.Errorf("%s: pass %v, %d images, outputs %+v", name, rep.Pass, rep.Images, rep.Outputs)
+		}
 	}
 }

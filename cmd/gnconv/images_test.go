@@ -151,3 +151,32 @@ func TestImagesRefusals(t *testing.T) {
 		t.Fatalf("the model was touched: %v", err)
 	}
 }
+
+// TestPredictPixelFile: a file that takes uint8 pixels (import
+// --preprocess) predicts what the float file predicts on the same images.
+func TestPredictPixelFile(t *testing.T) {
+	dir := t.TempDir()
+	float, pixels := filepath.Join(dir, "f.onnx"), filepath.Join(dir, "p.onnx")
+	for _, args := range [][]string{{"-o", float}, {"-o", pixels, "--preprocess", "imagenet"}} {
+		if code, _, errs := gnconv(t, append([]string{"import", fx("tutorial_aux.pth")}, args...)...); code != 0 {
+			t.Fatalf("import %v: exit %d: %s", args, code, errs)
+		}
+	}
+	folder := imageFolder(t, map[string]int{"a.png": 1, "b.png": 5})
+	var tops [2]string
+	for i, m := range []string{float, pixels} {
+		code, out, errs := gnconv(t, "predict", m, filepath.Join(folder, "a.png"), filepath.Join(folder, "b.png"), "--top", "3")
+		if code != 0 {
+			t.Fatalf("predict %s: exit %d: %s", m, code, errs)
+		}
+		// the classes, without the probabilities' last digits
+		for _, line := range strings.Split(out, "\n") {
+			if f := strings.Fields(line); len(f) == 2 && strings.HasSuffix(f[0], "%") {
+				tops[i] += f[1] + " "
+			}
+		}
+	}
+	if tops[0] == "" || tops[0] != tops[1] {
+		t.Errorf("float file's classes %q, pixel file's %q", tops[0], tops[1])
+	}
+}

@@ -63,13 +63,17 @@ func runPredict(c *cli.Context) error {
 	if err != nil {
 		return fail(fmt.Errorf("%s: %w", clean(path), err))
 	}
-	if len(m.Inputs) != 1 || len(m.Inputs[0].Shape) != 4 || len(m.Outputs) == 0 {
-		return fail(fmt.Errorf("%s: the file's inputs and outputs are not one image batch in and class scores out", clean(path)))
+	if len(m.Outputs) == 0 {
+		return fail(fmt.Errorf("%s: the file has no outputs", clean(path)))
+	}
+	feed, err := verify.NewImageFeed(m)
+	if err != nil {
+		return fail(fmt.Errorf("%s: %w", clean(path), err))
 	}
 	in := m.Inputs[0]
-	ch, h, w := in.Shape[1], in.Shape[2], in.Shape[3]
-	if ch <= 0 || h <= 0 || w <= 0 {
-		return fail(fmt.Errorf("%s: the file leaves its input's channels or size open (%s): predict needs a file of fixed size (gnconv import --size H,W)", clean(path), shapeText(in.Shape)))
+	ch, h, w := feed.Channels, feed.Height, feed.Width
+	if h <= 0 || w <= 0 {
+		return fail(fmt.Errorf("%s: the file leaves its input's size open (%s): predict needs a file of fixed size (gnconv import --size H,W)", clean(path), shapeText(in.Shape)))
 	}
 	spec, err := imageSpec(c, ch, h, w)
 	if err != nil {
@@ -104,7 +108,11 @@ func runPredict(c *cli.Context) error {
 		if err != nil {
 			return fail(err)
 		}
-		got, err := m.Run(map[string]*verify.Value{in.Name: {Shape: []int{b.N, ch, h, w}, F: b.Data}})
+		x, err := feed.Value(b, spec)
+		if err != nil {
+			return fail(err)
+		}
+		got, err := m.Run(map[string]*verify.Value{in.Name: x})
 		if err != nil {
 			return fail(fmt.Errorf("%s: %w", clean(path), err))
 		}
