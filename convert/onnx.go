@@ -42,6 +42,9 @@ type ONNXOptions struct {
 	Batch int
 	// Height and Width of the input (0: the layout's).
 	Height, Width int
+	// Dynamic leaves the input's height and width symbolic: any size from
+	// MinInputSize up runs (aux outputs are refused; onnx_size.go).
+	Dynamic bool
 
 	// Provenance, recorded in doc_string and metadata_props.
 	SourceFile, SourceSHA256, Version string
@@ -261,7 +264,7 @@ func EmitONNX(net *graph.Net, opts ONNXOptions) (*ONNX, error) {
 	if !opts.Aux {
 		check = net.WithoutAux()
 	}
-	if err := check.CheckInput(opts.Height, opts.Width); err != nil {
+	if err := checkSize(check, opts); err != nil {
 		return nil, err
 	}
 	if miss := check.MissingWeights(); len(miss) > 0 {
@@ -308,7 +311,7 @@ func EmitONNX(net *graph.Net, opts ONNXOptions) (*ONNX, error) {
 	valueInfo := func(name string, elem onnxpb.TensorProto_DataType, doc string, dims ...int) *onnxpb.ValueInfoProto {
 		shape := &onnxpb.TensorShapeProto{Dim: []*onnxpb.TensorShapeProto_Dimension{batchDim}}
 		for _, d := range dims {
-			shape.Dim = append(shape.Dim, &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: int64(d)}})
+			shape.Dim = append(shape.Dim, dimension(d))
 		}
 		return &onnxpb.ValueInfoProto{Name: proto.String(name), DocString: proto.String(doc), Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{
 			TensorType: &onnxpb.TypeProto_Tensor{ElemType: proto.Int32(int32(elem)), Shape: shape}}}}
@@ -355,7 +358,7 @@ func EmitONNX(net *graph.Net, opts ONNXOptions) (*ONNX, error) {
 	if len(opts.Assumed) > 0 {
 		meta["assumed"] = strings.Join(opts.Assumed, "; ")
 	}
-	edgeMetadata(meta, opts)
+	edgeMetadata(meta, net, opts)
 	keys := make([]string, 0, len(meta))
 	for k := range meta {
 		keys = append(keys, k)

@@ -61,13 +61,18 @@ func checkEdges(net *graph.Net, opts ONNXOptions) error {
 func (e *emitter) inputEdge(net *graph.Net) (string, graphInput) {
 	b, opts := e.b, e.opts
 	c, h, w := net.InChannels, opts.Height, opts.Width
+	size := fmt.Sprintf("%dx%d", h, w)
+	if opts.Dynamic {
+		mh, mw := MinInputSize(net)
+		h, w, size = dimHeight, dimWidth, fmt.Sprintf("any size from %dx%d", mh, mw)
+	}
 	in := graphInput{name: "input", elem: onnxpb.TensorProto_FLOAT, dims: []int{c, h, w},
-		doc: fmt.Sprintf("images, NCHW, %d channels of %dx%d, normalised as the network was trained", c, h, w)}
+		doc: fmt.Sprintf("images, NCHW, %d channels of %s, normalised as the network was trained", c, size)}
 	x := in.name
 	if p := opts.Preprocess; p != nil {
 		in = graphInput{name: "image", elem: onnxpb.TensorProto_UINT8,
-			doc: fmt.Sprintf("uint8 pixels, %s, %d channels of %dx%d (decoded, resized and cropped by the caller), normalised inside as (x/255 - mean)/std with mean %s and std %s",
-				strings.ToUpper(p.Layout), c, h, w, p.Metadata()[preprocess.KeyMean], p.Metadata()[preprocess.KeyStd])}
+			doc: fmt.Sprintf("uint8 pixels, %s, %d channels of %s (decoded, resized and cropped by the caller), normalised inside as (x/255 - mean)/std with mean %s and std %s",
+				strings.ToUpper(p.Layout), c, size, p.Metadata()[preprocess.KeyMean], p.Metadata()[preprocess.KeyStd])}
 		in.dims = []int{h, w, c}
 		if p.Layout == preprocess.NCHW {
 			in.dims = []int{c, h, w}
@@ -132,7 +137,12 @@ func outputDoc(name string, softmax bool) string {
 }
 
 // edgeMetadata records the edges' choices in metadata_props.
-func edgeMetadata(meta map[string]string, opts ONNXOptions) {
+func edgeMetadata(meta map[string]string, net *graph.Net, opts ONNXOptions) {
+	if opts.Dynamic {
+		mh, mw := MinInputSize(net)
+		meta["input_size"] = "dynamic"
+		meta["min_input_size"] = fmt.Sprintf("%d,%d", mh, mw)
+	}
 	meta["dtype"], meta["input_dtype"], meta["output_dtype"] = "float32", "float32", "float32"
 	if opts.Float16 {
 		meta["dtype"] = "float16"

@@ -2,6 +2,7 @@ package convert_test
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -194,5 +195,61 @@ func TestFloat16Weights(t *testing.T) {
 	}
 	if _, err := convert.EmitONNX(net, convert.ONNXOptions{Float16IO: true}); err == nil {
 		t.Error("float16 edges on a float32 network: no error")
+	}
+}
+
+// TestDynamicSize: --size dynamic leaves height and width symbolic, says
+// the smallest size in the metadata and the input's doc_string, refuses
+// the aux heads, and a fixed size below the smallest names it.
+func TestDynamicSize(t *testing.T) {
+	net := edgesNet(t)
+	mh, mw := convert.MinInputSize(net)
+	if mh <= 1 || mh > net.Size[0] || mw <= 1 || mw > net.Size[1] {
+		t.Fatalf("smallest size %dx%d", mh, mw)
+	}
+	if net.WithoutAux().CheckInput(mh, mw) != nil || net.WithoutAux().CheckInput(mh-1, net.Size[1]) == nil {
+		t.Fatalf("%dx%d is not the smallest size", mh, mw)
+	}
+	for _, pre := range []bool{false, true} {
+		o := convert.ONNXOptions{Dynamic: true}
+		if pre {
+			s, _ := preprocess.Preset("imagenet", 3)
+			s.Layout = preprocess.NHWC
+			o.Preprocess = &s
+		}
+		em, err := convert.EmitONNX(net, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := em.Model.Graph.Input[0]
+		var dims []string
+		for _, d := range in.GetType().GetTensorType().GetShape().GetDim() {
+			if d.GetDimParam() != "" {
+				dims = append(dims, d.GetDimParam())
+			} else {
+				dims = append(dims, fmt.Sprint(d.GetDimValue()))
+			}
+		}
+		want := "batch,3,height,width"
+		if pre {
+			want = "batch,height,width,3"
+		}
+		if strings.Join(dims, ",") != want {
+			t.Errorf("input dims %v, want %s", dims, want)
+		}
+		md := metadata(em.Model)
+		if md["input_size"] != "dynamic" || md["min_input_size"] != fmt.Sprintf("%d,%d", mh, mw) {
+			t.Errorf("metadata input_size %q, min_input_size %q", md["input_size"], md["min_input_size"])
+		}
+		if !strings.Contains(in.GetDocString(), fmt.Sprintf("any size from %dx%d", mh, mw)) {
+			t.Errorf("input doc %q", in.GetDocString())
+		}
+	}
+	if _, err := convert.EmitONNX(net, convert.ONNXOptions{Dynamic: true, Aux: true}); err == nil || !strings.Contains(err.Error(), "aux") {
+		t.Errorf("dynamic with aux: %v", err)
+	}
+	_, err := convert.EmitONNX(net, convert.ONNXOptions{Height: mh - 1, Width: mw})
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("the smallest input this network takes is %dx%d", mh, mw)) {
+		t.Errorf("too small: %v", err)
 	}
 }

@@ -302,3 +302,112 @@ func TestEdgeVariantsPassChecker(t *testing.T) {
 		t.Fatalf("checker passed %d of %d files:\n%s", n, len(files), out)
 	}
 }
+
+// TestDynamicSizeInORT: a file written with --size dynamic runs in
+// onnxruntime and in the interpreter at the layout's size, at the
+// smallest size and at an uneven one, float32 and float16, float and
+// pixel inputs, and matches the reference pass at each; onnx.checker's
+// full check accepts it.
+func TestDynamicSizeInORT(t *testing.T) {
+	requireORT(t)
+	var files []string
+	dir := t.TempDir()
+	for _, mf := range loadModels(t, false) {
+		net := mf.net
+		mh, mw := convert.MinInputSize(net)
+		for _, e := range []edgeCase{{}, {float16: true, softmax: true}, {pre: "imagenet-nhwc"}, {pre: "tutorial-nchw", float16: true}} {
+			o := convert.ONNXOptions{Dynamic: true, Softmax: e.softmax, Float16: e.float16, Version: "test"}
+			if e.pre != "" {
+				pname, layout, _ := strings.Cut(e.pre, "-")
+				s, err := preprocess.Preset(pname, net.InChannels)
+				if err != nil {
+					t.Fatal(err)
+				}
+				s.Layout = layout
+				o.Preprocess = &s
+			}
+			em, err := convert.EmitONNX(net, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, err := em.Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := filepath.Join(dir, strings.TrimSuffix(mf.name, ".pth")+"_dynamic_"+e.String()+".onnx")
+			if err := os.WriteFile(p, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			files = append(files, p)
+			m, err := verify.Parse(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			inName, outName := "input", "logits"
+			if o.Preprocess != nil {
+				inName = "image"
+			}
+			if e.softmax {
+				outName = convert.ProbabilitiesName(outName)
+			}
+			s, err := NewSessionInputs(data, []string{inName}, []string{outName}, 0)
+			if err != nil {
+				t.Fatalf("%s %v: onnxruntime refuses the file: %v", mf.name, e, err)
+			}
+			for _, size := range [][2]int{net.Size, {mh, mw}, {mh + 50, mw + 83}} {
+				const n = 1
+				h, w := size[0], size[1]
+				rng := rand.New(rand.NewSource(int64(h*1000 + w)))
+				x := make([]float32, n*net.InChannels*h*w)
+				in := Typed{Elem: Float32, Shape: []int64{n, int64(net.InChannels), int64(h), int64(w)}, Data: x}
+				if o.Preprocess != nil {
+					for i := range x {
+						x[i] = float32(rng.Intn(256))
+					}
+					in = Typed{Elem: Uint8, Data: x, Shape: nil}
+					for _, d := range o.Preprocess.Shape(n, h, w) {
+						in.Shape = append(in.Shape, int64(d))
+					}
+					x = o.Preprocess.Normalize(x, n, h, w)
+				} else {
+					for i := range x {
+						x[i] = float32(rng.NormFloat64())
+					}
+				}
+				ref, err := net.WithoutAux().Forward(x, n, h, w, false)
+				if err != nil {
+					t.Fatalf("%dx%d: %v", h, w, err)
+				}
+				want := ref[0].Data
+				if e.softmax {
+					want = verify.SoftmaxRows(want, net.Classes)
+				}
+				got, err := s.RunTyped([]Typed{in}, []Typed{{Elem: Float32, Shape: []int64{n, int64(net.Classes)}}})
+				if err != nil {
+					t.Fatalf("%s %v at %dx%d: onnxruntime: %v", mf.name, e, h, w, err)
+				}
+				iv := &verify.Value{F: in.Data}
+				for _, d := range in.Shape {
+					iv.Shape = append(iv.Shape, int(d))
+				}
+				interp, err := m.Run(map[string]*verify.Value{inName: iv})
+				if err != nil {
+					t.Fatalf("%s %v at %dx%d: interpreter: %v", mf.name, e, h, w, err)
+				}
+				atol, rtol := e.bounds()
+				for what, vals := range map[string][]float32{"onnxruntime": got[0], "interpreter": interp[0].F} {
+					d, mx := maxErr(vals, want)
+					if bound := atol + rtol*mx; !(d <= bound) {
+						t.Errorf("%s %v at %dx%d: %s vs reference: max abs %.3g over %.3g", mf.name, e, h, w, what, d, bound)
+					}
+				}
+			}
+			s.Close()
+		}
+	}
+	requirePython(t, "onnx")
+	out, err := exec.Command(debianPython, append([]string{"check_onnx.py"}, files...)...).CombinedOutput()
+	if err != nil || strings.Count(string(out), "ok ") != len(files) {
+		t.Fatalf("onnx.checker: %v\n%s", err, out)
+	}
+}

@@ -59,7 +59,7 @@ func importCommand() *cli.Command {
 			&cli.StringFlag{Name: "dtype", Value: "float32", Usage: "the weights' and the computation's type: float32 or float16 (batch norm is folded in float32 first)"},
 			&cli.StringFlag{Name: "io", Value: "float32", Usage: "with --dtype float16: the input's and outputs' type, float32 (Casts at the edges) or float16"},
 			&cli.IntFlag{Name: "batch", Usage: "fix the batch dimension (default: symbolic)"},
-			&cli.StringFlag{Name: "size", Usage: "input height and width, H,W (default: the layout's, 224,224 for ImageNet layouts)"},
+			&cli.StringFlag{Name: "size", Usage: "input height and width, H,W (default: the layout's, 224,224 for ImageNet layouts), or dynamic: any size from the smallest the network takes (no aux outputs)"},
 			&cli.BoolFlag{Name: "allow-nonfinite", Usage: "write the model even when weights hold NaN or Inf (refused otherwise: the model would compute NaN)"},
 			&cli.BoolFlag{Name: "verify", Usage: "run gnconv verify on the written file (exit 1 on a mismatch)"},
 			&cli.BoolFlag{Name: "json", Usage: "print a JSON summary"},
@@ -105,7 +105,8 @@ func runImport(c *cli.Context) error {
 	}
 	var h, w int
 	var err error
-	if c.String("size") != "" {
+	dynamic := c.String("size") == "dynamic"
+	if !dynamic && c.String("size") != "" {
 		if h, w, err = parseSize(c.String("size")); err != nil {
 			return fail(err)
 		}
@@ -163,7 +164,7 @@ func runImport(c *cli.Context) error {
 	prog.step("emitting ONNX")
 	opts := convert.ONNXOptions{
 		Opset: c.Int("opset"), Aux: c.Bool("aux"), KeepBN: c.Bool("no-fold-bn"), Softmax: c.Bool("softmax"),
-		Batch: c.Int("batch"), Height: h, Width: w,
+		Batch: c.Int("batch"), Height: h, Width: w, Dynamic: dynamic,
 		SourceFile: filepath.Base(in), SourceSHA256: sum, Version: version, Assumed: l.report.Assumed,
 		Labels: names, Preprocess: pre, Float16: f16, Float16IO: f16IO,
 	}

@@ -37,6 +37,9 @@ func TestImportEdgeFlags(t *testing.T) {
 		{[]string{"--io", "float16"}, 2, "--io float16 needs --dtype float16"},
 		{[]string{"--dtype", "float64"}, 2, "--dtype must be"},
 		{[]string{"--input-layout", "nhwc"}, 2, "--input-layout needs --preprocess"},
+		{[]string{"--size", "dynamic", "--preprocess", "imagenet", "--verify"}, 0, "PASS"},
+		{[]string{"--size", "dynamic", "--aux"}, 2, "--size dynamic cannot keep the aux heads"},
+		{[]string{"--size", "40,224"}, 2, "the smallest input this network takes is 47x47"},
 	}
 	for i, c := range cases {
 		out := filepath.Join(dir, "m"+string(rune('a'+i))+".onnx")
