@@ -11,5 +11,8 @@ func TestMain(m *testing.M) {
 	if wholeExactOnce.dir != "" {
 		os.RemoveAll(wholeExactOnce.dir)
 	}
+	if photos.made {
+		os.RemoveAll(photos.dir)
+	}
 	os.Exit(code)
 }
