@@ -15,7 +15,7 @@ test:
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
 
-# Short fuzzing runs of the checkpoint reader, the pickle writer, the
+# Short fuzzing runs of the checkpoint reader, the safetensors reader, the pickle writer, the
 # ONNX reader and the interpreter on what it reads (under small limits).
 # The budgets are counts of inputs, not durations: with a duration, Go
 # 1.26's fuzzing coordinator can fail a run that found nothing with
@@ -24,6 +24,7 @@ test:
 # bounded the same way.
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzReadCheckpoint -fuzztime=$${FUZZTIME:-150000x} -fuzzminimizetime=$${FUZZMINTIME:-500x} ./convert
+	$(GO) test -run='^$$' -fuzz=FuzzReadSafetensors -fuzztime=$${FUZZTIME:-150000x} -fuzzminimizetime=$${FUZZMINTIME:-500x} ./convert
 	$(GO) test -run='^$$' -fuzz=FuzzWriteObject -fuzztime=$${FUZZTIME:-150000x} -fuzzminimizetime=$${FUZZMINTIME:-500x} ./convert
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$${FUZZTIME:-150000x} -fuzzminimizetime=$${FUZZMINTIME:-500x} ./verify
 	$(GO) test -run='^$$' -fuzz='^FuzzParseRun$$' -fuzztime=$${FUZZTIME:-150000x} -fuzzminimizetime=$${FUZZMINTIME:-500x} ./verify
