@@ -1,7 +1,7 @@
 # gnconv's build and test entry points. `make test` is what CI runs.
 GO ?= go
 
-.PHONY: all build test fuzz fixtures generate bench clean release release-check man
+.PHONY: all build test fuzz fixtures generate bench bench-images clean release release-check man
 
 all: build
 
@@ -59,3 +59,9 @@ man:
 # docs/performance.md (GNCONV_KERNEL=avx2 make bench for the AVX2 one).
 bench:
 	bash bench/run.sh
+
+# verify --images over photo folders of two sizes: time per image against
+# the interpreter's and the reference pass's, and peak memory
+# (docs/performance.md, "verify --images").
+bench-images:
+	bash bench/images.sh
