@@ -37,6 +37,7 @@ type Model struct {
 	concats  map[int]concatMember // convolutions that write into their Concat
 	concatAt map[int]*concatPlan  // the planned Concats by node index
 	limits   Limits
+	half     bool  // some value may be float16 (hasFloat16)
 	weights  int64 // elements of all initializers
 	largest  int64 // elements of the largest initializer
 }
@@ -184,7 +185,8 @@ func fromProto(pm *onnxpb.ModelProto, l Limits) (*Model, error) {
 	m.split = m.separable()
 	m.fused = m.fusions()
 	m.concats = map[int]concatMember{}
-	if !m.hasFloat16() {
+	m.half = m.hasFloat16()
+	if !m.half {
 		// a convolution written into its Concat's buffer is never a value
 		// of its own that the float16 rounding could reach
 		m.concats = m.planConcats()
@@ -394,4 +396,4 @@ func (m *Model) hasFloat16() bool {
 }
 
 // Float16 reports whether the model computes any value in float16.
-func (m *Model) Float16() bool { return m.hasFloat16() }
+func (m *Model) Float16() bool { return m.half }
