@@ -31,8 +31,9 @@
 // through max(x, floor)
 #define FMAXV(d, n, m) WORD $(0x4E20F400 | (m)<<16 | (n)<<5 | (d))
 
-// one step of k for the row i of the tile whose A value is lane l of Vm,
-// over nv vectors of B (V0..)
+// one step of k for row i of the tile, its value of A in lane l of Vm:
+// that value times four (ROW4), two (ROW2) or one (ROW1) vectors of B,
+// V0 onwards, into the row's accumulators
 #define ROW4(i, m, l) \
 	FMLAE(8+4*(i), 0, m, l) \
 	FMLAE(9+4*(i), 1, m, l) \
