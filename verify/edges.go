@@ -33,9 +33,9 @@ const (
 	DefaultRTolFloat16 = 5e-3
 )
 
-// defaultTolerances are the bounds for m when none are given: the float16
+// DefaultTolerances are the bounds for m when none are given: the float16
 // ones when any value of the file is float16.
-func defaultTolerances(m *Model) (atol, rtol float64) {
+func DefaultTolerances(m *Model) (atol, rtol float64) {
 	if m.Float16() {
 		return DefaultATolFloat16, DefaultRTolFloat16
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/gnconv/gnconv/internal/onnxpb"
 	"github.com/gnconv/gnconv/internal/preprocess"
 	"github.com/gnconv/gnconv/verify/imageprep"
+	"github.com/gnconv/gnconv/verify/ops"
 )
 
 // FolderOptions steer RunFolder.
@@ -97,34 +98,40 @@ type Disagreement struct {
 }
 
 // RunFolder runs every image of an image folder (imageprep.ScanFolder)
-// through the ONNX file and the reference pass and compares them, as Run
-// does for random batches, with the classes' accuracy when the folder has
-// classes. Images are decoded by Workers goroutines while the network
-// runs, a batch at a time: memory is bounded by the batch and the workers,
-// not by the folder. The structure check and output mapping are Run's
-// (it is called with no inputs first).
-func RunFolder(ctx context.Context, data []byte, net *graph.Net, f *imageprep.Folder, opts FolderOptions) (*FolderReport, error) {
-	base, err := Run(data, net, Options{Inputs: -1, ATol: opts.ATol, RTol: opts.RTol, Outputs: opts.Outputs, Limits: opts.Limits, Batch: 1})
-	if err != nil {
-		return nil, err
-	}
-	m, err := ParseLimits(data, opts.Limits)
-	if err != nil {
-		return nil, err
-	}
-	ch, h, w := base.Shape[1], base.Shape[2], base.Shape[3]
-	if err := opts.Spec.Check(h, w, ch); err != nil {
-		return nil, err
-	}
+// through the parsed file and the reference pass and compares them, as
+// Run does for random batches (Run also checks the file's structure,
+// which RunFolder leaves to it), with the classes' accuracy when the
+// folder has classes. Images are decoded by Workers goroutines while the
+// network runs, a batch at a time: memory is bounded by the batch and the
+// workers, not by the folder.
+func RunFolder(ctx context.Context, m *Model, net *graph.Net, f *imageprep.Folder, opts FolderOptions) (*FolderReport, error) {
+	ch := net.InChannels
 	fd, err := newFeed(m, ch)
 	if err != nil {
+		return nil, err
+	}
+	h, w := fd.h, fd.w
+	if h < 0 {
+		h = net.Size[0]
+	}
+	if w < 0 {
+		w = net.Size[1]
+	}
+	if err := opts.Spec.Check(h, w, ch); err != nil {
 		return nil, err
 	}
 	if opts.Batch <= 0 {
 		opts.Batch = 8
 	}
-	if fixed := base.Shape[0]; fixed > 0 && m.Inputs[0].Shape[0] > 0 {
-		opts.Batch = fixed // the file fixes its batch; the last one is padded
+	in := m.Inputs[0]
+	if in.Shape[0] > 0 {
+		opts.Batch = in.Shape[0] // the file fixes its batch; the last one is padded
+	}
+	if e, ok := ops.Extent([]int{opts.Batch, ch, h, w}); !ok || e > m.inputLimit() {
+		if !ok {
+			e = -1
+		}
+		return nil, fmt.Errorf("input %q of shape %v: %w", in.Name, []int{opts.Batch, ch, h, w}, errLimit("it", e, m.inputLimit()))
 	}
 	if opts.Workers <= 0 {
 		opts.Workers = runtime.GOMAXPROCS(0)
@@ -132,14 +139,17 @@ func RunFolder(ctx context.Context, data []byte, net *graph.Net, f *imageprep.Fo
 	if opts.MaxListed <= 0 {
 		opts.MaxListed = 50
 	}
-	rep := &FolderReport{Root: f.Root, Preprocess: opts.Spec.String(), Outputs: base.Outputs, Pass: base.Structure.Pass}
+	outputs, withAux, err := mapOutputs(m, net, opts.Outputs)
+	if err != nil {
+		return nil, err
+	}
+	rep := &FolderReport{Root: f.Root, Preprocess: opts.Spec.String(), Outputs: outputs, Pass: true}
 	logits := -1
-	withAux := false
 	for i, o := range rep.Outputs {
-		if o.Reference == "logits" && logits < 0 {
+		if o.Reference == "logits" {
 			logits = i
+			break
 		}
-		withAux = withAux || o.Reference != "logits"
 	}
 	classOf, err := folderClasses(f, opts.Labels, net.Classes, rep)
 	if err != nil {
@@ -207,7 +217,7 @@ func RunFolder(ctx context.Context, data []byte, net *graph.Net, f *imageprep.Fo
 			return nil
 		}
 		runN := n
-		if fixed := m.Inputs[0].Shape[0]; fixed > 0 {
+		if fixed := in.Shape[0]; fixed > 0 {
 			runN = fixed
 			clear(batch[n*size:])
 		}
@@ -221,7 +231,7 @@ func RunFolder(ctx context.Context, data []byte, net *graph.Net, f *imageprep.Fo
 		if err != nil {
 			return fmt.Errorf("reference forward pass: %w", err)
 		}
-		got, err := m.RunContext(ctx, map[string]*Value{base.Input: inputValue(b, net)})
+		got, err := m.RunContext(ctx, map[string]*Value{in.Name: inputValue(b, net)})
 		if err != nil {
 			return fmt.Errorf("interpreter: %w", err)
 		}
@@ -299,7 +309,7 @@ func RunFolder(ctx context.Context, data []byte, net *graph.Net, f *imageprep.Fo
 		return nil, err
 	}
 	if opts.ATol == 0 && opts.RTol == 0 {
-		opts.ATol, opts.RTol = defaultTolerances(m)
+		opts.ATol, opts.RTol = DefaultTolerances(m)
 	}
 	for i := range rep.Outputs {
 		o := &rep.Outputs[i]

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/gnconv/gnconv/convert"
+	"github.com/gnconv/gnconv/graph"
 	"github.com/gnconv/gnconv/internal/preprocess"
 	"github.com/gnconv/gnconv/verify"
 	"github.com/gnconv/gnconv/verify/imageprep"
@@ -79,7 +80,7 @@ func TestRunFolder(t *testing.T) {
 	}
 	var progress []int
 	hist := &countingHistogram{}
-	rep, err := verify.RunFolder(context.Background(), data, n, f, verify.FolderOptions{Spec: spec, Batch: 4,
+	rep, err := runFolder(t, context.Background(), data, n, f, verify.FolderOptions{Spec: spec, Batch: 4,
 		Progress: func(done, total int) { progress = append(progress, done) }, Errors: hist})
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +111,7 @@ func TestRunFolder(t *testing.T) {
 		labels[i] = "class" + string(rune('0'+i%10)) + string(rune('a'+i/10%26))
 	}
 	labels[7], labels[3], labels[9] = "a_class", "b_class", "c_class"
-	rep, err = verify.RunFolder(context.Background(), data, n, f, verify.FolderOptions{Spec: spec, Labels: labels})
+	rep, err = runFolder(t, context.Background(), data, n, f, verify.FolderOptions{Spec: spec, Labels: labels})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +129,7 @@ func TestRunFolder(t *testing.T) {
 		}
 	}
 	badData, _ := proto.Marshal(bad)
-	rep, err = verify.RunFolder(context.Background(), badData, n, f, verify.FolderOptions{Spec: spec})
+	rep, err = runFolder(t, context.Background(), badData, n, f, verify.FolderOptions{Spec: spec})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,14 +152,14 @@ func TestRunFolderStopsOnABadImage(t *testing.T) {
 		t.Fatal(err)
 	}
 	spec, _ := imageprep.Preset("imagenet", 224, 224, 3)
-	_, err = verify.RunFolder(context.Background(), data, n, f, verify.FolderOptions{Spec: spec})
+	_, err = runFolder(t, context.Background(), data, n, f, verify.FolderOptions{Spec: spec})
 	if err == nil || !strings.Contains(err.Error(), "broken.png") {
 		t.Fatalf("got %v, want an error naming broken.png", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	os.Remove(filepath.Join(root, "x", "broken.png"))
-	if _, err := verify.RunFolder(ctx, data, n, f, verify.FolderOptions{Spec: spec}); err == nil {
+	if _, err := runFolder(t, ctx, data, n, f, verify.FolderOptions{Spec: spec}); err == nil {
 		t.Fatal("a cancelled run returned no error")
 	}
 }
@@ -187,7 +188,7 @@ func TestRunFolderFeedsPixelFilesAndFloat16(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := verify.RunFolder(context.Background(), data, n, f, verify.FolderOptions{Spec: spec})
+		rep, err := runFolder(t, context.Background(), data, n, f, verify.FolderOptions{Spec: spec})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -195,4 +196,13 @@ func TestRunFolderFeedsPixelFilesAndFloat16(t *testing.T) {
 			t.Errorf("%s: pass %v, %d images, outputs %+v", name, rep.Pass, rep.Images, rep.Outputs)
 		}
 	}
+}
+
+func runFolder(t *testing.T, ctx context.Context, data []byte, n *graph.Net, f *imageprep.Folder, opts verify.FolderOptions) (*verify.FolderReport, error) {
+	t.Helper()
+	m, err := verify.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return verify.RunFolder(ctx, m, n, f, opts)
 }

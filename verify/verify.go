@@ -112,7 +112,7 @@ func Run(data []byte, net *graph.Net, opts Options) (*Report, error) {
 		return nil, err
 	}
 	if opts.ATol == 0 && opts.RTol == 0 {
-		opts.ATol, opts.RTol = defaultTolerances(m)
+		opts.ATol, opts.RTol = DefaultTolerances(m)
 	}
 	if opts.Batch <= 0 {
 		opts.Batch = 2
@@ -153,35 +153,9 @@ func Run(data []byte, net *graph.Net, opts Options) (*Report, error) {
 		return nil, fmt.Errorf("input %q of shape %v: %w", in.Name, []int{n, ch, h, w}, errLimit("it", e, m.inputLimit()))
 	}
 	rep := &Report{Opset: m.Opset, Input: in.Name, Shape: []int{n, ch, h, w}}
-	known := map[string]bool{}
-	for _, name := range net.OutputNames(true) {
-		known[name] = true
-	}
-	withAux := false
-	if len(opts.Outputs) > 0 && len(opts.Outputs) != len(m.Outputs) {
-		return nil, fmt.Errorf("%d output names given for the file's %d outputs", len(opts.Outputs), len(m.Outputs))
-	}
-	for i, o := range m.Outputs {
-		ref := o.Name
-		if r := referenceName(o.Name); r != "" {
-			ref = r
-		}
-		if len(opts.Outputs) > 0 {
-			ref = opts.Outputs[i]
-		}
-		if !known[ref] && ref != "aux1" && ref != "aux2" {
-			if len(m.Outputs) != 1 || len(opts.Outputs) > 0 {
-				return nil, fmt.Errorf("cannot tell which reference output the file's output %q is: name the file's outputs in order with logits, aux1 and aux2 (--outputs)", o.Name)
-			}
-			ref = "logits"
-		}
-		if ref != "logits" {
-			withAux = true
-		}
-		rep.Outputs = append(rep.Outputs, OutputReport{Name: o.Name, Reference: ref, Softmax: m.ProducerOp(o.Name) == "Softmax"})
-	}
-	if withAux && !net.HasAux() {
-		return nil, fmt.Errorf("the file has aux outputs but the weights have no aux heads")
+	var withAux bool
+	if rep.Outputs, withAux, err = mapOutputs(m, net, opts.Outputs); err != nil {
+		return nil, err
 	}
 	var batches []Batch
 	rng := rand.New(rand.NewSource(opts.Seed))
@@ -272,6 +246,43 @@ func Run(data []byte, net *graph.Net, opts Options) (*Report, error) {
 	rep.Structure = <-structure
 	rep.Pass = rep.Pass && rep.Structure.Pass
 	return rep, nil
+}
+
+// mapOutputs names the reference output (logits, aux1, aux2) each of the
+// file's outputs computes: by names given in order, else by the file's
+// own names, else logits for a single output; withAux says whether any
+// is an aux head's.
+func mapOutputs(m *Model, net *graph.Net, names []string) (outs []OutputReport, withAux bool, err error) {
+	known := map[string]bool{}
+	for _, name := range net.OutputNames(true) {
+		known[name] = true
+	}
+	if len(names) > 0 && len(names) != len(m.Outputs) {
+		return nil, false, fmt.Errorf("%d output names given for the file's %d outputs", len(names), len(m.Outputs))
+	}
+	for i, o := range m.Outputs {
+		ref := o.Name
+		if r := referenceName(o.Name); r != "" {
+			ref = r
+		}
+		if len(names) > 0 {
+			ref = names[i]
+		}
+		if !known[ref] && ref != "aux1" && ref != "aux2" {
+			if len(m.Outputs) != 1 || len(names) > 0 {
+				return nil, false, fmt.Errorf("cannot tell which reference output the file's output %q is: name the file's outputs in order with logits, aux1 and aux2 (--outputs)", o.Name)
+			}
+			ref = "logits"
+		}
+		if ref != "logits" {
+			withAux = true
+		}
+		outs = append(outs, OutputReport{Name: o.Name, Reference: ref, Softmax: m.ProducerOp(o.Name) == "Softmax"})
+	}
+	if withAux && !net.HasAux() {
+		return nil, false, fmt.Errorf("the file has aux outputs but the weights have no aux heads")
+	}
+	return outs, withAux, nil
 }
 
 // ShapeError is an output whose shape is not the reference's (another

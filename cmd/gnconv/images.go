@@ -196,15 +196,11 @@ type folderRun struct {
 
 // runFolder is verify --images: the folder's images through the file and
 // the reference pass, interruptible with Ctrl-C.
-func runFolder(c *cli.Context, data []byte, l *loaded, opts verify.Options, hist *htmlreport.Histogram) (*folderRun, error) {
+func runFolder(c *cli.Context, m *verify.Model, l *loaded, opts verify.Options, hist *htmlreport.Histogram) (*folderRun, error) {
 	dir := c.String("images")
 	folder, err := imageprep.ScanFolder(dir)
 	if err != nil {
 		return nil, fmt.Errorf("--images %s: %w", clean(dir), err)
-	}
-	m, err := verify.ParseLimits(data, opts.Limits)
-	if err != nil {
-		return nil, err
 	}
 	ch, h, w := inputShape(m, l)
 	spec, err := imageSpec(c, ch, h, w)
@@ -227,7 +223,7 @@ func runFolder(c *cli.Context, data []byte, l *loaded, opts verify.Options, hist
 	if hist != nil {
 		fo.Errors = hist
 	}
-	rep, err := verify.RunFolder(ctx, data, l.net, folder, fo)
+	rep, err := verify.RunFolder(ctx, m, l.net, folder, fo)
 	if err != nil {
 		return nil, err
 	}
@@ -272,16 +268,16 @@ func (r *folderRun) layers(m *verify.Model, l *loaded, vr *verify.Report, opts v
 }
 
 // inputShape is the channels and size the file's input takes, the
-// layout's where the file leaves them open.
+// layout's where the file leaves them open (or cannot say: Run then
+// names what is wrong with the input).
 func inputShape(m *verify.Model, l *loaded) (ch, h, w int) {
 	ch, h, w = l.net.InChannels, l.net.Size[0], l.net.Size[1]
-	if len(m.Inputs) == 1 && len(m.Inputs[0].Shape) == 4 {
-		s := m.Inputs[0].Shape
-		if s[2] > 0 {
-			h = s[2]
+	if f, err := verify.NewImageFeed(m); err == nil {
+		if f.Height > 0 {
+			h = f.Height
 		}
-		if s[3] > 0 {
-			w = s[3]
+		if f.Width > 0 {
+			w = f.Width
 		}
 	}
 	return ch, h, w

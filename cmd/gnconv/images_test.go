@@ -180,3 +180,33 @@ func TestPredictPixelFile(t *testing.T) {
 		t.Errorf("float file's classes %q, pixel file's %q", tops[0], tops[1])
 	}
 }
+
+// TestVerifyFloat16FileWithDefaults: without --atol and --rtol, verify
+// holds a float16 file to the float16 bound, not float32's (which it
+// would fail), and says which bound it used in the report.
+func TestVerifyFloat16FileWithDefaults(t *testing.T) {
+	dir := t.TempDir()
+	model := filepath.Join(dir, "h.onnx")
+	if code, _, errs := gnconv(t, "import", fx("torchvision_aux.pth"), "-o", model, "--dtype", "float16"); code != 0 {
+		t.Fatalf("import: exit %d: %s", code, errs)
+	}
+	code, out, errs := gnconv(t, "verify", model, "--weights", fx("torchvision_aux.pth"), "--json")
+	if code != 0 {
+		t.Fatalf("verify: exit %d: %s", code, errs)
+	}
+	var rep struct {
+		Outputs []struct {
+			MaxAbs float64 `json:"max_abs_error"`
+			Bound  float64 `json:"bound"`
+		} `json:"outputs"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || len(rep.Outputs) != 1 {
+		t.Fatal(err, out)
+	}
+	if o := rep.Outputs[0]; o.MaxAbs == 0 || o.Bound < 1e-2 {
+		t.Errorf("float16 file compared with error %g under bound %g", o.MaxAbs, o.Bound)
+	}
+	if code, _, _ := gnconv(t, "verify", model, "--weights", fx("torchvision_aux.pth"), "--atol", "2e-5", "--rtol", "1e-5"); code != 1 {
+		t.Errorf("float16 file under float32's bounds: exit %d, want 1", code)
+	}
+}

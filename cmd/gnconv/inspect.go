@@ -19,26 +19,29 @@ type inspectTensor struct {
 }
 
 type inspectGoogLeNet struct {
-	OK             bool              `json:"ok"`
-	Error          string            `json:"error,omitempty"`
-	Layout         string            `json:"layout"`
-	LayoutEvidence string            `json:"layout_evidence"`
-	Classes        int               `json:"classes"`
-	AuxHeads       bool              `json:"aux_heads"`
-	Strict         bool              `json:"strict"`
-	Loaded         int               `json:"loaded"`
-	Missing        []string          `json:"missing"`
-	Unexpected     []string          `json:"unexpected"`
-	Mismatched     []graph.Mismatch  `json:"mismatched"`
-	NonFinite      []string          `json:"non_finite"`
-	InChannels     int               `json:"input_channels,omitempty"`
-	InputSize      []int             `json:"input_size,omitempty"`
-	Assumed        []string          `json:"assumed"`
-	WholeModel     bool              `json:"whole_model"`
-	FromModel      []string          `json:"from_model"`
-	Warnings       []string          `json:"warnings"`
-	report         *graph.LoadReport `json:"-"`
-	errText        string            // Error for people: lists cut short, names escaped
+	OK             bool             `json:"ok"`
+	Error          string           `json:"error,omitempty"`
+	Layout         string           `json:"layout"`
+	LayoutEvidence string           `json:"layout_evidence"`
+	Classes        int              `json:"classes"`
+	AuxHeads       bool             `json:"aux_heads"`
+	Strict         bool             `json:"strict"`
+	Loaded         int              `json:"loaded"`
+	Missing        []string         `json:"missing"`
+	Unexpected     []string         `json:"unexpected"`
+	Mismatched     []graph.Mismatch `json:"mismatched"`
+	NonFinite      []string         `json:"non_finite"`
+	InChannels     int              `json:"input_channels,omitempty"`
+	InputSize      []int            `json:"input_size,omitempty"`
+	// MinInputSize is the smallest input the network without its aux
+	// heads takes (import --size dynamic admits it and up).
+	MinInputSize []int             `json:"min_input_size,omitempty"`
+	Assumed      []string          `json:"assumed"`
+	WholeModel   bool              `json:"whole_model"`
+	FromModel    []string          `json:"from_model"`
+	Warnings     []string          `json:"warnings"`
+	report       *graph.LoadReport `json:"-"`
+	errText      string            // Error for people: lists cut short, names escaped
 }
 
 type inspectResult struct {
@@ -124,6 +127,8 @@ func binding(net *graph.Net, rep *graph.LoadReport, err error, ck *convert.Check
 	g.Assumed, g.Warnings, g.FromModel, g.WholeModel = rep.Assumed, rep.Warnings, rep.FromModel, ck.Net() != nil
 	if net != nil {
 		g.InChannels, g.InputSize = net.InChannels, net.Size[:]
+		mh, mw := convert.MinInputSize(net)
+		g.MinInputSize = []int{mh, mw}
 	}
 	return g
 }
@@ -154,7 +159,11 @@ func printInspect(w io.Writer, r *inspectResult) {
 	fmt.Fprintf(w, "  layout     %s (%s)\n", clean(g.Layout), scrubNames(g.LayoutEvidence, names))
 	fmt.Fprintf(w, "  classes    %d\n", g.Classes)
 	if g.InChannels > 0 {
-		fmt.Fprintf(w, "  input      %d channels, %dx%d (the layout's size)\n", g.InChannels, g.InputSize[0], g.InputSize[1])
+		fmt.Fprintf(w, "  input      %d channels, %dx%d (the layout's size)", g.InChannels, g.InputSize[0], g.InputSize[1])
+		if len(g.MinInputSize) == 2 {
+			fmt.Fprintf(w, "; %dx%d at the smallest, without aux heads", g.MinInputSize[0], g.MinInputSize[1])
+		}
+		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "  aux heads  %s\n", yesNo(g.AuxHeads))
 	mode := "strict"

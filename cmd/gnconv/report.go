@@ -28,7 +28,7 @@ func writeReport(c *cli.Context, path string, r *verifyReport, hist *htmlreport.
 // reportData fills the page from the report.
 func reportData(c *cli.Context, r *verifyReport, hist *htmlreport.Histogram) *htmlreport.Data {
 	d := &htmlreport.Data{Model: c.Args().First(), Weights: c.String("weights"), Pass: r.Pass,
-		Settings: htmlreport.Settings{ATol: c.Float64("atol"), RTol: c.Float64("rtol"), Kernel: kernels.KernelName(), Opset: r.Opset}}
+		Settings: htmlreport.Settings{ATol: r.atol, RTol: r.rtol, Kernel: kernels.KernelName(), Opset: r.Opset}}
 	var inputs []string
 	if random := r.Batches - boolInt(len(r.Images) > 0); random > 0 {
 		inputs = append(inputs, fmt.Sprintf("%d random %s of %d (seed %d)", random, plural(random, "batch", "batches"), r.Shape[0], c.Int64("seed")))

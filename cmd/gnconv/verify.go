@@ -23,7 +23,8 @@ type verifyReport struct {
 	// Folder is verify --images DIR's comparison over a folder.
 	Folder *verify.FolderReport `json:"image_folder,omitempty"`
 
-	names []string // class names, for printing
+	names      []string // class names, for printing
+	atol, rtol float64  // the tolerances in force
 
 	showLayers bool // --layers: print the layer table
 }
@@ -48,8 +49,8 @@ func verifyFlags(withBatch bool) []cli.Flag {
 		&cli.IntFlag{Name: "inputs", Value: 1, Usage: "number of random input batches (standard normal)"},
 		&cli.Int64Flag{Name: "seed", Value: 0, Usage: "seed of the random inputs"},
 		&cli.StringFlag{Name: "image", Usage: "comma-separated image files to run as one more batch (preprocessed as --preprocess says)"},
-		&cli.Float64Flag{Name: "atol", Value: verify.DefaultATol, Usage: "absolute tolerance: an output passes when max abs error <= atol + rtol * max |reference|"},
-		&cli.Float64Flag{Name: "rtol", Value: verify.DefaultRTol, Usage: "relative tolerance (see --atol)"},
+		&cli.Float64Flag{Name: "atol", Value: verify.DefaultATol, Usage: fmt.Sprintf("absolute tolerance: an output passes when max abs error <= atol + rtol * max |reference| (%g for float16 files)", verify.DefaultATolFloat16)},
+		&cli.Float64Flag{Name: "rtol", Value: verify.DefaultRTol, Usage: fmt.Sprintf("relative tolerance, see --atol (%g for float16 files)", verify.DefaultRTolFloat16)},
 		&cli.StringFlag{Name: "expect", Usage: "PyTorch's own outputs, torch.save({\"input\": x, \"logits\": model(x)}, \"expect.pt\") (optionally \"aux1\", \"aux2\"): the file and the reference pass are both compared with them (docs/verify.md)"},
 	}
 	if withBatch {
@@ -129,7 +130,11 @@ func verifyFile(c *cli.Context, path string, l *loaded) (*verifyReport, error) {
 	}
 	p := clean(path)
 	opts := verify.Options{Inputs: c.Int("inputs"), Seed: c.Int64("seed"), Batch: c.Int("batch"),
-		ATol: c.Float64("atol"), RTol: c.Float64("rtol"), Limits: limits, Layers: c.Bool("layers")}
+		Limits: limits, Layers: c.Bool("layers")}
+	if c.IsSet("atol") || c.IsSet("rtol") {
+		// else Run takes the bounds for the file's type (float16's are wider)
+		opts.ATol, opts.RTol = c.Float64("atol"), c.Float64("rtol")
+	}
 	if s := c.String("outputs"); s != "" {
 		opts.Outputs = strings.Split(s, ",")
 	}
@@ -174,7 +179,10 @@ func verifyFile(c *cli.Context, path string, l *loaded) (*verifyReport, error) {
 	if err != nil {
 		return nil, readFailed(data, p, err)
 	}
-	rep := &verifyReport{Report: vr, showLayers: opts.Layers}
+	rep := &verifyReport{Report: vr, showLayers: opts.Layers, atol: opts.ATol, rtol: opts.RTol}
+	if rep.atol == 0 && rep.rtol == 0 {
+		rep.atol, rep.rtol = verify.DefaultTolerances(m)
+	}
 	if rep.names, _, err = classNames(c, m, l.net.Classes); err != nil {
 		return nil, fail(err)
 	}
@@ -189,7 +197,7 @@ func verifyFile(c *cli.Context, path string, l *loaded) (*verifyReport, error) {
 	}
 	if folder != "" {
 		var run *folderRun
-		if run, err = runFolder(c, data, l, opts, hist); err != nil {
+		if run, err = runFolder(c, m, l, opts, hist); err != nil {
 			var se *verify.ShapeError
 			if errors.As(err, &se) {
 				return nil, &exitErr{exitMismatch, fmt.Errorf("%s does not compute the weights' network: %s", p, cleanLines(se.Detail))}
