@@ -38,6 +38,9 @@ type Options struct {
 	// Limits bound what the interpreter reads and computes (the zero
 	// value: DefaultLimits; docs/verify.md, "Limits").
 	Limits Limits
+	// Errors, if set, is given |file − reference| of every output value
+	// of every batch (htmlreport.Histogram bins them).
+	Errors interface{ Add(absErr float64) }
 	// Layers compares every module's output on the first batch
 	// (CompareLayers); without it, that is done only when an output
 	// fails, to name the first diverging module.
@@ -214,6 +217,11 @@ func Run(data []byte, net *graph.Net, opts Options) (*Report, error) {
 					o.Name, got[i].Shape, o.Reference, b.N, net.Classes, lastDim(got[i].Shape), net.Classes)}
 			}
 			o.add(got[i].F, want, net.Classes)
+			if opts.Errors != nil {
+				for j, v := range got[i].F {
+					opts.Errors.Add(absDiff(v, want[j]))
+				}
+			}
 		}
 		rep.Batches++
 	}

@@ -83,6 +83,18 @@ func TestVerifyImagesAndPredict(t *testing.T) {
 		t.Fatalf("report: %v, %d bytes", err, len(page))
 	}
 
+	if strings.Contains(string(page), "No output values were binned") {
+		t.Error("the folder's report has an empty error histogram")
+	}
+	// random batches fill the histogram too
+	plain := filepath.Join(dir, "plain.html")
+	if code, _, errs := gnconv(t, "verify", model, "--weights", fx("tutorial_aux.pth"), "--report", plain); code != 0 {
+		t.Fatalf("verify --report: exit %d: %s", code, errs)
+	}
+	if page, err := os.ReadFile(plain); err != nil || strings.Contains(string(page), "No output values were binned") {
+		t.Errorf("the report of random batches: %v, or an empty error histogram", err)
+	}
+
 	code, out, errs = gnconv(t, "predict", model, filepath.Join(folder, "tench/c.png"), filepath.Join(folder, "goldfish/a.png"), "--labels", labels, "--top", "3", "--json")
 	if code != 0 {
 		t.Fatalf("predict: exit %d: %s", code, errs)

@@ -37,12 +37,18 @@ func reportData(c *cli.Context, r *verifyReport, hist *htmlreport.Histogram) *ht
 		inputs = append(inputs, fmt.Sprintf("%d %s", n, plural(n, "image", "images")))
 	}
 	outputs := r.Outputs
+	if r.Batches > 0 {
+		d.ErrorsOf = fmt.Sprintf("every output value of %d %s", r.Batches, plural(r.Batches, "batch", "batches"))
+	}
 	if f := r.Folder; f != nil {
 		inputs = append(inputs, fmt.Sprintf("%d images under %s", f.Images, f.Root))
 		d.Settings.Preprocessing = f.Preprocess
 		d.Settings.Images = f.Images
 		outputs = f.Outputs
 		d.ErrorsOf = fmt.Sprintf("every output value on %d images", f.Images)
+		if r.Batches > 0 {
+			d.ErrorsOf = fmt.Sprintf("every output value of %d %s and of %d images", r.Batches, plural(r.Batches, "batch", "batches"), f.Images)
+		}
 		if a := f.Accuracy; a != nil {
 			d.Settings.Other = append(d.Settings.Other,
 				htmlreport.Field{Name: "classes", Value: f.Labelled},

@@ -171,6 +171,11 @@ func verifyFile(c *cli.Context, path string, l *loaded) (*verifyReport, error) {
 		}
 		opts.Preprocess = &spec
 	}
+	var hist *htmlreport.Histogram
+	if c.String("report") != "" {
+		hist = &htmlreport.Histogram{}
+		opts.Errors = hist
+	}
 	vr, err := verify.Run(data, l.net, opts)
 	var se *verify.ShapeError
 	if errors.As(err, &se) {
@@ -190,10 +195,6 @@ func verifyFile(c *cli.Context, path string, l *loaded) (*verifyReport, error) {
 		if rep.Images, err = imagesTop(m, l, vr, opts.Images, *opts.Preprocess); err != nil {
 			return nil, fail(fmt.Errorf("%s: %w", p, err))
 		}
-	}
-	var hist *htmlreport.Histogram
-	if c.String("report") != "" {
-		hist = &htmlreport.Histogram{}
 	}
 	if folder != "" {
 		var run *folderRun
