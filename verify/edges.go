@@ -64,7 +64,7 @@ func referenceName(name string) string {
 type feed struct {
 	in     IO
 	ch     int
-	h, w   int              // -1: symbolic
+	h, w   int           // -1: symbolic
 	pixels *pixnorm.Spec // uint8 pixels normalised in the file; nil: the network's own input
 }
 

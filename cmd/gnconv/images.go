@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"os/signal"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gnconv/gnconv/internal/labels"
+	"github.com/gnconv/gnconv/internal/preprocess"
 	"github.com/gnconv/gnconv/verify"
 	"github.com/gnconv/gnconv/verify/htmlreport"
 	"github.com/gnconv/gnconv/verify/imageprep"
@@ -71,32 +71,15 @@ func imageSpec(c *cli.Context, channels, h, w int) (imageprep.Spec, error) {
 		return s, fmt.Errorf("--mean and --std go together")
 	}
 	if c.IsSet("mean") {
-		if s.Mean, err = channelValues("mean", c.String("mean"), channels); err != nil {
+		if s.Mean, err = preprocess.ParseValues("mean", c.String("mean"), channels); err != nil {
 			return s, err
 		}
-		if s.Std, err = channelValues("std", c.String("std"), channels); err != nil {
+		if s.Std, err = preprocess.ParseValues("std", c.String("std"), channels); err != nil {
 			return s, err
 		}
 		s.Name = "custom"
 	}
 	return s, s.Check(h, w, channels)
-}
-
-// channelValues reads one finite value per channel, comma-separated.
-func channelValues(flag, s string, channels int) ([]float32, error) {
-	parts := strings.Split(s, ",")
-	if len(parts) != channels {
-		return nil, fmt.Errorf("--%s wants %d values (one per input channel), got %d", flag, channels, len(parts))
-	}
-	out := make([]float32, len(parts))
-	for i, p := range parts {
-		v, err := strconv.ParseFloat(strings.TrimSpace(p), 32)
-		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil, fmt.Errorf("--%s: value %d is not a finite number", flag, i+1)
-		}
-		out[i] = float32(v)
-	}
-	return out, nil
 }
 
 // sides reads N or H,W.

@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/gnconv/gnconv/graph"
+	"github.com/gnconv/gnconv/internal/preprocess"
 )
 
 // Spec is a preprocessing: the steps of a torchvision transforms.Compose.
@@ -44,26 +44,23 @@ var Presets = []string{"imagenet", "tutorial", "none"}
 //   - none: Resize((h, w)) and ToTensor alone, values in [0, 1].
 func Preset(name string, h, w, channels int) (Spec, error) {
 	switch name {
-	case "imagenet":
-		if channels != 3 {
-			return Spec{}, fmt.Errorf("the imagenet preprocessing normalises 3 channels; this network takes %d (give --mean and --std)", channels)
+	case "imagenet", "tutorial":
+		// the normalisation is import --preprocess's, which a file that
+		// takes pixels carries out itself
+		norm, err := preprocess.Preset(name, channels)
+		if err != nil {
+			return Spec{}, err
 		}
-		return Spec{Name: name, ResizeShorter: int(math.Floor(float64(min(h, w))*256/224 + 0.5)),
-			CropH: h, CropW: w, Mean: graph.ImageNetMean[:], Std: graph.ImageNetStd[:]}, nil
-	case "tutorial":
-		return Spec{Name: name, ResizeH: h, ResizeW: w, Mean: fill(channels, 0.5), Std: fill(channels, 0.5)}, nil
+		s := Spec{Name: name, ResizeH: h, ResizeW: w, Mean: norm.Mean, Std: norm.Std}
+		if name == "imagenet" {
+			s.ResizeH, s.ResizeW = 0, 0
+			s.ResizeShorter, s.CropH, s.CropW = int(math.Floor(float64(min(h, w))*256/224+0.5)), h, w
+		}
+		return s, nil
 	case "none":
 		return Spec{Name: name, ResizeH: h, ResizeW: w}, nil
 	}
 	return Spec{}, fmt.Errorf("no preprocessing is named %q (known: %s)", name, strings.Join(Presets, ", "))
-}
-
-func fill(n int, v float32) []float32 {
-	out := make([]float32, n)
-	for i := range out {
-		out[i] = v
-	}
-	return out
 }
 
 // Check says whether the spec makes inputs of h×w pixels and channels
