@@ -231,7 +231,12 @@ func RunFolder(ctx context.Context, m *Model, net *graph.Net, f *imageprep.Folde
 		if err != nil {
 			return fmt.Errorf("reference forward pass: %w", err)
 		}
-		got, err := m.RunContext(ctx, map[string]*Value{in.Name: inputValue(b, net)})
+		// the context is looked at between batches: a run under a context
+		// keeps the batch whole, and a batch's run takes a fraction of a second
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		got, err := m.Run(map[string]*Value{in.Name: inputValue(b, net)})
 		if err != nil {
 			return fmt.Errorf("interpreter: %w", err)
 		}
