@@ -467,16 +467,17 @@ func typedInput(v *Value, elem onnxpb.TensorProto_DataType) (*Value, error) {
 }
 
 // elemTypes checks that a node's float operands share one type, and that
-// uint8 values go nowhere but into a Cast (the operators compute in float
-// or int64, not with uint8's wrap-around): it returns whether the float
-// operands are float16, and whether there are any.
+// uint8 and int8 values go nowhere but into a Cast or the quantization
+// operators (the others compute in float or int64, not with the small
+// types' wrap-around): it returns whether the float operands are
+// float16, and whether there are any.
 func elemTypes(opType string, ins []*Value) (isHalf, seen bool, err error) {
 	for _, v := range ins {
 		switch {
 		case v == nil:
-		case v.Byte:
-			if opType != "Cast" {
-				return false, false, fmt.Errorf("%s on uint8 values is not supported (the interpreter runs uint8 only through Cast)", opType)
+		case v.Byte || v.Int8:
+			if opType != "Cast" && opType != "QuantizeLinear" && opType != "DequantizeLinear" {
+				return false, false, fmt.Errorf("%s on uint8 or int8 values is not supported (the interpreter runs them only through Cast, QuantizeLinear and DequantizeLinear)", opType)
 			}
 		case !v.Int:
 			if seen && v.Half != isHalf {
@@ -497,7 +498,7 @@ func floatName(isHalf bool) string {
 
 // batchShare is images lo to hi of a batched input, sharing its values.
 func batchShare(v *Value, batch, lo, hi int) *Value {
-	out := &Value{Shape: append([]int{hi - lo}, v.Shape[1:]...), Int: v.Int, Half: v.Half, Byte: v.Byte}
+	out := &Value{Shape: append([]int{hi - lo}, v.Shape[1:]...), Int: v.Int, Half: v.Half, Byte: v.Byte, Int8: v.Int8}
 	if v.Int {
 		per := len(v.I) / batch
 		out.I = v.I[lo*per : hi*per]

@@ -107,8 +107,34 @@ func TensorValue(t *onnxpb.TensorProto, maxElements int64) (*Value, error) {
 				v.I[i] = int64(x)
 			}
 		}
+	case onnxpb.TensorProto_INT8, onnxpb.TensorProto_UINT8:
+		// one byte each in raw_data, or one value per int32_data entry
+		signed := onnxpb.TensorProto_DataType(t.GetDataType()) == onnxpb.TensorProto_INT8
+		v.Int, v.Int8, v.Byte = true, signed, !signed
+		if (raw != nil && len(raw) != n) || (raw == nil && len(t.Int32Data) != n) {
+			return nil, errorf("%d bytes or %d int32 values for %d elements", len(raw), len(t.Int32Data), n)
+		}
+		v.I = make([]int64, n)
+		lo, hi := int64(0), int64(255)
+		if signed {
+			lo, hi = -128, 127
+		}
+		for i := range v.I {
+			switch {
+			case raw != nil && signed:
+				v.I[i] = int64(int8(raw[i]))
+			case raw != nil:
+				v.I[i] = int64(raw[i])
+			default:
+				x := int64(t.Int32Data[i])
+				if x < lo || x > hi {
+					return nil, errorf("int32_data holds %d, out of the type's range", x)
+				}
+				v.I[i] = x
+			}
+		}
 	default:
-		return nil, errorf("data type %s is not supported (float32, float16, int64 and int32 are)", onnxpb.TensorProto_DataType(t.GetDataType()))
+		return nil, errorf("data type %s is not supported (float32, float16, int64, int32, int8 and uint8 are)", onnxpb.TensorProto_DataType(t.GetDataType()))
 	}
 	return v, nil
 }

@@ -16,7 +16,8 @@ import (
 // are held as int64). len(F) or len(I) is always the product of Shape.
 // A float16 tensor is held in F with Half set, every value a float16
 // (the interpreter rounds what an operator makes); a uint8 tensor in I
-// with Byte set.
+// with Byte set, an int8 tensor in I with Int8 set (the quantized values
+// QuantizeLinear makes and DequantizeLinear reads).
 type Value struct {
 	Shape []int
 	F     []float32 // when !Int
@@ -24,6 +25,7 @@ type Value struct {
 	Int   bool
 	Half  bool // float16 values held in F
 	Byte  bool // uint8 values held in I
+	Int8  bool // int8 values held in I
 
 	// a convolution weight packed for the GEMM, made on first use (an
 	// initializer is packed once for every run)
