@@ -241,31 +241,13 @@ func RunFolder(ctx context.Context, m *Model, net *graph.Net, f *imageprep.Folde
 			return fmt.Errorf("interpreter: %w", err)
 		}
 		classes := net.Classes
+		pairs, err := compareBatch(rep.Outputs, got, ref, net, n, withAux, opts.Errors)
+		if err != nil {
+			return err
+		}
 		var onnxLogits, refLogits []float32
-		for i := range rep.Outputs {
-			o := &rep.Outputs[i]
-			var want []float32
-			for _, r := range ref {
-				if r.Name == o.Reference {
-					want = r.Data
-				}
-			}
-			if o.Softmax {
-				want = SoftmaxRows(want, classes)
-			}
-			if want == nil || i >= len(got) || len(got[i].F) != len(want) {
-				return &ShapeError{fmt.Sprintf("output %s has shape %v, the reference %s is %d×%d", o.Name, got[i].Shape, o.Reference, runN, classes)}
-			}
-			g, wv := got[i].F[:n*classes], want[:n*classes]
-			o.add(g, wv, classes)
-			if opts.Errors != nil {
-				for j := range g {
-					opts.Errors.Add(absDiff(g[j], wv[j]))
-				}
-			}
-			if i == logits {
-				onnxLogits, refLogits = g, wv
-			}
+		if logits >= 0 {
+			onnxLogits, refLogits = pairs[logits][0], pairs[logits][1]
 		}
 		if onnxLogits != nil {
 			for r, item := range rows {

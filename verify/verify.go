@@ -198,30 +198,8 @@ func Run(data []byte, net *graph.Net, opts Options) (*Report, error) {
 		if err != nil {
 			return nil, fmt.Errorf("interpreter: %w", err)
 		}
-		for i := range rep.Outputs {
-			o := &rep.Outputs[i]
-			var want []float32
-			for _, r := range ref {
-				if r.Name == o.Reference {
-					want = r.Data
-				}
-			}
-			if o.Softmax {
-				want = SoftmaxRows(want, net.Classes)
-			}
-			if want == nil {
-				return nil, fmt.Errorf("the network computes no output %s (it has %v)", o.Reference, net.OutputNames(withAux))
-			}
-			if len(got[i].F) != len(want) || len(got[i].Shape) != 2 || got[i].Shape[1] != net.Classes {
-				return nil, &ShapeError{fmt.Sprintf("output %s has shape %v, the reference %s is %d×%d: the file has %s classes, the weights %d",
-					o.Name, got[i].Shape, o.Reference, b.N, net.Classes, lastDim(got[i].Shape), net.Classes)}
-			}
-			o.add(got[i].F, want, net.Classes)
-			if opts.Errors != nil {
-				for j, v := range got[i].F {
-					opts.Errors.Add(absDiff(v, want[j]))
-				}
-			}
+		if _, err := compareBatch(rep.Outputs, got, ref, net, b.N, withAux, opts.Errors); err != nil {
+			return nil, err
 		}
 		rep.Batches++
 	}
@@ -254,6 +232,48 @@ func Run(data []byte, net *graph.Net, opts Options) (*Report, error) {
 	rep.Structure = <-structure
 	rep.Pass = rep.Pass && rep.Structure.Pass
 	return rep, nil
+}
+
+// compareBatch adds one batch to each output's comparison: the file's
+// values (got) against the reference's (ref, after Softmax for an output
+// that ends in one) over the batch's first rows images (a padded batch's
+// padding is left out). It returns each output's compared values, file's
+// first.
+func compareBatch(outs []OutputReport, got []*Value, ref []graph.Output, net *graph.Net, rows int, withAux bool, errs interface{ Add(float64) }) ([][2][]float32, error) {
+	classes := net.Classes
+	pairs := make([][2][]float32, len(outs))
+	for i := range outs {
+		o := &outs[i]
+		var want []float32
+		for _, r := range ref {
+			if r.Name == o.Reference {
+				want = r.Data
+			}
+		}
+		if o.Softmax {
+			want = SoftmaxRows(want, classes)
+		}
+		if want == nil {
+			return nil, fmt.Errorf("the network computes no output %s (it has %v)", o.Reference, net.OutputNames(withAux))
+		}
+		if i >= len(got) || len(got[i].F) != len(want) || len(got[i].Shape) != 2 || got[i].Shape[1] != classes || rows*classes > len(want) {
+			var shape []int
+			if i < len(got) {
+				shape = got[i].Shape
+			}
+			return nil, &ShapeError{fmt.Sprintf("output %s has shape %v, the reference %s is %d×%d: the file has %s classes, the weights %d",
+				o.Name, shape, o.Reference, len(want)/classes, classes, lastDim(shape), classes)}
+		}
+		g, w := got[i].F[:rows*classes], want[:rows*classes]
+		o.add(g, w, classes)
+		if errs != nil {
+			for j := range g {
+				errs.Add(absDiff(g[j], w[j]))
+			}
+		}
+		pairs[i] = [2][]float32{g, w}
+	}
+	return pairs, nil
 }
 
 // mapOutputs names the reference output (logits, aux1, aux2) each of the
