@@ -56,7 +56,8 @@ man:
 
 # Speed and memory, side by side with onnxruntime and torch, engines in
 # turn round by round; writes the table of the kernel in use into
-# docs/performance.md (GNCONV_KERNEL=avx2 make bench for the AVX2 one).
+# docs/performance.md (GNCONV_KERNEL=avx2 make bench for the AVX2 one; on
+# arm64 the NEON kernel's).
 bench:
 	bash bench/run.sh
 

@@ -14,7 +14,7 @@ import sys
 from collections import defaultdict
 
 LAYOUTS = ("tutorial", "torchvision")
-TITLES = {"avx512": "AVX-512 kernel", "avx2": "AVX2 kernel", "go": "Go kernel (no assembly)"}
+TITLES = {"avx512": "AVX-512 kernel", "avx2": "AVX2 kernel", "neon": "NEON kernel (arm64)", "go": "Go kernel (no assembly)"}
 
 
 def sig(x, digits=3):

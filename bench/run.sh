@@ -45,7 +45,10 @@ put() { printf '%s\t%s\n' "$1" "$2" >>"$meta"; }
 # The machine, the kernel in use and its features, from gnconv bench itself.
 bin/gnconv import fixtures/torchvision_aux.pth -o "$work/k.onnx" --force >/dev/null 2>>"$log"
 bin/gnconv bench "$work/k.onnx" --runs 1 --warmup 0 --json >"$work/kernel.json" 2>>"$log"
-put cpu "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+# arm64 kernels seldom say "model name"; lscpu names the core there
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs || true)
+[ -n "$cpu" ] || cpu=$(lscpu 2>/dev/null | awk -F: '/Model name/{print $2; exit}' | xargs || true)
+put cpu "${cpu:-unknown}"
 put cores "$(nproc)"
 put mem_gib "$(free -g | awk '/Mem:/{print $2}')"
 put go "$(go version | cut -d' ' -f3)"
