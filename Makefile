@@ -10,10 +10,11 @@ build:
 
 # The whole suite: unit tests, the torch-recorded fixtures, and the interop
 # tests (onnxruntime, onnx.checker, torch), which skip outside CI when their
-# tools are missing and fail in CI (CI=true).
+# tools are missing and fail in CI (CI=true). The interop package runs
+# for many minutes on two cores, past go test's 10-minute default.
 test:
 	$(GO) vet ./...
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout 60m ./...
 
 # Short fuzzing runs of the checkpoint reader, the safetensors reader, the pickle writer, the
 # ONNX reader and the interpreter on what it reads (under small limits).

@@ -3,6 +3,7 @@ package interop
 import (
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/gnconv/gnconv/convert"
@@ -105,7 +106,13 @@ func TestEmittedONNXRunsInORTAndMatchesTorch(t *testing.T) {
 								if len(outs) != len(model.Outputs) {
 									t.Fatalf("%d outputs for %d names", len(outs), len(model.Outputs))
 								}
-								for i, oname := range model.Outputs {
+								for i, name := range model.Outputs {
+									// softmax outputs are named probabilities,
+									// aux1_probabilities, aux2_probabilities
+									oname := strings.TrimSuffix(strings.TrimSuffix(name, "probabilities"), "_")
+									if oname == "" {
+										oname = "logits"
+									}
 									if _, ok := recorded[oname]; !ok {
 										t.Fatalf("no recorded %s", oname)
 									}
