@@ -62,6 +62,9 @@ type ONNXOptions struct {
 	// Float16 stores the weights and computes in float16; the input and
 	// outputs stay float32 (Casts at the edges) unless Float16IO.
 	Float16, Float16IO bool
+	// Int8, when set, makes the file statically quantized in QDQ form
+	// from these calibration ranges (onnx_int8.go).
+	Int8 *Int8
 }
 
 // ONNX is an emitted model and what it holds.
@@ -273,8 +276,11 @@ func EmitONNX(net *graph.Net, opts ONNXOptions) (*ONNX, error) {
 	if err := checkEdges(net, opts); err != nil {
 		return nil, err
 	}
+	if err := checkInt8(net, opts); err != nil {
+		return nil, err
+	}
 	b := &onnxBuilder{opset: opts.Opset, names: map[string]bool{}, ops: map[string]int{}}
-	e := &emitter{b: b, opts: opts, values: map[string]int{}}
+	e := &emitter{b: b, opts: opts, values: map[string]int{}, quant: map[string]qparams{}, pin: map[*graph.Layer]qparams{}}
 	x, input := e.inputEdge(net)
 	if net.TransformInput {
 		scale, shift := graph.TransformInputCoeffs()
@@ -282,6 +288,9 @@ func EmitONNX(net *graph.Net, opts ONNXOptions) (*ONNX, error) {
 		t := b.initF32("transform_input.shift", []int{1, 3, 1, 1}, shift[:])
 		x = b.node("Mul", "transform_input/mul", []string{x, s}, "transform_input.scaled")
 		x = b.node("Add", "transform_input/add", []string{x, t}, "transform_input")
+	}
+	if opts.Int8 != nil {
+		x = e.quantizeInput(x)
 	}
 	s := graph.Shape{C: net.InChannels, H: opts.Height, W: opts.Width}
 	var outputs, auxOut []string
@@ -359,6 +368,7 @@ func EmitONNX(net *graph.Net, opts ONNXOptions) (*ONNX, error) {
 		meta["assumed"] = strings.Join(opts.Assumed, "; ")
 	}
 	edgeMetadata(meta, net, opts)
+	int8Metadata(meta, opts)
 	keys := make([]string, 0, len(meta))
 	for k := range meta {
 		keys = append(keys, k)
@@ -398,6 +408,10 @@ type emitter struct {
 	b      *onnxBuilder
 	opts   ONNXOptions
 	values map[string]int // value names used, for modules used twice
+	// int8 only: the parameters of each dequantized value, and those a
+	// layer's output must take (onnx_int8.go)
+	quant map[string]qparams
+	pin   map[*graph.Layer]qparams
 }
 
 // value is a unique value name for a module's output.
@@ -436,6 +450,7 @@ func (e *emitter) layer(x string, s graph.Shape, l *graph.Layer, out string) (st
 		out = e.value(name)
 	}
 	b := e.b
+	in := x
 	switch l.Kind {
 	case graph.KindConv:
 		x = e.conv(x, l.Conv, out)
@@ -447,6 +462,9 @@ func (e *emitter) layer(x string, s graph.Shape, l *graph.Layer, out string) (st
 		x = b.node("LRN", nodeName(out), []string{x}, out, attrInt("size", l.LRN.Size),
 			attrFloat("alpha", l.LRN.Alpha), attrFloat("beta", l.LRN.Beta), attrFloat("bias", l.LRN.Bias))
 	case graph.KindInception:
+		if e.opts.Int8 != nil {
+			e.pinBranches(l, out)
+		}
 		var parts []string
 		for _, br := range l.Branches {
 			parts = append(parts, e.chain(x, s, br, ""))
@@ -458,6 +476,9 @@ func (e *emitter) layer(x string, s graph.Shape, l *graph.Layer, out string) (st
 		// identity in eval mode: no node
 	case graph.KindLinear:
 		x = e.linear(x, l.Linear, out)
+	}
+	if e.opts.Int8 != nil {
+		x = e.quantizeLayer(l, in, x)
 	}
 	return x, next
 }
@@ -479,6 +500,19 @@ func (e *emitter) conv(x string, c *graph.Conv, out string) string {
 	}
 	var y string
 	switch {
+	case e.opts.Int8 != nil:
+		w, bias := c.Weight, c.Bias
+		if c.BN != nil {
+			w, bias = FoldBatchNorm(c)
+		} else if !c.HasBias {
+			bias = nil
+		}
+		wt, bq := e.int8Weights(c.Module, dims, w, bias, x)
+		ins := []string{x, wt}
+		if bq != "" {
+			ins = append(ins, bq)
+		}
+		y = b.node("Conv", name+"/conv", ins, last(convOut), attrs...)
 	case c.BN == nil:
 		ins := []string{x, b.initF32(c.Module+".weight", dims, c.Weight)}
 		if c.HasBias {
@@ -584,8 +618,13 @@ func (e *emitter) adaptive(x string, s graph.Shape, size [2]int, out string) str
 
 func (e *emitter) linear(x string, l *graph.Linear, out string) string {
 	b := e.b
-	wt := b.initF32(l.Name+".weight", []int{l.Out, l.In}, l.Weight)
-	bias := b.initF32(l.Name+".bias", []int{l.Out}, l.Bias)
+	var wt, bias string
+	if e.opts.Int8 != nil {
+		wt, bias = e.int8Weights(l.Name, []int{l.Out, l.In}, l.Weight, l.Bias, x)
+	} else {
+		wt = b.initF32(l.Name+".weight", []int{l.Out, l.In}, l.Weight)
+		bias = b.initF32(l.Name+".bias", []int{l.Out}, l.Bias)
+	}
 	y := out
 	if l.ReLU {
 		y = out + ".linear"

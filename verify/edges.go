@@ -33,9 +33,29 @@ const (
 	DefaultRTolFloat16 = 5e-3
 )
 
-// DefaultTolerances are the bounds for m when none are given: the float16
-// ones when any value of the file is float16.
+// Default tolerances of a quantized (int8) file, from the errors measured
+// against the float32 reference pass on the photo folder's images (the
+// derivation is in docs/verify.md, "int8 files"): over both fixture
+// layouts calibrated by minmax and by percentile on the folder, the
+// logits differed from the reference's by at most 0.133 of the largest
+// reference value (the tutorial layout, percentile: its clipped tails);
+// RTol 0.25 is 1.9 times that. ATol 0.05 covers probabilities' small
+// values before RTol's share. An int8 file's error is its quantization's,
+// far above float rounding, so its weights are checked one by one as
+// well (CheckQuantized); this bound catches what moves the outputs
+// grossly.
+const (
+	DefaultATolInt8 = 0.05
+	DefaultRTolInt8 = 0.25
+)
+
+// DefaultTolerances are the bounds for m when none are given: the int8
+// ones for a quantized file, the float16 ones when any value of the file
+// is float16.
 func DefaultTolerances(m *Model) (atol, rtol float64) {
+	if m.Int8() {
+		return DefaultATolInt8, DefaultRTolInt8
+	}
 	if m.Float16() {
 		return DefaultATolFloat16, DefaultRTolFloat16
 	}
@@ -66,6 +86,9 @@ type feed struct {
 	ch     int
 	h, w   int           // -1: symbolic
 	pixels *pixnorm.Spec // uint8 pixels normalised in the file; nil: the network's own input
+	// an int8 file's input range: what its input's QuantizeLinear
+	// represents (lo < hi); random inputs are kept within it
+	lo, hi float32
 }
 
 // newFeed reads the file's input: an NCHW float batch with the network's
@@ -85,6 +108,7 @@ func newFeed(m *Model, ch int) (*feed, error) {
 			return nil, fmt.Errorf("the model's inputs %v are not one NCHW image batch with the network's %d channels", m.Inputs, ch)
 		}
 		f.h, f.w = in.Shape[2], in.Shape[3]
+		f.lo, f.hi = inputRange(m, in.Name)
 		return f, nil
 	}
 	meta := map[string]string{}
@@ -118,7 +142,39 @@ func newFeed(m *Model, ch int) (*feed, error) {
 	return f, nil
 }
 
-// random is one random batch: standard normal values for a float input;
+// inputRange is the range of values the QuantizeLinear that reads a
+// float graph input directly represents, (0 − zero point)·scale to
+// (255 − zero point)·scale for uint8; 0, 0 when there is none. Beyond it
+// an int8 file saturates its input, which the float32 reference does
+// not: that difference is the input's range, chosen by calibration, not
+// an error of the file, so random inputs stay inside it.
+func inputRange(m *Model, input string) (lo, hi float32) {
+	for _, n := range m.order {
+		if n.GetOpType() != "QuantizeLinear" || n.Input[0] != input {
+			continue
+		}
+		s, ok := m.inits[n.Input[1]]
+		if !ok || len(s.F) != 1 || !(s.F[0] > 0) {
+			return 0, 0
+		}
+		zp, qlo, qhi := int64(0), int64(0), int64(255)
+		if len(n.Input) > 2 && n.Input[2] != "" {
+			z, ok := m.inits[n.Input[2]]
+			if !ok || len(z.I) != 1 {
+				return 0, 0
+			}
+			zp = z.I[0]
+			if z.Int8 {
+				qlo, qhi = -128, 127
+			}
+		}
+		return float32(qlo-zp) * s.F[0], float32(qhi-zp) * s.F[0]
+	}
+	return 0, 0
+}
+
+// random is one random batch: standard normal values for a float input
+// (within an int8 file's input range);
 // uniform pixels 0 to 255 for a uint8 one, the reference's input being
 // their normalisation.
 func (f *feed) random(rng *rand.Rand, n, h, w int) Batch {
@@ -127,6 +183,9 @@ func (f *feed) random(rng *rand.Rand, n, h, w int) Batch {
 		b.Data = make([]float32, n*f.ch*h*w)
 		for j := range b.Data {
 			b.Data[j] = float32(rng.NormFloat64())
+			if f.lo < f.hi {
+				b.Data[j] = min(max(b.Data[j], f.lo), f.hi)
+			}
 		}
 		return b
 	}
@@ -194,12 +253,13 @@ func inputValue(b Batch, net *graph.Net) *Value {
 }
 
 // structureData is the file as onnx-go's decoder is given it for the
-// structure check: itself, or for a float16 file a copy whose float16
-// tensors and declared types are widened to float32, since onnx-go does
-// not decode float16 ("Not Yet Implemented"). Nodes, names and counts,
-// which are what the check compares, are the file's own.
+// structure check: itself, or for a float16 or quantized file a copy
+// whose float16, int8 and uint8 initializers and declared float16 types
+// are widened to float32, since onnx-go decodes none of them ("Not Yet
+// Implemented"). Nodes, names and counts, which are what the check
+// compares, are the file's own.
 func structureData(data []byte, m *Model) []byte {
-	if !m.Float16() {
+	if !m.Float16() && !m.Int8() {
 		return data
 	}
 	pm := &onnxpb.ModelProto{}
@@ -208,7 +268,18 @@ func structureData(data []byte, m *Model) []byte {
 	}
 	g := pm.GetGraph()
 	for _, t := range g.GetInitializer() {
-		if onnxpb.TensorProto_DataType(t.GetDataType()) != onnxpb.TensorProto_FLOAT16 {
+		switch onnxpb.TensorProto_DataType(t.GetDataType()) {
+		case onnxpb.TensorProto_INT8, onnxpb.TensorProto_UINT8:
+			if v, ok := m.inits[t.GetName()]; ok && (v.Int8 || v.Byte) {
+				raw := make([]byte, 4*len(v.I))
+				for i, x := range v.I {
+					binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(float32(x)))
+				}
+				t.DataType, t.RawData, t.Int32Data = proto.Int32(int32(onnxpb.TensorProto_FLOAT)), raw, nil
+			}
+			continue
+		case onnxpb.TensorProto_FLOAT16:
+		default:
 			continue
 		}
 		if v, ok := m.inits[t.GetName()]; ok && v.Half {

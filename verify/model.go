@@ -38,6 +38,7 @@ type Model struct {
 	concatAt map[int]*concatPlan  // the planned Concats by node index
 	limits   Limits
 	half     bool  // some value may be float16 (hasFloat16)
+	int8     bool  // the graph quantizes (hasQuantization)
 	weights  int64 // elements of all initializers
 	largest  int64 // elements of the largest initializer
 }
@@ -186,6 +187,7 @@ func fromProto(pm *onnxpb.ModelProto, l Limits) (*Model, error) {
 	m.fused = m.fusions()
 	m.concats = map[int]concatMember{}
 	m.half = m.hasFloat16()
+	m.int8 = m.hasQuantization()
 	if !m.half {
 		// a convolution written into its Concat's buffer is never a value
 		// of its own that the float16 rounding could reach
@@ -397,3 +399,18 @@ func (m *Model) hasFloat16() bool {
 
 // Float16 reports whether the model computes any value in float16.
 func (m *Model) Float16() bool { return m.half }
+
+// hasQuantization reports whether the graph holds QuantizeLinear or
+// DequantizeLinear: some of its values pass through 8-bit integers.
+func (m *Model) hasQuantization() bool {
+	for _, n := range m.order {
+		if t := n.GetOpType(); t == "QuantizeLinear" || t == "DequantizeLinear" {
+			return true
+		}
+	}
+	return false
+}
+
+// Int8 reports whether the model is quantized (computes through 8-bit
+// integers between QuantizeLinear and DequantizeLinear).
+func (m *Model) Int8() bool { return m.int8 }

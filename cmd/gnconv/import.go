@@ -64,7 +64,7 @@ func importCommand() *cli.Command {
 			&cli.BoolFlag{Name: "verify", Usage: "run gnconv verify on the written file (exit 1 on a mismatch)"},
 			&cli.BoolFlag{Name: "json", Usage: "print a JSON summary"},
 		),
-			verifyFlags(false)...),
+			append(quantizeFlags(), verifyFlags(false)...)...),
 		Action: runImport,
 	}
 }
@@ -128,6 +128,10 @@ func runImport(c *cli.Context) error {
 	if err != nil {
 		return fail(err)
 	}
+	quantize, err := quantizeChecks(c)
+	if err != nil {
+		return fail(err)
+	}
 	var names []string
 	if p := c.String("labels"); p != "" {
 		if names, err = labels.ReadFile(p); err != nil {
@@ -161,12 +165,20 @@ func runImport(c *cli.Context) error {
 			return fail(fmt.Errorf("--labels %s: %w", clean(c.String("labels")), err))
 		}
 	}
+	var q *convert.Int8
+	if quantize {
+		prog.step("calibrating")
+		if q, err = calibrate(c, l.net, h, w, pre); err != nil {
+			prog.done()
+			return fail(err)
+		}
+	}
 	prog.step("emitting ONNX")
 	opts := convert.ONNXOptions{
 		Opset: c.Int("opset"), Aux: c.Bool("aux"), KeepBN: c.Bool("no-fold-bn"), Softmax: c.Bool("softmax"),
 		Batch: c.Int("batch"), Height: h, Width: w, Dynamic: dynamic,
 		SourceFile: filepath.Base(in), SourceSHA256: sum, Version: version, Assumed: l.report.Assumed,
-		Labels: names, Preprocess: pre, Float16: f16, Float16IO: f16IO,
+		Labels: names, Preprocess: pre, Float16: f16, Float16IO: f16IO, Int8: q,
 	}
 	model, err := convert.EmitONNX(l.net, opts)
 	if err != nil {

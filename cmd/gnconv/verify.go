@@ -22,6 +22,8 @@ type verifyReport struct {
 	Images []imageTop `json:"images,omitempty"`
 	// Folder is verify --images DIR's comparison over a folder.
 	Folder *verify.FolderReport `json:"image_folder,omitempty"`
+	// Quantized compares a quantized file's weights with the reference's.
+	Quantized *verify.QuantCheck `json:"quantized,omitempty"`
 
 	names      []string // class names, for printing
 	atol, rtol float64  // the tolerances in force
@@ -163,6 +165,11 @@ func verifyFile(c *cli.Context, path string, l *loaded) (*verifyReport, error) {
 	if err != nil {
 		return nil, readFailed(data, p, err)
 	}
+	if m.Int8() && folder == "" && len(opts.Images) == 0 {
+		// random values go beyond the ranges calibration gave the
+		// activations: the saturation they meet is no error of the file
+		return nil, fail(fmt.Errorf("%s is quantized (int8): it is verified on images like those it was calibrated on; give --images DIR or --image FILES", p))
+	}
 	if len(opts.Images) > 0 {
 		ch, h, w := inputShape(m, l)
 		spec, err := imageSpec(c, ch, h, w)
@@ -187,6 +194,9 @@ func verifyFile(c *cli.Context, path string, l *loaded) (*verifyReport, error) {
 	rep := &verifyReport{Report: vr, showLayers: opts.Layers, atol: opts.ATol, rtol: opts.RTol}
 	if rep.atol == 0 && rep.rtol == 0 {
 		rep.atol, rep.rtol = verify.DefaultTolerances(m)
+	}
+	if rep.Quantized = verify.CheckQuantized(m, l.net); rep.Quantized != nil {
+		rep.Pass = rep.Pass && rep.Quantized.Pass
 	}
 	if rep.names, _, err = classNames(c, m, l.net.Classes); err != nil {
 		return nil, fail(err)
@@ -232,6 +242,9 @@ func verifyFile(c *cli.Context, path string, l *loaded) (*verifyReport, error) {
 		}
 		if !rep.Structure.Pass {
 			bad = append(bad, "structure: "+clean(rep.Structure.Detail))
+		}
+		if q := rep.Quantized; q != nil && !q.Pass {
+			bad = append(bad, "quantized weights: "+cleanLines(strings.Join(q.Failures, "; ")))
 		}
 		if rep.Expect != nil && !rep.Expect.Pass {
 			bad = append(bad, cleanLines(rep.Expect.Failure()))
@@ -304,6 +317,13 @@ func printVerify(w io.Writer, r *verifyReport) {
 		s.Nodes, s.Initializers, s.OnnxGo.Nodes, s.OnnxGo.Initializers, nameList(s.OnnxGo.Inputs), nameList(s.OnnxGo.Outputs), passFail(s.Pass))
 	if s.Detail != "" {
 		fmt.Fprintf(w, "  %s\n", cleanLines(s.Detail))
+	}
+	if q := r.Quantized; q != nil {
+		fmt.Fprintf(w, "quantized weights: %d weights and %d biases within %.2f of a step of the reference's (at most %.2f), %d quantize-dequantize pairs matched: %s\n",
+			q.Weights, q.Biases, q.Worst, 0.5, q.Pairs, passFail(q.Pass))
+		for _, f := range q.Failures {
+			fmt.Fprintf(w, "  %s\n", cleanLines(f))
+		}
 	}
 	if e := r.Expect; e != nil {
 		fmt.Fprintf(w, "PyTorch's recorded outputs, input %v:\n", e.Input)
