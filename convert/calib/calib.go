@@ -53,23 +53,63 @@ func (o Options) check() (Options, error) {
 // Collector gathers the statistics of batches.
 type Collector struct {
 	net    *graph.Net
-	input  *hist
-	layers map[*graph.Layer]*hist
+	shards []*shard // one per core: each takes a share of every batch
 	images int
 }
 
+// shard is the statistics of the images one core saw; Int8 merges them
+// (merging histograms is exact, so the ranges do not depend on how the
+// images were shared out).
+type shard struct {
+	input  *hist
+	layers map[*graph.Layer]*hist
+}
+
+func newShard() *shard { return &shard{input: newHist(), layers: map[*graph.Layer]*hist{}} }
+
 // New starts the statistics of a network.
 func New(net *graph.Net) *Collector {
-	return &Collector{net: net, input: newHist(), layers: map[*graph.Layer]*hist{}}
+	c := &Collector{net: net}
+	for i := 0; i < max(1, runtime.GOMAXPROCS(0)); i++ {
+		c.shards = append(c.shards, newShard())
+	}
+	return c
 }
 
 // Add runs a batch (NCHW, normalised as the network takes it) through
 // the reference pass and counts the values of its input and of every
-// layer's output on the main path.
+// layer's output on the main path. The batch is shared out over the
+// cores, each image going through the pass whole on one.
 func (c *Collector) Add(x []float32, n, h, w int) error {
+	if n <= 0 || len(x)%n != 0 {
+		return fmt.Errorf("calibration: %d values for %d images", len(x), n)
+	}
+	size := len(x) / n
+	parts := min(len(c.shards), n)
+	errs := make([]error, parts)
+	var wg sync.WaitGroup
+	for k := 0; k < parts; k++ {
+		lo, hi := k*n/parts, (k+1)*n/parts
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[k] = c.shards[k].add(c.net, x[lo*size:hi*size], hi-lo, h, w)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	c.images += n
+	return nil
+}
+
+func (c *shard) add(net *graph.Net, x []float32, n, h, w int) error {
 	var err error
 	input := x
-	_, ferr := c.net.ForwardLayers(x, n, h, w, false, func(o graph.LayerOutput) {
+	_, ferr := net.ForwardLayers(x, n, h, w, false, func(o graph.LayerOutput) {
 		if err != nil {
 			return
 		}
@@ -102,8 +142,22 @@ func (c *Collector) Add(x []float32, n, h, w int) error {
 			return fmt.Errorf("calibration: the input: %w", err)
 		}
 	}
-	c.images += n
 	return nil
+}
+
+// merged is every shard's statistics together.
+func (c *Collector) merged() *shard {
+	all := newShard()
+	for _, s := range c.shards {
+		all.input.merge(s.input)
+		for l, h := range s.layers {
+			if all.layers[l] == nil {
+				all.layers[l] = newHist()
+			}
+			all.layers[l].merge(h)
+		}
+	}
+	return all
 }
 
 // Images is the number of images counted.
@@ -130,12 +184,13 @@ func (c *Collector) Int8(o Options) (*convert.Int8, error) {
 		}
 		return convert.Range{Min: float32(lo), Max: float32(hi)}
 	}
-	q := &convert.Int8{Ranges: map[*graph.Layer]convert.Range{}, Input: rng(c.input), Images: c.images, Method: o.Method}
+	all := c.merged()
+	q := &convert.Int8{Ranges: map[*graph.Layer]convert.Range{}, Input: rng(all.input), Images: c.images, Method: o.Method}
 	if o.Method == "percentile" {
 		q.Method = fmt.Sprintf("percentile %g", o.Percentile)
 	}
 	last := c.net.Body[len(c.net.Body)-1]
-	for l, h := range c.layers {
+	for l, h := range all.layers {
 		if l == last {
 			// the logits are the output: clipping them would cut the
 			// largest class scores, the ones that decide

@@ -56,3 +56,29 @@ func quantile(v []float64, q float64) float64 {
 }
 
 func sortFloats(s []float64) { sort.Float64s(s) }
+
+// TestMerge: statistics gathered in two parts and merged are those
+// gathered in one, bin for bin, whichever part saw the wider range.
+func TestMerge(t *testing.T) {
+	rng := rand.New(rand.NewSource(2))
+	a, b := make([]float32, 10000), make([]float32, 10000)
+	for i := range a {
+		a[i] = float32(rng.NormFloat64())
+		b[i] = float32(rng.NormFloat64() * 40)
+	}
+	whole, p, q := newHist(), newHist(), newHist()
+	for _, err := range []error{whole.add(a), whole.add(b), p.add(a), q.add(b)} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.merge(q)
+	if p.r != whole.r || p.n != whole.n || p.min != whole.min || p.max != whole.max {
+		t.Fatalf("merged r %g n %d [%g, %g], whole r %g n %d [%g, %g]", p.r, p.n, p.min, p.max, whole.r, whole.n, whole.min, whole.max)
+	}
+	for i := range p.bins {
+		if p.bins[i] != whole.bins[i] {
+			t.Fatalf("bin %d: merged %d, whole %d", i, p.bins[i], whole.bins[i])
+		}
+	}
+}

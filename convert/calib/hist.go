@@ -65,6 +65,28 @@ func (h *hist) grow() {
 	h.bins, h.r = merged, 2*h.r
 }
 
+// merge adds o's counts to h (o is left as it was or grown): the one of
+// smaller range grows to the other's, so the bins line up exactly.
+func (h *hist) merge(o *hist) {
+	if o.n == 0 {
+		return
+	}
+	if h.n == 0 {
+		*h = hist{r: o.r, bins: append([]uint64(nil), o.bins...), min: o.min, max: o.max, n: o.n}
+		return
+	}
+	for h.r < o.r {
+		h.grow()
+	}
+	for o.r < h.r {
+		o.grow()
+	}
+	for i, c := range o.bins {
+		h.bins[i] += c
+	}
+	h.min, h.max, h.n = math.Min(h.min, o.min), math.Max(h.max, o.max), h.n+o.n
+}
+
 // edge is bin i's lower edge.
 func (h *hist) edge(i int) float64 { return -h.r + float64(i)*h.r/halfBins }
 
