@@ -20,14 +20,16 @@ type QuantCheck struct {
 	// Weights and Biases are the quantized tensors compared with the
 	// reference's of the same name (the state-dict key gnconv names them
 	// by); Unmatched counts quantized initializers with no such tensor.
-	Weights, Biases, Unmatched int
+	Weights   int `json:"weights"`
+	Biases    int `json:"biases"`
+	Unmatched int `json:"unmatched"`
 	// Pairs is the QuantizeLinear and DequantizeLinear pairs compared.
-	Pairs int
+	Pairs int `json:"pairs"`
 	// Worst is the largest weight or bias error, in steps.
-	Worst float64
+	Worst float64 `json:"worst_steps"`
 	// Failures say what is wrong (at most maxQuantFailures).
-	Failures []string
-	Pass     bool
+	Failures []string `json:"failures,omitempty"`
+	Pass     bool     `json:"pass"`
 }
 
 const maxQuantFailures = 8
@@ -190,12 +192,15 @@ func CheckQuantized(m *Model, net *graph.Net) *QuantCheck {
 			for j := o * per; j < (o+1)*per; j++ {
 				got := float64(float32(x.I[j]-zp) * scale.F[k])
 				e := math.Abs(got-float64(ref.data[j])) / s
-				if math.IsNaN(e) || e > halfStepSlack {
-					fail("%q[%d]: %.6g, the reference's is %.6g (%.3g steps away)", n.Input[0], j, got, ref.data[j], e)
-					qc.Worst = math.Max(qc.Worst, e)
+				if math.IsNaN(e) || math.IsInf(e, 0) {
+					fail("%q[%d]: not a finite number", n.Input[0], j)
 					break
 				}
 				qc.Worst = math.Max(qc.Worst, e)
+				if e > halfStepSlack {
+					fail("%q[%d]: %.6g, the reference's is %.6g (%.3g steps away)", n.Input[0], j, got, ref.data[j], e)
+					break
+				}
 			}
 		}
 	}

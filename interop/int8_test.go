@@ -1,0 +1,278 @@
+package interop
+
+import (
+	"context"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gnconv/gnconv/convert"
+	"github.com/gnconv/gnconv/convert/calib"
+	"github.com/gnconv/gnconv/graph"
+	"github.com/gnconv/gnconv/internal/fixture"
+	"github.com/gnconv/gnconv/internal/onnxpb"
+	"github.com/gnconv/gnconv/verify"
+	"github.com/gnconv/gnconv/verify/imageprep"
+	ort "github.com/yalue/onnxruntime_go"
+	"google.golang.org/protobuf/proto"
+)
+
+// int8File is one int8 file made from a fixture, calibrated on the photo
+// folder, with a batch of the folder's images prepared for it.
+type int8File struct {
+	name   string
+	net    *graph.Net
+	data   []byte
+	step   float32 // the logits' quantization step
+	images []float32
+	n      int
+}
+
+// int8Images is how many of the folder's images the comparisons run.
+const int8Images = 32
+
+// int8Made holds int8Files' files: calibration is the slow part, done
+// once for the tests that share them.
+var int8Made struct {
+	sync.Mutex
+	files []int8File
+}
+
+// int8Files calibrates each fixture's main path on the photo folder once
+// and writes a file by each method from the same statistics.
+func int8Files(t *testing.T) []int8File {
+	t.Helper()
+	dir := photoFolder(t)
+	int8Made.Lock()
+	defer int8Made.Unlock()
+	if int8Made.files != nil {
+		return int8Made.files
+	}
+	var files []int8File
+	for _, fx := range []struct{ name, preset string }{{"tutorial_aux.pth", "tutorial"}, {"torchvision_aux.pth", "imagenet"}} {
+		ck, err := fixture.Checkpoint(fx.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		net, _, err := graph.Load(ck.StateDict, graph.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		net = net.WithoutAux()
+		h, w := net.Size[0], net.Size[1]
+		spec, err := imageprep.Preset(fx.preset, h, w, net.InChannels)
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		c, err := calib.Collect(context.Background(), net, dir, calib.FolderOptions{Spec: spec, Height: h, Width: w})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: calibrated on %d images in %.1fs", fx.name, c.Images(), time.Since(start).Seconds())
+		f, err := imageprep.ScanFolder(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		size := net.InChannels * h * w
+		n := min(int8Images, len(f.Items))
+		images := make([]float32, n*size)
+		for i := 0; i < n; i++ {
+			// every k-th image, so each class is among them
+			item := f.Items[i*len(f.Items)/n]
+			if err := spec.Load(item.Path, net.InChannels, 0, images[i*size:(i+1)*size]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, method := range calib.Methods {
+			q, err := c.Int8(calib.Options{Method: method})
+			if err != nil {
+				t.Fatal(err)
+			}
+			em, err := convert.EmitONNX(net, convert.ONNXOptions{Version: "test", Int8: q})
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, err := em.Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var step float32
+			for _, x := range em.Model.Graph.Initializer {
+				if x.GetName() == "logits.scale" {
+					step = math.Float32frombits(uint32(x.RawData[0]) | uint32(x.RawData[1])<<8 | uint32(x.RawData[2])<<16 | uint32(x.RawData[3])<<24)
+				}
+			}
+			if !(step > 0) {
+				t.Fatal("no logits.scale")
+			}
+			files = append(files, int8File{strings.TrimSuffix(fx.name, ".pth") + "_" + method, net, data, step, images, n})
+		}
+	}
+	int8Made.files = files
+	return files
+}
+
+// Outputs of onnxruntime and of the interpreter on the same int8 file
+// differ by whole quantization steps of the logits, where the two round
+// an intermediate value to different sides: onnxruntime's QLinearConv
+// accumulates exactly in int32 and requantizes with a float multiplier
+// (x_scale·w_scale/y_scale), the interpreter convolves the dequantized
+// values in float32 and divides the sum by y_scale; a value within a
+// float32 rounding of a half step goes one way in one and the other way
+// in the other, and such one-step differences travel down the network.
+// Measured on 32 of the photo folder's images: at most 1 step for the
+// tutorial layout (every method) and torchvision's entropy file, 2 steps
+// for torchvision's minmax and percentile files (TestInt8InORT's log);
+// int8MaxSteps is 1.5 times the worst.
+const int8MaxSteps = 3
+
+// TestInt8InORT: each int8 file runs in onnxruntime and in the
+// interpreter on the photo folder's images with logits at most
+// int8MaxSteps quantization steps apart; against the float32 reference
+// pass, the interpreter's top-1 agreement is reported and the weights
+// pass verify's check.
+func TestInt8InORT(t *testing.T) {
+	requireORT(t)
+	for _, f := range int8Files(t) {
+		net := f.net
+		h, w := net.Size[0], net.Size[1]
+		shape := []int64{int64(f.n), int64(net.InChannels), int64(h), int64(w)}
+		s, err := NewSession(f.data, "input", []string{"logits"}, 1)
+		if err != nil {
+			t.Fatalf("%s: onnxruntime: %v", f.name, err)
+		}
+		outs, err := s.Run(f.images, shape...)
+		s.Close()
+		if err != nil {
+			t.Fatalf("%s: onnxruntime: %v", f.name, err)
+		}
+		m, err := verify.Parse(f.data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := m.Run(map[string]*verify.Value{"input": {Shape: []int{f.n, net.InChannels, h, w}, F: f.images}})
+		if err != nil {
+			t.Fatalf("%s: interpreter: %v", f.name, err)
+		}
+		ref, err := net.Forward(f.images, f.n, h, w, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ortLogits, ipLogits, refLogits := outs[0], got[0].F, ref[0].Data
+		if len(ortLogits) != len(ipLogits) || len(ipLogits) != len(refLogits) {
+			t.Fatalf("%s: %d, %d and %d logits", f.name, len(ortLogits), len(ipLogits), len(refLogits))
+		}
+		worst, differ := 0.0, 0
+		for i := range ortLogits {
+			d := math.Abs(float64(ortLogits[i])-float64(ipLogits[i])) / float64(f.step)
+			if math.IsNaN(d) || math.IsInf(d, 0) {
+				t.Fatalf("%s: logit %d: onnxruntime %g, interpreter %g", f.name, i, ortLogits[i], ipLogits[i])
+			}
+			if d > 0.01 {
+				differ++
+			}
+			worst = math.Max(worst, d)
+		}
+		classes := net.Classes
+		agree, agreeORT, maxRef, maxErr := 0, 0, 0.0, 0.0
+		for r := 0; r < f.n; r++ {
+			row := func(v []float32) []float32 { return v[r*classes : (r+1)*classes] }
+			if argmax(row(ipLogits)) == argmax(row(refLogits)) {
+				agree++
+			}
+			if argmax(row(ortLogits)) == argmax(row(refLogits)) {
+				agreeORT++
+			}
+		}
+		for i := range refLogits {
+			maxRef = math.Max(maxRef, math.Abs(float64(refLogits[i])))
+			maxErr = math.Max(maxErr, math.Abs(float64(ipLogits[i])-float64(refLogits[i])))
+		}
+		t.Logf("%s: onnxruntime and the interpreter: %d of %d logits differ, by at most %.2f steps (step %.3g); against the reference: max abs %.3g (%.3g of max |reference|), top-1 agreement %d/%d interpreter, %d/%d onnxruntime",
+			f.name, differ, len(ortLogits), worst, f.step, maxErr, maxErr/maxRef, agree, f.n, agreeORT, f.n)
+		if worst > int8MaxSteps+1e-3 {
+			t.Errorf("%s: onnxruntime and the interpreter differ by %.2f quantization steps of the logits, over %d", f.name, worst, int8MaxSteps)
+		}
+		if qc := verify.CheckQuantized(m, net); qc == nil || !qc.Pass {
+			t.Errorf("%s: the weight check fails: %+v", f.name, qc)
+		}
+		ops := ortOptimizedOps(t, f.data)
+		t.Logf("%s: onnxruntime runs %v", f.name, ops)
+		// every convolution and the linear layer on integers: none is left
+		// in float between a DequantizeLinear and a QuantizeLinear
+		if ops["QLinearConv"] != len(net.Convs()) || ops["Conv"]+ops["FusedConv"]+ops["Gemm"]+ops["FusedGemm"] != 0 {
+			t.Errorf("%s: onnxruntime's optimized graph runs %v, not %d QLinearConv and no float convolution", f.name, ops, len(net.Convs()))
+		}
+	}
+}
+
+// ortOptimizedOps is the operator count of the graph onnxruntime runs for
+// a model after its optimizations (written by the session and read back).
+func ortOptimizedOps(t *testing.T, model []byte) map[string]int {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "optimized.onnx")
+	opts, err := ort.NewSessionOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer opts.Destroy()
+	if err := opts.SetOptimizedModelFilePath(p); err != nil {
+		t.Fatal(err)
+	}
+	s, err := ort.NewDynamicAdvancedSessionWithONNXData(model, []string{"input"}, []string{"logits"}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Destroy()
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pm := &onnxpb.ModelProto{}
+	if err := proto.Unmarshal(data, pm); err != nil {
+		t.Fatal(err)
+	}
+	ops := map[string]int{}
+	for _, n := range pm.GetGraph().GetNode() {
+		ops[n.GetOpType()]++
+	}
+	return ops
+}
+
+func argmax(v []float32) int {
+	best := 0
+	for i, x := range v {
+		if x > v[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+// TestInt8PassesChecker: onnx.checker's full check (with shape inference)
+// accepts every int8 file.
+func TestInt8PassesChecker(t *testing.T) {
+	requirePython(t, "onnx")
+	dir := t.TempDir()
+	var files []string
+	for _, f := range int8Files(t) {
+		p := filepath.Join(dir, f.name+".onnx")
+		if err := os.WriteFile(p, f.data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, p)
+	}
+	out, err := exec.Command(debianPython, append([]string{"check_onnx.py"}, files...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("onnx.checker failed: %v\n%s", err, out)
+	}
+	if n := strings.Count(string(out), "ok "); n != len(files) {
+		t.Fatalf("checker passed %d of %d files:\n%s", n, len(files), out)
+	}
+}
