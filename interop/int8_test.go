@@ -2,6 +2,7 @@ package interop
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -274,5 +275,51 @@ func TestInt8PassesChecker(t *testing.T) {
 	}
 	if n := strings.Count(string(out), "ok "); n != len(files) {
 		t.Fatalf("checker passed %d of %d files:\n%s", n, len(files), out)
+	}
+}
+
+// TestInt8PhotoFolder: verify --images' comparison of each fixture's
+// minmax int8 file with the float32 reference over the whole photo
+// folder passes under the int8 bound, with the top-1 agreement and the
+// accuracy change logged. (A folder run takes a minute or more on two
+// shared cores; the percentile and entropy files' runs are in
+// docs/verify.md, made with the CLI.)
+func TestInt8PhotoFolder(t *testing.T) {
+	dir := photoFolder(t)
+	f, err := imageprep.ScanFolder(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, file := range int8Files(t) {
+		if !strings.HasSuffix(file.name, "_minmax") {
+			continue
+		}
+		m, err := verify.Parse(file.data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		preset := "imagenet"
+		if strings.HasPrefix(file.name, "tutorial") {
+			preset = "tutorial"
+		}
+		spec, err := imageprep.Preset(preset, file.net.Size[0], file.net.Size[1], file.net.InChannels)
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		rep, err := verify.RunFolder(context.Background(), m, file.net, f, verify.FolderOptions{Spec: spec})
+		if err != nil {
+			t.Fatalf("%s: %v", file.name, err)
+		}
+		o := rep.Outputs[0]
+		msg := fmt.Sprintf("%s on %d images: logits max abs %.3g (bound %.3g), top-1 agreement %.2f%%, top-5 %.2f%%",
+			file.name, rep.Images, o.MaxAbs, o.Bound, 100*o.Top1, 100*o.Top5)
+		if a := rep.Accuracy; a != nil {
+			msg += fmt.Sprintf(", accuracy %.2f%% (float32 %.2f%%, change %+.2f points)", 100*a.ONNXTop1, 100*a.ReferenceTop1, 100*(a.ONNXTop1-a.ReferenceTop1))
+		}
+		t.Logf("%s, in %.0fs", msg, time.Since(start).Seconds())
+		if !rep.Pass {
+			t.Errorf("%s: fails verify's int8 bound", msg)
+		}
 	}
 }

@@ -14,22 +14,30 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
+// calibrated holds each network's statistics for int8Proto (the tests
+// that use it run one at a time).
+var calibrated = map[*graph.Net]*calib.Collector{}
+
 // int8Proto is the int8 file of a fixture network, calibrated on random
 // standard normal batches (the distribution verify's random inputs
 // come from).
 func int8Proto(t *testing.T, n *graph.Net, method string) *onnxpb.ModelProto {
 	t.Helper()
-	c := calib.New(n)
-	rng := rand.New(rand.NewSource(7))
-	h, w := n.Size[0], n.Size[1]
-	for b := 0; b < 4; b++ {
-		x := make([]float32, 2*n.InChannels*h*w)
-		for i := range x {
-			x[i] = float32(rng.NormFloat64())
+	c := calibrated[n]
+	if c == nil {
+		c = calib.New(n)
+		rng := rand.New(rand.NewSource(7))
+		h, w := n.Size[0], n.Size[1]
+		for b := 0; b < 4; b++ {
+			x := make([]float32, 2*n.InChannels*h*w)
+			for i := range x {
+				x[i] = float32(rng.NormFloat64())
+			}
+			if err := c.Add(x, 2, h, w); err != nil {
+				t.Fatal(err)
+			}
 		}
-		if err := c.Add(x, 2, h, w); err != nil {
-			t.Fatal(err)
-		}
+		calibrated[n] = c
 	}
 	q, err := c.Int8(calib.Options{Method: method})
 	if err != nil {
