@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gnconv/gnconv/internal/onnxpb"
+	"google.golang.org/protobuf/proto"
 )
 
 // noiseFolder writes n small PNGs of coloured noise in two classes.
@@ -82,5 +85,31 @@ func TestImportInt8(t *testing.T) {
 	code, stdout, stderr = gnconv(t, "verify", out, "--weights", in, "--images", photos, "--preprocess", "tutorial")
 	if code != 0 || !strings.Contains(stdout, "quantized weights: 58 weights and 58 biases") {
 		t.Errorf("verify --images: exit %d\n%s%s", code, stdout, stderr)
+	}
+	// one weight two steps off: the outputs stay within the int8 bound,
+	// the weight check fails the file
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pm := &onnxpb.ModelProto{}
+	if err := proto.Unmarshal(data, pm); err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range pm.Graph.Initializer {
+		if x.GetName() == "inception4a.branch2.1.conv.weight" {
+			x.RawData[7] += 2
+		}
+	}
+	if data, err = proto.Marshal(pm); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(dir, "bad.onnx")
+	if err := os.WriteFile(bad, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr = gnconv(t, "verify", bad, "--weights", in, "--images", photos, "--preprocess", "tutorial")
+	if code != 1 || !strings.Contains(stderr, "quantized weights") || !strings.Contains(stdout, "result: FAIL") {
+		t.Errorf("verify of an altered weight: exit %d\n%s%s", code, stdout, stderr)
 	}
 }
