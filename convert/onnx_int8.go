@@ -168,7 +168,9 @@ func (e *emitter) qdq(x, out string, p qparams) string {
 
 // quantizeInput quantizes what the network's first layer reads.
 func (e *emitter) quantizeInput(x string) string {
-	p := e.activation(x, e.opts.Int8.Input)
+	// named after the quantized value: transform_input's own
+	// transform_input.scale is taken
+	p := e.activation(x+".quantized", e.opts.Int8.Input)
 	q := e.b.node("QuantizeLinear", nodeName(x)+"/quantize", []string{x, p.sName, p.zName}, x+".quantized")
 	y := e.b.node("DequantizeLinear", nodeName(x)+"/dequantize", []string{q, p.sName, p.zName}, x+".dequantized")
 	e.quant[y] = p

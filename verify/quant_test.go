@@ -134,7 +134,7 @@ func TestInt8Verify(t *testing.T) {
 			}},
 			{"a dequantization with its own scale", func(pm *onnxpb.ModelProto) {
 				for _, nd := range pm.Graph.Node {
-					if nd.GetOpType() == "DequantizeLinear" && strings.HasSuffix(nd.Input[1], ".scale") && nd.Input[1] != "input.scale" {
+					if nd.GetOpType() == "DequantizeLinear" && strings.HasSuffix(nd.Input[1], ".scale") && nd.Input[1] != "input.quantized.scale" {
 						s := initializer(t, pm, nd.Input[1])
 						c := proto.Clone(s).(*onnxpb.TensorProto)
 						c.Name = proto.String("other.scale")
