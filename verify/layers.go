@@ -94,7 +94,8 @@ type refLayer struct {
 // input names the model's input.
 func CompareLayers(m *Model, net *graph.Net, b Batch, withAux bool, input string, opts Options) (*LayersReport, error) {
 	if opts.ATol == 0 && opts.RTol == 0 {
-		opts.ATol, opts.RTol = DefaultATol, DefaultRTol
+		// a float16 or int8 file's modules err as its outputs do
+		opts.ATol, opts.RTol = DefaultTolerances(m)
 	}
 	ch := net.InChannels
 	rep := &LayersReport{Batch: []int{b.N, ch, b.H, b.W}}
