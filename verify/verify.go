@@ -92,7 +92,10 @@ type Report struct {
 	// Layers compares every module's output on one batch (Options.Layers,
 	// or when an output fails); it does not change Pass.
 	Layers *LayersReport `json:"layers,omitempty"`
-	Pass   bool          `json:"pass"`
+	// Quantized compares an int8 file's quantized weights, one by one,
+	// with the weights' (CheckQuantized); nil for other files.
+	Quantized *QuantCheck `json:"quantized,omitempty"`
+	Pass      bool        `json:"pass"`
 }
 
 // Batch is one input batch, NCHW; C is 0 for the network's channels.
@@ -231,6 +234,9 @@ func Run(data []byte, net *graph.Net, opts Options) (*Report, error) {
 	}
 	rep.Structure = <-structure
 	rep.Pass = rep.Pass && rep.Structure.Pass
+	if rep.Quantized = CheckQuantized(m, net); rep.Quantized != nil {
+		rep.Pass = rep.Pass && rep.Quantized.Pass
+	}
 	return rep, nil
 }
 

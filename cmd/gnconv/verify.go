@@ -22,8 +22,6 @@ type verifyReport struct {
 	Images []imageTop `json:"images,omitempty"`
 	// Folder is verify --images DIR's comparison over a folder.
 	Folder *verify.FolderReport `json:"image_folder,omitempty"`
-	// Quantized compares a quantized file's weights with the reference's.
-	Quantized *verify.QuantCheck `json:"quantized,omitempty"`
 
 	names      []string // class names, for printing
 	atol, rtol float64  // the tolerances in force
@@ -194,9 +192,6 @@ func verifyFile(c *cli.Context, path string, l *loaded) (*verifyReport, error) {
 	rep := &verifyReport{Report: vr, showLayers: opts.Layers, atol: opts.ATol, rtol: opts.RTol}
 	if rep.atol == 0 && rep.rtol == 0 {
 		rep.atol, rep.rtol = verify.DefaultTolerances(m)
-	}
-	if rep.Quantized = verify.CheckQuantized(m, l.net); rep.Quantized != nil {
-		rep.Pass = rep.Pass && rep.Quantized.Pass
 	}
 	if rep.names, _, err = classNames(c, m, l.net.Classes); err != nil {
 		return nil, fail(err)
