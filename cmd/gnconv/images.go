@@ -105,19 +105,16 @@ func sides(flag, s string) (a, b int, one bool, err error) {
 
 // classNames are the --labels file's names, else those the ONNX file
 // holds, else none; a count other than the network's classes is refused.
-func classNames(c *cli.Context, m *verify.Model, classes int) ([]string, string, error) {
+func classNames(c *cli.Context, m *verify.Model, classes int) ([]string, error) {
 	if p := c.String("labels"); p != "" {
 		names, err := labels.ReadFile(p)
 		if err != nil {
-			return nil, "", fmt.Errorf("--labels: %w", err)
+			return nil, fmt.Errorf("--labels: %w", err)
 		}
 		if err := labels.Check(names, classes); err != nil {
-			return nil, "", fmt.Errorf("--labels %s: %w", clean(p), err)
+			return nil, fmt.Errorf("--labels %s: %w", clean(p), err)
 		}
-		return names, "--labels " + p, nil
-	}
-	if m == nil {
-		return nil, "", nil
+		return names, nil
 	}
 	for _, p := range m.Proto.GetMetadataProps() {
 		if p.GetKey() != labels.MetadataKey {
@@ -125,14 +122,14 @@ func classNames(c *cli.Context, m *verify.Model, classes int) ([]string, string,
 		}
 		names, err := labels.Decode(p.GetValue())
 		if err != nil {
-			return nil, "", fmt.Errorf("the file's class names: %w", err)
+			return nil, fmt.Errorf("the file's class names: %w", err)
 		}
 		if err := labels.Check(names, classes); err != nil {
-			return nil, "", fmt.Errorf("the file's class names: %w", err)
+			return nil, fmt.Errorf("the file's class names: %w", err)
 		}
-		return names, "the ONNX file", nil
+		return names, nil
 	}
-	return nil, "", nil
+	return nil, nil
 }
 
 // progressBar draws the images done on a terminal, at most ten times a
@@ -180,7 +177,8 @@ type folderRun struct {
 
 // runFolder is verify --images: the folder's images through the file and
 // the reference pass, interruptible with Ctrl-C.
-func runFolder(c *cli.Context, m *verify.Model, l *loaded, opts verify.Options, hist *htmlreport.Histogram) (*folderRun, error) {
+// names are the class names verify found (classNames).
+func runFolder(c *cli.Context, m *verify.Model, l *loaded, names []string, opts verify.Options, hist *htmlreport.Histogram) (*folderRun, error) {
 	dir := c.String("images")
 	folder, err := imageprep.ScanFolder(dir)
 	if err != nil {
@@ -188,10 +186,6 @@ func runFolder(c *cli.Context, m *verify.Model, l *loaded, opts verify.Options, 
 	}
 	ch, h, w := inputShape(m, l)
 	spec, err := imageSpec(c, ch, h, w)
-	if err != nil {
-		return nil, err
-	}
-	names, _, err := classNames(c, m, l.net.Classes)
 	if err != nil {
 		return nil, err
 	}

@@ -122,7 +122,7 @@ func runPredict(c *cli.Context) error {
 		}
 		classes := o.Shape[1]
 		if names == nil {
-			if names, _, err = classNames(c, m, classes); err != nil {
+			if names, err = classNames(c, m, classes); err != nil {
 				return fail(err)
 			}
 			if names == nil {

@@ -193,7 +193,7 @@ func verifyFile(c *cli.Context, path string, l *loaded) (*verifyReport, error) {
 	if rep.atol == 0 && rep.rtol == 0 {
 		rep.atol, rep.rtol = verify.DefaultTolerances(m)
 	}
-	if rep.names, _, err = classNames(c, m, l.net.Classes); err != nil {
+	if rep.names, err = classNames(c, m, l.net.Classes); err != nil {
 		return nil, fail(err)
 	}
 	if len(opts.Images) > 0 {
@@ -203,7 +203,7 @@ func verifyFile(c *cli.Context, path string, l *loaded) (*verifyReport, error) {
 	}
 	if folder != "" {
 		var run *folderRun
-		if run, err = runFolder(c, m, l, opts, hist); err != nil {
+		if run, err = runFolder(c, m, l, rep.names, opts, hist); err != nil {
 			var se *verify.ShapeError
 			if errors.As(err, &se) {
 				return nil, &exitErr{exitMismatch, fmt.Errorf("%s does not compute the weights' network: %s", p, cleanLines(se.Detail))}
