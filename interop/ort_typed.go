@@ -16,7 +16,7 @@ type Elem int
 const (
 	Float32 Elem = iota
 	Float16      // given and returned as float32 values, rounded to float16 on the way in
-	Uint8        // given as float32 whole numbers 0 to 255
+	Uint8        // given and returned as float32 whole numbers 0 to 255
 )
 
 // Typed is one input or output of RunTyped.
@@ -53,8 +53,10 @@ func (s *Session) RunTyped(ins []Typed, outs []Typed) ([][]float32, error) {
 			v, err = ort.NewEmptyTensor[float32](ort.NewShape(o.Shape...))
 		case Float16:
 			v, err = ort.NewCustomDataTensor(ort.NewShape(o.Shape...), make([]byte, 2*n), ort.TensorElementDataTypeFloat16)
+		case Uint8:
+			v, err = ort.NewEmptyTensor[uint8](ort.NewShape(o.Shape...))
 		default:
-			err = fmt.Errorf("outputs are float32 or float16")
+			err = fmt.Errorf("unknown element type %d", o.Elem)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("output %d: %w", i, err)
@@ -70,6 +72,11 @@ func (s *Session) RunTyped(ins []Typed, outs []Typed) ([][]float32, error) {
 		switch t := v.(type) {
 		case *ort.Tensor[float32]:
 			res[i] = append([]float32(nil), t.GetData()...)
+		case *ort.Tensor[uint8]:
+			res[i] = make([]float32, len(t.GetData()))
+			for j, b := range t.GetData() {
+				res[i][j] = float32(b)
+			}
 		case *ort.CustomDataTensor:
 			b := t.GetData()
 			res[i] = make([]float32, len(b)/2)

@@ -95,10 +95,14 @@ func (m *Model) run(inputs map[string]*Value, keep KeepFunc) (outs []*Value, kep
 	}
 	for i, o := range m.Outputs {
 		v := outs[i]
-		if v.Int {
-			return nil, nil, fmt.Errorf("graph output %q is int64", o.Name)
-		}
-		if v.Half != (o.Elem == onnxpb.TensorProto_FLOAT16) {
+		switch {
+		case o.Elem == onnxpb.TensorProto_UINT8 || o.Elem == onnxpb.TensorProto_INT8:
+			if !v.Byte && !v.Int8 || v.Byte != (o.Elem == onnxpb.TensorProto_UINT8) {
+				return nil, nil, fmt.Errorf("graph output %q is not computed as the %s the model declares", o.Name, o.Elem)
+			}
+		case v.Int:
+			return nil, nil, fmt.Errorf("graph output %q is an integer tensor, the model declares %s", o.Name, o.Elem)
+		case v.Half != (o.Elem == onnxpb.TensorProto_FLOAT16):
 			return nil, nil, fmt.Errorf("graph output %q is computed as %s, the model declares %s", o.Name, floatName(v.Half), o.Elem)
 		}
 		for d, s := range o.Shape {
@@ -217,6 +221,9 @@ func (m *Model) exec(inputs map[string]*Value, share int, budget *ops.Budget, kp
 		for _, in := range n.Input {
 			lastUse[in] = i
 		}
+		if p := m.ints[i]; p != nil {
+			lastUse[p.input] = i
+		}
 	}
 	keep := map[string]bool{}
 	for _, o := range m.Outputs {
@@ -237,12 +244,16 @@ func (m *Model) exec(inputs map[string]*Value, share int, budget *ops.Budget, kp
 	rec := recycler{acts: m.acts.For(share), owned: map[*float32][]float32{}, refs: map[*float32]int{}}
 	for i, n := range m.order {
 		if fused[i] < 0 {
-			continue // a Relu already applied by its Conv
+			continue // a Relu already applied by its Conv, or a node an intNode stands for
 		}
 		current = nodeLabel(n)
-		op, a := m.ops[i], m.attrs[i]
-		ins := make([]*Value, len(n.Input))
-		for j, name := range n.Input {
+		op, a, inNames := m.ops[i], m.attrs[i], n.Input
+		intNode := m.ints[i]
+		if intNode != nil {
+			op, a, inNames = intNode.op, nil, []string{intNode.input}
+		}
+		ins := make([]*Value, len(inNames))
+		for j, name := range inNames {
 			if name == "" {
 				continue
 			}
@@ -265,7 +276,11 @@ func (m *Model) exec(inputs map[string]*Value, share int, budget *ops.Budget, kp
 		if planned {
 			ctx.Place = concatRunOf(member.plan).place(member.plan, member.input, rec.alloc, views, budget)
 		}
-		isHalf, anyFloat, err := elemTypes(n.GetOpType(), ins)
+		var isHalf, anyFloat bool
+		var err error
+		if intNode == nil {
+			isHalf, anyFloat, err = elemTypes(n.GetOpType(), ins)
+		}
 		var shape []int
 		if err == nil {
 			shape, err = op.Shape(&ctx, a, ins)
@@ -311,9 +326,12 @@ func (m *Model) exec(inputs map[string]*Value, share int, budget *ops.Budget, kp
 			rec.hold(out)
 		}
 		made, by := n.Output[0], n.GetOpType()
-		if fused[i] > 0 {
+		switch {
+		case fused[i] > 0:
 			// only the Relu read the Conv's own output
 			made, by = m.order[fused[i]].Output[0], "Relu"
+		case intNode != nil:
+			made, by = intNode.output, "QuantizeLinear"
 		}
 		set(made)
 		if kp.keep != nil && !out.Int && kp.keep(made, by, out.Shape) {
@@ -326,11 +344,17 @@ func (m *Model) exec(inputs map[string]*Value, share int, budget *ops.Budget, kp
 			}
 			kp.vals[made] = v
 		}
-		for _, name := range n.Input {
-			if v, ok := env[name]; ok && lastUse[name] == i && !keep[name] {
-				delete(env, name)
-				rec.release(v)
+		release := func(names []string) {
+			for _, name := range names {
+				if v, ok := env[name]; ok && lastUse[name] == i && !keep[name] {
+					delete(env, name)
+					rec.release(v)
+				}
 			}
+		}
+		release(n.Input)
+		if intNode != nil {
+			release(inNames)
 		}
 	}
 	outs = make([]*Value, len(m.Outputs))
@@ -394,7 +418,7 @@ func (r *recycler) release(v *Value) {
 
 // fusions pairs each Conv whose output only a Relu reads (and that is not
 // a graph output) with that Relu: fused[conv] is the Relu's index, and
-// fused[relu] is -1.
+// fused[relu] is -1; the nodes an intNode stands for are -1 too.
 func (m *Model) fusions() []int {
 	fused := make([]int, len(m.order))
 	readers := map[string][]int{}
@@ -407,8 +431,13 @@ func (m *Model) fusions() []int {
 	for _, o := range m.Outputs {
 		outputs[o.Name] = true
 	}
+	for _, p := range m.ints {
+		for _, j := range p.skip {
+			fused[j] = -1
+		}
+	}
 	for i, n := range m.order {
-		if n.GetOpType() != "Conv" || outputs[n.Output[0]] {
+		if n.GetOpType() != "Conv" || outputs[n.Output[0]] || m.ints[i] != nil {
 			continue
 		}
 		r := readers[n.Output[0]]

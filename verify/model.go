@@ -33,7 +33,8 @@ type Model struct {
 	attrs    []ops.Attrs          // each node's attributes, in order
 	acts     *kernels.BufferSets  // activations, recycled from run to run, per share of the batch
 	split    bool                 // the batch may be shared out (separable)
-	fused    []int                // Conv and Relu pairs (fusions)
+	fused    []int                // Conv and Relu pairs (fusions), and the nodes an intNode stands for (-1)
+	ints     map[int]*intNode     // layers computed in integers, by node index (intPlans)
 	concats  map[int]concatMember // convolutions that write into their Concat
 	concatAt map[int]*concatPlan  // the planned Concats by node index
 	limits   Limits
@@ -184,10 +185,11 @@ func fromProto(pm *onnxpb.ModelProto, l Limits) (*Model, error) {
 		m.attrs = append(m.attrs, ops.NodeAttrs(n))
 	}
 	m.split = m.separable()
-	m.fused = m.fusions()
-	m.concats = map[int]concatMember{}
 	m.half = m.hasFloat16()
 	m.int8 = m.hasQuantization()
+	m.ints = m.intPlans()
+	m.fused = m.fusions()
+	m.concats = map[int]concatMember{}
 	if !m.half {
 		// a convolution written into its Concat's buffer is never a value
 		// of its own that the float16 rounding could reach
@@ -253,8 +255,9 @@ func ioOf(v *onnxpb.ValueInfoProto, input bool) (IO, error) {
 	switch {
 	case io.Elem == onnxpb.TensorProto_FLOAT, io.Elem == onnxpb.TensorProto_FLOAT16:
 	case io.Elem == onnxpb.TensorProto_UINT8 && input:
+	case (io.Elem == onnxpb.TensorProto_UINT8 || io.Elem == onnxpb.TensorProto_INT8) && !input:
 	default:
-		return io, fmt.Errorf("graph value %q has element type %s; the interpreter runs float32 and float16 inputs and outputs, and uint8 inputs",
+		return io, fmt.Errorf("graph value %q has element type %s; the interpreter runs float32 and float16 inputs and outputs, uint8 inputs and uint8 and int8 outputs",
 			v.GetName(), io.Elem)
 	}
 	if tt.Shape != nil {

@@ -164,3 +164,32 @@ func TestInt8Verify(t *testing.T) {
 func float32frombytes(b []byte) float32 { return math.Float32frombits(binary.LittleEndian.Uint32(b)) }
 
 func putFloat32(b []byte, v float32) { binary.LittleEndian.PutUint32(b, math.Float32bits(v)) }
+
+// TestInt8IntegerLayers: in gnconv's int8 file every convolution, the
+// linear layer and the average pool run in integers (intPlans); a bias
+// at another scale than x_scale·w_scale leaves its convolution on the
+// float path the file describes.
+func TestInt8IntegerLayers(t *testing.T) {
+	n := fixtureNet(t, "tutorial_aux.pth").WithoutAux()
+	pm := int8Proto(t, n, "minmax")
+	m, err := Parse(marshal(t, pm))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]int{}
+	for i := range m.ints {
+		kinds[m.order[i].GetOpType()]++
+	}
+	if kinds["Conv"] != len(n.Convs()) || kinds["Gemm"] != 1 || kinds["GlobalAveragePool"] != 1 {
+		t.Errorf("integer layers %v, want %d Conv, 1 Gemm, 1 GlobalAveragePool", kinds, len(n.Convs()))
+	}
+	s := initializer(t, pm, n.Convs()[3].Module+".bias_scale")
+	putFloat32(s.RawData[0:4], 2*float32frombytes(s.RawData[0:4]))
+	m, err = Parse(marshal(t, pm))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.ints) != len(n.Convs())+1 {
+		t.Errorf("%d integer layers with one bias off, want %d", len(m.ints), len(n.Convs())+1)
+	}
+}

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"fmt"
+	"github.com/gnconv/gnconv/internal/onnxpb"
 	"math"
 	"math/rand"
 	"sort"
@@ -295,6 +296,9 @@ func mapOutputs(m *Model, net *graph.Net, names []string) (outs []OutputReport, 
 		return nil, false, fmt.Errorf("%d output names given for the file's %d outputs", len(names), len(m.Outputs))
 	}
 	for i, o := range m.Outputs {
+		if o.Elem != onnxpb.TensorProto_FLOAT && o.Elem != onnxpb.TensorProto_FLOAT16 {
+			return nil, false, fmt.Errorf("the file's output %q is %s; verify compares float32 and float16 outputs with the reference pass", o.Name, o.Elem)
+		}
 		ref := o.Name
 		if r := referenceName(o.Name); r != "" {
 			ref = r
