@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"github.com/gnconv/gnconv/graph"
 	"github.com/gnconv/gnconv/internal/fixture"
 	"github.com/gnconv/gnconv/internal/onnxpb"
+	"github.com/gnconv/gnconv/internal/preprocess"
 	"github.com/gnconv/gnconv/verify"
 	"github.com/gnconv/gnconv/verify/imageprep"
 	ort "github.com/yalue/onnxruntime_go"
@@ -30,6 +32,7 @@ type int8File struct {
 	net    *graph.Net
 	data   []byte
 	step   float32 // the logits' quantization step
+	q      *convert.Int8
 	images []float32
 	n      int
 }
@@ -112,7 +115,7 @@ func int8Files(t *testing.T) []int8File {
 			if !(step > 0) {
 				t.Fatal("no logits.scale")
 			}
-			files = append(files, int8File{strings.TrimSuffix(fx.name, ".pth") + "_" + method, net, data, step, images, n})
+			files = append(files, int8File{strings.TrimSuffix(fx.name, ".pth") + "_" + method, net, data, step, q, images, n})
 		}
 	}
 	int8Made.files = files
@@ -254,15 +257,122 @@ func argmax(v []float32) int {
 	return best
 }
 
+// int8Variant is an int8 file made for deployment: uint8 pixels in,
+// normalised in the graph, and optionally probabilities out.
+type int8Variant struct {
+	name    string
+	file    int8File
+	data    []byte
+	spec    *preprocess.Spec
+	softmax bool
+}
+
+// int8Variants are each fixture's minmax file with the pixel input its
+// preset calls for (imagenet as NHWC, tutorial as NCHW), with and without
+// --softmax.
+func int8Variants(t *testing.T) []int8Variant {
+	t.Helper()
+	var out []int8Variant
+	for _, f := range int8Files(t) {
+		if !strings.HasSuffix(f.name, "_minmax") {
+			continue
+		}
+		name, layout := "imagenet", preprocess.NHWC
+		if strings.HasPrefix(f.name, "tutorial") {
+			name, layout = "tutorial", preprocess.NCHW
+		}
+		s, err := preprocess.Preset(name, f.net.InChannels)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Layout = layout
+		for _, softmax := range []bool{false, true} {
+			em, err := convert.EmitONNX(f.net, convert.ONNXOptions{Version: "test", Int8: f.q, Preprocess: &s, Softmax: softmax})
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, err := em.Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, int8Variant{fmt.Sprintf("%s_%s-%s_softmax%v", f.name, name, layout, softmax), f, data, &s, softmax})
+		}
+	}
+	return out
+}
+
+// TestInt8DeployVariantsInORT: the int8 files that take uint8 pixels (and
+// those that output probabilities) run in onnxruntime and in the
+// interpreter with the same logits, and probabilities within float32's
+// rounding of the same softmax.
+func TestInt8DeployVariantsInORT(t *testing.T) {
+	requireORT(t)
+	for _, v := range int8Variants(t) {
+		net := v.file.net
+		h, w := net.Size[0], net.Size[1]
+		n := 4
+		rng := rand.New(rand.NewSource(11))
+		px := make([]float32, n*net.InChannels*h*w)
+		for i := range px {
+			px[i] = float32(rng.Intn(256))
+		}
+		in := Typed{Elem: Uint8, Data: px}
+		shape := make([]int, 0, 4)
+		for _, d := range v.spec.Shape(n, h, w) {
+			in.Shape = append(in.Shape, int64(d))
+			shape = append(shape, d)
+		}
+		out := "logits"
+		if v.softmax {
+			out = convert.ProbabilitiesName(out)
+		}
+		s, err := NewSessionInputs(v.data, []string{"image"}, []string{out}, 1)
+		if err != nil {
+			t.Fatalf("%s: onnxruntime refuses the file: %v", v.name, err)
+		}
+		got, err := s.RunTyped([]Typed{in}, []Typed{{Elem: Float32, Shape: []int64{int64(n), int64(net.Classes)}}})
+		s.Close()
+		if err != nil {
+			t.Fatalf("%s: onnxruntime: %v", v.name, err)
+		}
+		m, err := verify.Parse(v.data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		interp, err := m.Run(map[string]*verify.Value{"image": {Shape: shape, F: px}})
+		if err != nil {
+			t.Fatalf("%s: interpreter: %v", v.name, err)
+		}
+		bound := float64(v.file.step) * int8MaxSteps
+		if v.softmax {
+			// the same logits through two float32 softmaxes: measured
+			// 5.96e-8 (half a unit in the last place of 1), bound 4 times
+			bound = 2.5e-7
+		}
+		d, _ := maxErr(got[0], interp[0].F)
+		t.Logf("%s: onnxruntime and the interpreter: max abs %.3g (bound %.3g)", v.name, d, bound)
+		if !(d <= bound) {
+			t.Errorf("%s: onnxruntime and the interpreter differ by %.3g, over %.3g", v.name, d, bound)
+		}
+	}
+}
+
 // TestInt8PassesChecker: onnx.checker's full check (with shape inference)
-// accepts every int8 file.
+// accepts every int8 file, those for deployment with pixels in too.
 func TestInt8PassesChecker(t *testing.T) {
 	requirePython(t, "onnx")
 	dir := t.TempDir()
 	var files []string
+	all := map[string][]byte{}
 	for _, f := range int8Files(t) {
-		p := filepath.Join(dir, f.name+".onnx")
-		if err := os.WriteFile(p, f.data, 0o644); err != nil {
+		all[f.name] = f.data
+	}
+	for _, v := range int8Variants(t) {
+		all[v.name] = v.data
+	}
+	for name, data := range all {
+		p := filepath.Join(dir, name+".onnx")
+		if err := os.WriteFile(p, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		files = append(files, p)
