@@ -108,8 +108,19 @@ func TestImportInt8(t *testing.T) {
 	if err := os.WriteFile(bad, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, stdout, stderr = gnconv(t, "verify", bad, "--weights", in, "--images", photos, "--preprocess", "tutorial")
+	report := filepath.Join(dir, "bad.html")
+	code, stdout, stderr = gnconv(t, "verify", bad, "--weights", in, "--images", photos, "--preprocess", "tutorial", "--report", report)
 	if code != 1 || !strings.Contains(stderr, "quantized weights") || !strings.Contains(stdout, "result: FAIL") {
 		t.Errorf("verify of an altered weight: exit %d\n%s%s", code, stdout, stderr)
+	}
+	// the report carries the weight check, and its verdict says why
+	page, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"quantized weights against the checkpoint", "58 weights and 58 biases", "inception4a.branch2.1.conv.weight"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("the report does not say %q", want)
+		}
 	}
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/gnconv/gnconv/internal/atomicfile"
 	"github.com/gnconv/gnconv/internal/kernels"
-	"github.com/gnconv/gnconv/verify"
 	"github.com/gnconv/gnconv/verify/htmlreport"
 	"github.com/urfave/cli/v2"
 )
@@ -75,6 +74,13 @@ func reportData(c *cli.Context, r *verifyReport, hist *htmlreport.Histogram) *ht
 		d.Errors = *hist
 	}
 	d.Checks = append(d.Checks, htmlreport.Check{Name: "structure read by onnx-go", Pass: r.Structure.Pass, Detail: r.Structure.Detail})
+	if q := r.Quantized; q != nil {
+		detail := quantizedSummary(q)
+		if len(q.Failures) > 0 {
+			detail += ": " + strings.Join(q.Failures, "; ")
+		}
+		d.Checks = append(d.Checks, htmlreport.Check{Name: "quantized weights against the checkpoint", Pass: q.Pass, Detail: detail})
+	}
 	if e := r.Expect; e != nil {
 		d.Checks = append(d.Checks, htmlreport.Check{Name: "PyTorch's recorded outputs", Pass: e.Pass, Detail: e.Failure()})
 	}
@@ -87,31 +93,9 @@ func reportData(c *cli.Context, r *verifyReport, hist *htmlreport.Histogram) *ht
 		d.Layers = l
 	}
 	if !r.Pass {
-		d.Verdict = verdictText(r)
+		d.Verdict = strings.Join(failures(r), "; ")
 	}
 	return d
-}
-
-// verdictText is the failure in one line: the failing outputs and the
-// first diverging module.
-func verdictText(r *verifyReport) string {
-	var bad []string
-	outs := r.Outputs
-	if r.Folder != nil {
-		outs = append(append([]verify.OutputReport{}, outs...), r.Folder.Outputs...)
-	}
-	for _, o := range outs {
-		if !o.Pass {
-			bad = append(bad, fmt.Sprintf("%s: max abs error %.3g > %.3g", o.Name, o.MaxAbs, o.Bound))
-		}
-	}
-	if !r.Structure.Pass {
-		bad = append(bad, "structure: "+r.Structure.Detail)
-	}
-	if d := r.Layers.Divergence(); d != "" {
-		bad = append(bad, d)
-	}
-	return strings.Join(bad, "; ")
 }
 
 func nameOf(class int, names []string, fallback string) string {

@@ -222,30 +222,9 @@ func verifyFile(c *cli.Context, path string, l *loaded) (*verifyReport, error) {
 		}
 	}
 	if !rep.Pass {
-		var bad []string
-		for _, o := range rep.Outputs {
-			if !o.Pass {
-				bad = append(bad, fmt.Sprintf("%s (max abs error %.3g > %.3g)", clean(o.Name), o.MaxAbs, o.Bound))
-			}
-		}
-		if f := rep.Folder; f != nil {
-			for _, o := range f.Outputs {
-				if !o.Pass {
-					bad = append(bad, fmt.Sprintf("%s on the folder's images (max abs error %.3g > %.3g)", clean(o.Name), o.MaxAbs, o.Bound))
-				}
-			}
-		}
-		if !rep.Structure.Pass {
-			bad = append(bad, "structure: "+clean(rep.Structure.Detail))
-		}
-		if q := rep.Quantized; q != nil && !q.Pass {
-			bad = append(bad, "quantized weights: "+cleanLines(strings.Join(q.Failures, "; ")))
-		}
-		if rep.Expect != nil && !rep.Expect.Pass {
-			bad = append(bad, cleanLines(rep.Expect.Failure()))
-		}
-		if d := rep.Layers.Divergence(); d != "" {
-			bad = append(bad, clean(d))
+		bad := failures(rep)
+		for k := range bad {
+			bad[k] = cleanLines(bad[k])
 		}
 		msg := fmt.Sprintf("%s does not compute the weights' network: %s", p, strings.Join(bad, "; "))
 		if hint := metadataHint(data, l); hint != "" {
@@ -254,6 +233,45 @@ func verifyFile(c *cli.Context, path string, l *loaded) (*verifyReport, error) {
 		return rep, &exitErr{exitMismatch, errors.New(msg)}
 	}
 	return rep, nil
+}
+
+// failures says what fails in a report, one phrase each: the outputs
+// over their bounds, the structure, the quantized weights, PyTorch's
+// recorded outputs and the first diverging module. The phrases hold
+// names from the file, unescaped.
+func failures(r *verifyReport) []string {
+	var bad []string
+	for _, o := range r.Outputs {
+		if !o.Pass {
+			bad = append(bad, fmt.Sprintf("%s (max abs error %.3g > %.3g)", o.Name, o.MaxAbs, o.Bound))
+		}
+	}
+	if f := r.Folder; f != nil {
+		for _, o := range f.Outputs {
+			if !o.Pass {
+				bad = append(bad, fmt.Sprintf("%s on the folder's images (max abs error %.3g > %.3g)", o.Name, o.MaxAbs, o.Bound))
+			}
+		}
+	}
+	if !r.Structure.Pass {
+		bad = append(bad, "structure: "+r.Structure.Detail)
+	}
+	if q := r.Quantized; q != nil && !q.Pass {
+		bad = append(bad, "quantized weights: "+strings.Join(q.Failures, "; "))
+	}
+	if r.Expect != nil && !r.Expect.Pass {
+		bad = append(bad, r.Expect.Failure())
+	}
+	if d := r.Layers.Divergence(); d != "" {
+		bad = append(bad, d)
+	}
+	return bad
+}
+
+// quantizedSummary is the weight check of an int8 file in a line.
+func quantizedSummary(q *verify.QuantCheck) string {
+	return fmt.Sprintf("%d weights and %d biases within %.2f of a step of the reference's (at most 0.50), %d quantize-dequantize pairs matched",
+		q.Weights, q.Biases, q.Worst, q.Pairs)
 }
 
 // readFailed is the error for a file verify cannot run: what the file is,
@@ -314,8 +332,7 @@ func printVerify(w io.Writer, r *verifyReport) {
 		fmt.Fprintf(w, "  %s\n", cleanLines(s.Detail))
 	}
 	if q := r.Quantized; q != nil {
-		fmt.Fprintf(w, "quantized weights: %d weights and %d biases within %.2f of a step of the reference's (at most %.2f), %d quantize-dequantize pairs matched: %s\n",
-			q.Weights, q.Biases, q.Worst, 0.5, q.Pairs, passFail(q.Pass))
+		fmt.Fprintf(w, "quantized weights: %s: %s\n", quantizedSummary(q), passFail(q.Pass))
 		for _, f := range q.Failures {
 			fmt.Fprintf(w, "  %s\n", cleanLines(f))
 		}
