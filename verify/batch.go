@@ -52,8 +52,14 @@ func (m *Model) separable() bool {
 			continue
 		}
 		if !anyBatched {
-			// a function of constants: the same in every share
-			vals[n.Output[0]] = ops.BatchInfo{Batched: false, Rank: -1}
+			// a function of constants: the same in every share; of its
+			// input's rank where the operator keeps the shape
+			rank := -1
+			switch n.GetOpType() {
+			case "DequantizeLinear", "QuantizeLinear", "Cast", "Identity":
+				rank = ins[0].Rank
+			}
+			vals[n.Output[0]] = ops.BatchInfo{Batched: false, Rank: rank}
 			continue
 		}
 		op := m.ops[i]

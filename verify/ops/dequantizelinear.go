@@ -1,5 +1,7 @@
 package ops
 
+import "github.com/gnconv/gnconv/internal/kernels"
+
 // DequantizeLinear is (x - zero_point) · scale in float32, for uint8,
 // int8 and int32 x (a quantized bias is int32, with zero point 0).
 var DequantizeLinear = &Op{
@@ -37,13 +39,20 @@ var DequantizeLinear = &Op{
 			return nil, err
 		}
 		out := &Value{Shape: shape, F: c.floats(len(x.I))}
-		for i, v := range x.I {
-			ch := (i / q.inner) % q.per
-			if zero != nil {
-				v -= zero.I[ch]
+		// block by block of one scale, the blocks shared out over the cores
+		kernels.Parallel(len(x.I)/max(q.inner, 1), 1, func(lo, hi int) {
+			for b := lo; b < hi; b++ {
+				ch := b % q.per
+				z, s := int64(0), scale.F[ch]
+				if zero != nil {
+					z = zero.I[ch]
+				}
+				dst := out.F[b*q.inner : (b+1)*q.inner]
+				for i, v := range x.I[b*q.inner : (b+1)*q.inner] {
+					dst[i] = float32(v-z) * s
+				}
 			}
-			out.F[i] = float32(v) * scale.F[ch]
-		}
+		})
 		return out, nil
 	},
 	Batch: quantBatch,

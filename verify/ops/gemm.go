@@ -77,8 +77,13 @@ var Gemm = &Op{
 			return BatchInfo{}, false
 		}
 		if n.has(2) {
-			c, ok := n.Consts[n.Names[2]]
-			if !ok || (len(c.Shape) == 2 && c.Shape[0] != 1) {
+			// a constant of one row, or a value computed from constants
+			// (a dequantized bias) of rank 1 at most
+			if c, ok := n.Consts[n.Names[2]]; ok {
+				if len(c.Shape) == 2 && c.Shape[0] != 1 {
+					return BatchInfo{}, false
+				}
+			} else if r := n.Ins[2].Rank; r < 0 || r > 1 {
 				return BatchInfo{}, false
 			}
 		}

@@ -108,13 +108,19 @@ func (q *IntConv) run(p kernels.ConvParams, x *Value, shape []int) *Value {
 	plane := oh * ow
 	sums := q.sums(p, x, n)
 	out := q.Req.output(shape, len(sums))
-	for i, s := range sums {
-		c := (i / plane) % p.OutC
-		if q.Bias != nil {
-			s += q.Bias[c]
+	kernels.Parallel(n*p.OutC, 1, func(lo, hi int) {
+		for b := lo; b < hi; b++ {
+			c := b % p.OutC
+			bias := int64(0)
+			if q.Bias != nil {
+				bias = q.Bias[c]
+			}
+			dst := out.I[b*plane : (b+1)*plane]
+			for i, s := range sums[b*plane : (b+1)*plane] {
+				dst[i] = q.Req.apply(s+bias, c)
+			}
 		}
-		out.I[i] = q.Req.apply(s, c)
-	}
+	})
 	return out
 }
 
@@ -158,15 +164,19 @@ func (q *IntConv) sumsBy(path int, p kernels.ConvParams, x *Value, n int) []int6
 	sums := make([]int64, total)
 	conv := func(digit func(d int64) int64, weight int64) {
 		xf := make([]float32, len(x.I))
-		for i, v := range x.I {
-			xf[i] = float32(digit(v - q.XZero))
-		}
+		kernels.Parallel(len(x.I), 4096, func(lo, hi int) {
+			for i, v := range x.I[lo:hi] {
+				xf[lo+i] = float32(digit(v - q.XZero))
+			}
+		})
 		acc := make([]float32, total)
 		q.W.packOnce.Do(func() { q.W.packed = kernels.PackConvWeights(p, q.W.F) })
 		kernels.Conv2DInto(xf, n, p, q.W.packed, kernels.Epilogue{}, acc, p.OutC*oh*ow)
-		for i, a := range acc {
-			sums[i] += int64(a) * weight
-		}
+		kernels.Parallel(total, 4096, func(lo, hi int) {
+			for i, a := range acc[lo:hi] {
+				sums[lo+i] += int64(a) * weight
+			}
+		})
 	}
 	switch path {
 	case sumFloat:

@@ -1,6 +1,11 @@
 package ops
 
-import "math"
+import (
+	"math"
+	"sync/atomic"
+
+	"github.com/gnconv/gnconv/internal/kernels"
+)
 
 // QuantizeLinear is saturate(round(x / scale) + zero_point), rounding
 // half to even, in uint8 or int8 as the zero point is (uint8 without
@@ -30,20 +35,38 @@ var QuantizeLinear = &Op{
 		}
 		lo, hi, signed := quantRange(zero)
 		out := &Value{Shape: shape, I: make([]int64, len(x.F)), Int: true, Int8: signed, Byte: !signed}
-		for i, v := range x.F {
-			ch := (i / q.inner) % q.per
-			zp := int64(0)
-			if zero != nil {
-				zp = zero.I[ch]
+		var nan atomic.Int64
+		nan.Store(-1)
+		// block by block of one scale, the blocks shared out over the cores
+		kernels.Parallel(len(x.F)/max(q.inner, 1), 1, func(bl, bh int) {
+			for b := bl; b < bh; b++ {
+				ch := b % q.per
+				zp, s := int64(0), scale.F[ch]
+				if zero != nil {
+					zp = zero.I[ch]
+				}
+				// clamped to the range about the zero point before
+				// rounding (the bounds are whole numbers, so it saturates
+				// the same), which also converts an infinity safely
+				fl, fh := float32(lo-zp), float32(hi-zp)
+				dst := out.I[b*q.inner : (b+1)*q.inner]
+				for i, v := range x.F[b*q.inner : (b+1)*q.inner] {
+					r := v / s
+					if r != r {
+						nan.CompareAndSwap(-1, int64(b*q.inner+i))
+						return
+					}
+					if r < fl {
+						r = fl
+					} else if r > fh {
+						r = fh
+					}
+					dst[i] = int64(math.RoundToEven(float64(r))) + zp
+				}
 			}
-			r := float64(v / scale.F[ch])
-			if math.IsNaN(r) {
-				return nil, errorf("QuantizeLinear: value %d is NaN", i)
-			}
-			// clamped first so that an infinity or a huge quotient
-			// converts safely; it saturates the same
-			r = math.Max(-1e9, math.Min(1e9, math.RoundToEven(r)))
-			out.I[i] = clamp(int64(r)+zp, lo, hi)
+		})
+		if i := nan.Load(); i >= 0 {
+			return nil, errorf("QuantizeLinear: value %d is NaN", i)
 		}
 		return out, nil
 	},
