@@ -1,7 +1,7 @@
 # gnconv's build and test entry points. `make test` is what CI runs.
 GO ?= go
 
-.PHONY: all build test fuzz fixtures generate bench bench-images clean release release-check man
+.PHONY: all build test fuzz fixtures generate bench bench-images bench-int8 clean release release-check man
 
 all: build
 
@@ -67,3 +67,7 @@ bench:
 # (docs/performance.md, "verify --images").
 bench-images:
 	bash bench/images.sh
+
+# int8 files against float32 over a photo folder: the table in docs/verify.md
+bench-int8:
+	bash bench/int8.sh
