@@ -73,9 +73,35 @@ func (e Epilogue) Apply(out []float32, channels, plane int) {
 
 var colPool, phasePool sync.Pool
 
-// PackConvWeights packs convolution weights (OutC×InC×KH×KW) for Conv2D.
+// PackConvWeights packs convolution weights (OutC×InC×KH×KW) for Conv2D:
+// transformed for Winograd when the convolution is one it runs (and it is
+// on: WinogradEnabled), else for the direct GEMM. w must not change while the packing is
+// in use (a call Winograd cannot take packs it then).
 func PackConvWeights(p ConvParams, w []float32) *PackedMatrix {
+	if winogradOn() && winogradFits(p) && winogradPays(p) {
+		return packConvWinograd(p, w)
+	}
+	return PackConvWeightsDirect(p, w)
+}
+
+// PackConvWeightsDirect packs convolution weights for the direct GEMM
+// only, whose sums add each product as it is: for callers that need them
+// exact (whole numbers below 2^24 sum exactly in float32; Winograd's
+// transforms take halves).
+func PackConvWeightsDirect(p ConvParams, w []float32) *PackedMatrix {
 	return PackMatrix(p.OutC, p.InC*p.KH*p.KW, w)
+}
+
+// directPacking makes w's direct packing, when it was packed for
+// Winograd alone.
+func (w *PackedMatrix) directPacking() {
+	if w.wino == nil {
+		return
+	}
+	w.direct.Do(func() {
+		d := PackMatrix(w.M, w.K, w.raw)
+		w.mpad, w.kern, w.data = d.mpad, d.kern, d.data
+	})
 }
 
 // Conv2D convolves a batch of n images x (n×InC×H×W) with packed weights w
@@ -94,9 +120,17 @@ func Conv2DInto(x []float32, n int, p ConvParams, w *PackedMatrix, ep Epilogue, 
 	outSize := p.OutC * oh * ow
 	direct := p.KH == 1 && p.KW == 1 && p.StrideH == 1 && p.StrideW == 1 &&
 		p.PadT == 0 && p.PadL == 0 && p.PadB == 0 && p.PadR == 0
+	wino := w.wino != nil && winogradFits(p) && w.wino.u[0].M == p.OutC && w.wino.u[0].K == p.InC
+	if !wino {
+		w.directPacking()
+	}
 	one := func(i int, serial bool) {
 		img := x[i*inSize : (i+1)*inSize]
 		o := out[i*outStride : i*outStride+outSize]
+		if wino {
+			winogradConv(img, p, w.wino, ep, o, serial)
+			return
+		}
 		var src bSource
 		var phases *[]float32
 		if !direct && p.StrideH > 1 {

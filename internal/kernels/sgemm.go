@@ -104,6 +104,12 @@ type PackedMatrix struct {
 	// the last epilogue spelled out for these rows (a convolution's is
 	// the same on every call)
 	lastEp atomic.Pointer[epRows]
+
+	// a 3x3 convolution's weights for Winograd (PackConvWeights), with
+	// the direct packing made from raw only if a call cannot use them
+	wino   *winogradWeights
+	raw    []float32
+	direct sync.Once
 }
 
 // epRows is an Epilogue spelled out row by row (Epilogue.rows), with a

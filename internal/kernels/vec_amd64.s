@@ -289,3 +289,53 @@ deint2loop:
 deint2done:
 	VZEROUPPER
 	RET
+
+// func vecAddAVX2(dst, a, b *float32, n int)
+//
+// dst[i] = a[i] + b[i] for i < n, n a multiple of 8.
+TEXT ·vecAddAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ n+24(FP), CX
+	SHRQ $3, CX
+	JE   addDone
+
+addLoop:
+	VMOVUPS (SI), Y0
+	VADDPS  (DI), Y0, Y0
+	VMOVUPS Y0, (DX)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	ADDQ    $32, DX
+	DECQ    CX
+	JNE     addLoop
+
+addDone:
+	VZEROUPPER
+	RET
+
+// func vecSubAVX2(dst, a, b *float32, n int)
+//
+// dst[i] = a[i] − b[i] for i < n, n a multiple of 8.
+TEXT ·vecSubAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ n+24(FP), CX
+	SHRQ $3, CX
+	JE   subDone
+
+subLoop:
+	VMOVUPS (SI), Y0
+	VSUBPS  (DI), Y0, Y0
+	VMOVUPS Y0, (DX)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	ADDQ    $32, DX
+	DECQ    CX
+	JNE     subLoop
+
+subDone:
+	VZEROUPPER
+	RET

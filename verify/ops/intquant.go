@@ -170,7 +170,7 @@ func (q *IntConv) sumsBy(path int, p kernels.ConvParams, x *Value, n int) []int6
 			}
 		})
 		acc := make([]float32, total)
-		q.W.packOnce.Do(func() { q.W.packed = kernels.PackConvWeights(p, q.W.F) })
+		q.W.packOnce.Do(func() { q.W.packed = kernels.PackConvWeightsDirect(p, q.W.F) })
 		kernels.Conv2DInto(xf, n, p, q.W.packed, kernels.Epilogue{}, acc, p.OutC*oh*ow)
 		kernels.Parallel(total, 4096, func(lo, hi int) {
 			for i, a := range acc[lo:hi] {

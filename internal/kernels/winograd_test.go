@@ -1,0 +1,170 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"testing"
+)
+
+// googLeNet3x3 are the 3x3 stride-1 convolutions of GoogLeNet at 224x224
+// (conv2, each unit's branch2 and torchvision's branch3), and sizes with
+// odd sides and single partial tiles.
+var googLeNet3x3 = [][4]int{ // in, out, h, w
+	{64, 192, 56, 56},
+	{96, 128, 28, 28}, {128, 192, 28, 28}, {16, 32, 28, 28}, {32, 96, 28, 28},
+	{96, 208, 14, 14}, {112, 224, 14, 14}, {128, 256, 14, 14}, {144, 288, 14, 14}, {160, 320, 14, 14},
+	{16, 48, 14, 14}, {24, 64, 14, 14}, {32, 128, 14, 14},
+	{160, 320, 7, 7}, {192, 384, 7, 7}, {32, 128, 7, 7}, {48, 128, 7, 7},
+	{8, 8, 5, 7}, {9, 11, 13, 4}, {20, 8, 4, 5},
+}
+
+// convError is the largest |got − exact| over the output, in units of
+// the sum of |x·w| the value came from (the scale of float32's rounding
+// of that sum).
+func convError(x []float32, n int, p ConvParams, w, got []float32) float64 {
+	oh, ow := p.OutSize()
+	worst := 0.0
+	// every 5th output channel of the wide layers: the test's time, not
+	// its reach (each channel is a different sum of the same inputs)
+	step := 1
+	if p.OutC >= 64 {
+		step = 5
+	}
+	for b := 0; b < n; b++ {
+		for o := 0; o < p.OutC; o += step {
+			for y := 0; y < oh; y++ {
+				for xx := 0; xx < ow; xx++ {
+					var acc, mag float64
+					for c := 0; c < p.InC; c++ {
+						for ky := 0; ky < 3; ky++ {
+							for kx := 0; kx < 3; kx++ {
+								iy, ix := y-1+ky, xx-1+kx
+								if iy < 0 || iy >= p.H || ix < 0 || ix >= p.W {
+									continue
+								}
+								v := float64(x[((b*p.InC+c)*p.H+iy)*p.W+ix]) * float64(w[((o*p.InC+c)*3+ky)*3+kx])
+								acc += v
+								mag += math.Abs(v)
+							}
+						}
+					}
+					g := float64(got[((b*p.OutC+o)*oh+y)*ow+xx])
+					if math.IsNaN(g) || math.IsInf(g, 0) {
+						return math.Inf(1)
+					}
+					if mag > 0 {
+						worst = max(worst, math.Abs(g-acc)/mag)
+					}
+				}
+			}
+		}
+	}
+	return worst
+}
+
+// winogradBound is the largest error Winograd may make, in units of the
+// sum of |x·w|: 4 times the worst measured over googLeNet3x3 (1.72e-7,
+// about 1.4 float32 epsilons; the direct convolution's worst there is
+// 2.84e-7: Winograd's sums are shorter, its transforms add little).
+const winogradBound = 6.9e-7
+
+// TestWinogradAgainstDirect: at every 3x3 convolution of GoogLeNet, and
+// odd sizes, Winograd's output is the exact convolution's within
+// winogradBound, batched and single, with an epilogue; the direct
+// convolution's error is reported beside it.
+func TestWinogradAgainstDirect(t *testing.T) {
+	r := rand.New(rand.NewSource(9))
+	worstW, worstD := 0.0, 0.0
+	for _, s := range googLeNet3x3 {
+		p := ConvParams{InC: s[0], OutC: s[1], H: s[2], W: s[3], KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1}
+		n := 1 + r.Intn(2)
+		x := randSlice(r, n*p.InC*p.H*p.W)
+		w := randSlice(r, p.OutC*p.InC*9)
+		got := make([]float32, n*p.OutC*p.H*p.W)
+		Conv2D(x, n, p, packConvWinograd(p, w), Epilogue{}, got)
+		ew := convError(x, n, p, w, got)
+		Conv2D(x, n, p, PackConvWeightsDirect(p, w), Epilogue{}, got)
+		ed := convError(x, n, p, w, got)
+		worstW, worstD = max(worstW, ew), max(worstD, ed)
+		if !(ew <= winogradBound) {
+			t.Errorf("%v batch %d: Winograd's error %.3g of Σ|x·w|, over %.3g", s, n, ew, winogradBound)
+		}
+	}
+	t.Logf("worst error in units of Σ|x·w|: Winograd %.3g, direct %.3g", worstW, worstD)
+	// the epilogue is applied to Winograd's output too
+	p := ConvParams{InC: 12, OutC: 10, H: 9, W: 6, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1}
+	x, w := randSlice(r, 2*p.InC*p.H*p.W), randSlice(r, p.OutC*p.InC*9)
+	ep := Epilogue{Scale: randSlice(r, p.OutC), Shift: randSlice(r, p.OutC), ReLU: true}
+	got := make([]float32, 2*p.OutC*p.H*p.W)
+	Conv2D(x, 2, p, packConvWinograd(p, w), ep, got)
+	closeTo(t, "Winograd with an epilogue", got, naiveConv(x, 2, p, w, ep), 1e-4)
+}
+
+// TestWinogradTinyPlanes: planes of one tile or less, and odd sides, run
+// through Winograd (as a dynamic-size file's small inputs do) right.
+func TestWinogradTinyPlanes(t *testing.T) {
+	r := rand.New(rand.NewSource(4))
+	for _, hw := range [][2]int{{1, 1}, {1, 5}, {2, 3}, {3, 3}, {5, 2}} {
+		p := ConvParams{InC: 9, OutC: 7, H: hw[0], W: hw[1], KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1}
+		w := randSlice(r, p.OutC*p.InC*9)
+		x := randSlice(r, 2*p.InC*p.H*p.W)
+		got := make([]float32, 2*p.OutC*p.H*p.W)
+		Conv2D(x, 2, p, packConvWinograd(p, w), Epilogue{}, got)
+		closeTo(t, fmt.Sprintf("Winograd on %dx%d", p.H, p.W), got, naiveConv(x, 2, p, w, Epilogue{}), 1e-4)
+	}
+}
+
+// BenchmarkWinograd times each 3x3 convolution of GoogLeNet as Winograd
+// and direct, one image (split over the cores) and two (one a core):
+// the measurements winogradPays and winogradOn rest on.
+func BenchmarkWinograd(b *testing.B) {
+	r := rand.New(rand.NewSource(1))
+	for _, s := range googLeNet3x3[:17] {
+		p := ConvParams{InC: s[0], OutC: s[1], H: s[2], W: s[3], KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1}
+		w := randSlice(r, p.OutC*p.InC*9)
+		for _, n := range []int{1, 2} {
+			x := randSlice(r, n*p.InC*p.H*p.W)
+			out := make([]float32, n*p.OutC*p.H*p.W)
+			for _, way := range []struct {
+				name string
+				w    *PackedMatrix
+			}{{"winograd", packConvWinograd(p, w)}, {"direct", PackConvWeightsDirect(p, w)}} {
+				b.Run(fmt.Sprintf("%dx%dx%dx%d/batch%d/%s", s[0], s[1], s[2], s[3], n, way.name), func(b *testing.B) {
+					for i := 0; i < b.N; i++ {
+						Conv2D(x, n, p, way.w, Epilogue{}, out)
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestVecAddSub: the transforms' vector sums against a plain loop, at
+// every length around the vector widths, in place too.
+func TestVecAddSub(t *testing.T) {
+	forEachKernel(t, func(t *testing.T) {
+		r := rand.New(rand.NewSource(6))
+		for n := 0; n <= 41; n++ {
+			a, b := randSlice(r, n), randSlice(r, n)
+			sum, diff := make([]float32, n), make([]float32, n)
+			vecAdd(sum, a, b)
+			vecSub(diff, a, b)
+			for i := range a {
+				if sum[i] != a[i]+b[i] || diff[i] != a[i]-b[i] {
+					t.Fatalf("length %d, value %d: %g and %g, want %g and %g", n, i, sum[i], diff[i], a[i]+b[i], a[i]-b[i])
+				}
+			}
+			want := make([]float32, n)
+			for i := range a {
+				want[i] = a[i] - b[i]
+			}
+			vecSub(a, a, b) // dst aliasing a
+			for i := range a {
+				if a[i] != want[i] {
+					t.Fatalf("length %d in place: value %d is %g, want %g", n, i, a[i], want[i])
+				}
+			}
+		}
+	})
+}
