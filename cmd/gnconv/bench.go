@@ -43,6 +43,7 @@ type benchKernel struct {
 	ISA       string   `json:"isa"`
 	Available []string `json:"available"`
 	Features  string   `json:"cpu_features"`
+	Winograd  bool     `json:"winograd_3x3"`
 	Requested string   `json:"requested,omitempty"`
 	Error     string   `json:"error,omitempty"`
 }
@@ -80,7 +81,9 @@ func benchCommand() *cli.Command {
 		Usage: "time gnconv's ONNX interpreter (and the reference forward pass of --weights) on this machine",
 		Description: "Runs the file on one random batch: warm-up passes, then --runs timed passes per engine, the\n" +
 			"engines taking turns pass by pass. Prints the median, fastest and slowest pass, images/s, the\n" +
-			"micro-kernel in use and the CPU's vector features. Exit status: 0, or 2 on an error.",
+			"micro-kernel in use, the CPU's vector features and whether 3x3 convolutions run as Winograd's\n" +
+			"F(2x2, 3x3). GNCONV_KERNEL=avx512|avx2|neon|go forces a kernel, GNCONV_WINOGRAD=1|0 Winograd.\n" +
+			"Exit status: 0, or 2 on an error.",
 		ArgsUsage: "model.onnx [--weights model.pth]",
 		Flags:     flags,
 		Action: func(c *cli.Context) error {
@@ -201,7 +204,7 @@ func runBench(c *cli.Context, path string) (*benchReport, error) {
 		}})
 	}
 	ki := kernels.Kernel()
-	rep.Kernel = benchKernel{Name: ki.Name, ISA: ki.ISA, Available: ki.Available, Features: ki.CPU, Requested: ki.Requested}
+	rep.Kernel = benchKernel{Name: ki.Name, ISA: ki.ISA, Available: ki.Available, Features: ki.CPU, Winograd: ki.Winograd, Requested: ki.Requested}
 	if ki.Err != nil {
 		rep.Kernel.Error = ki.Err.Error()
 	}
@@ -271,7 +274,7 @@ func printBench(w io.Writer, r *benchReport) {
 		clean(r.File), clean(r.Input), strings.Trim(strings.Join(strings.Fields(fmt.Sprint(r.Shape)), "x"), "[]"),
 		r.Warmup, r.Runs, plural(r.Runs, "pass", "passes"))
 	k := r.Kernel
-	fmt.Fprintf(w, "kernel: %s (CPU features: %s; kernels available: %s)\n", k.Name, k.Features, strings.Join(k.Available, ", "))
+	fmt.Fprintf(w, "kernel: %s (CPU features: %s; kernels available: %s); 3x3 convolutions: %s\n", k.Name, k.Features, strings.Join(k.Available, ", "), winogradText(k.Winograd))
 	if k.Error != "" {
 		fmt.Fprintf(w, "kernel: %s\n", clean(k.Error))
 	} else if k.Requested != "" {
@@ -288,4 +291,12 @@ func printBench(w io.Writer, r *benchReport) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Engine, sig3(e.MedianMS), sig3(e.MinMS), sig3(e.MaxMS), sig3(e.ImagesPerSec))
 	}
 	tw.Flush()
+}
+
+// winogradText says how 3x3 convolutions run.
+func winogradText(on bool) string {
+	if on {
+		return "Winograd F(2x2, 3x3) (" + kernels.WinogradEnv + "=0 turns it off)"
+	}
+	return "direct (" + kernels.WinogradEnv + "=1 runs Winograd F(2x2, 3x3))"
 }

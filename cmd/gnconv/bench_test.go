@@ -17,7 +17,7 @@ func TestBench(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
-	for _, want := range []string{"kernel: ", "CPU features: ", "GOMAXPROCS ", "go1.", "MEDIAN ms", "interpreter  ", "reference  ", "1x3x224x224", "1 warm-up and 3 timed passes"} {
+	for _, want := range []string{"kernel: ", "CPU features: ", "3x3 convolutions: ", "GOMAXPROCS ", "go1.", "MEDIAN ms", "interpreter  ", "reference  ", "1x3x224x224", "1 warm-up and 3 timed passes"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -37,7 +37,7 @@ func TestBench(t *testing.T) {
 		}
 	}
 	kern, _ := rep["kernel"].(map[string]interface{})
-	for _, k := range []string{"name", "isa", "available", "cpu_features"} {
+	for _, k := range []string{"name", "isa", "available", "cpu_features", "winograd_3x3"} {
 		if _, ok := kern[k]; !ok {
 			t.Errorf("JSON kernel lacks %q:\n%s", k, out)
 		}

@@ -27,7 +27,7 @@ func writeReport(c *cli.Context, path string, r *verifyReport, hist *htmlreport.
 // reportData fills the page from the report.
 func reportData(c *cli.Context, r *verifyReport, hist *htmlreport.Histogram) *htmlreport.Data {
 	d := &htmlreport.Data{Model: c.Args().First(), Weights: c.String("weights"), Pass: r.Pass,
-		Settings: htmlreport.Settings{ATol: r.atol, RTol: r.rtol, Kernel: kernels.KernelName(), Opset: r.Opset}}
+		Settings: htmlreport.Settings{ATol: r.atol, RTol: r.rtol, Kernel: kernelText(), Opset: r.Opset}}
 	var inputs []string
 	if random := r.Batches - boolInt(len(r.Images) > 0); random > 0 {
 		inputs = append(inputs, fmt.Sprintf("%d random %s of %d (seed %d)", random, plural(random, "batch", "batches"), r.Shape[0], c.Int64("seed")))
@@ -110,4 +110,12 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// kernelText names the micro-kernel in use and how 3x3 convolutions run.
+func kernelText() string {
+	if kernels.WinogradEnabled() {
+		return kernels.KernelName() + ", 3x3 convolutions as Winograd F(2x2, 3x3)"
+	}
+	return kernels.KernelName()
 }

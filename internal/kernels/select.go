@@ -29,6 +29,9 @@ type KernelInfo struct {
 	CPU string
 	// Requested is KernelEnv's value, "" when unset.
 	Requested string
+	// Winograd: 3x3 convolutions packed now run as Winograd's F(2x2, 3x3)
+	// (WinogradEnabled).
+	Winograd bool
 	// Err says why Requested is not in use (an unknown value, or a
 	// kernel this CPU or build cannot run); the best available kernel
 	// runs instead. It is also printed once to standard error.
@@ -39,6 +42,7 @@ type KernelInfo struct {
 func Kernel() KernelInfo {
 	info := choice
 	info.Available = append([]string(nil), choice.Available...)
+	info.Winograd = winogradOn()
 	return info
 }
 

@@ -119,9 +119,15 @@ func packWinograd(p ConvParams, w []float32) *winogradWeights {
 // right is the next value. The output transform makes the output's four
 // phases the same way, interleaved into the plane at the end.
 
-// winogradBufs are one image's transformed input and products.
+// winogradBlockTiles is about how many tiles one pass of the transforms
+// and GEMMs takes: whole rows of tiles, few enough that a pass's
+// transformed input and products stay near the caches.
+const winogradBlockTiles = 192
+
+// winogradBufs are one image's phases, and one pass's transformed input
+// and products.
 type winogradBufs struct {
-	v, m []float32
+	phases, v, m []float32
 }
 
 var winogradPool, scratchPool sync.Pool
@@ -142,8 +148,8 @@ func putScratch(b []float32) { scratchPool.Put(&b) }
 func winogradConv(img []float32, p ConvParams, ww *winogradWeights, ep Epilogue, out []float32, serial bool) {
 	th, tw := (p.H+1)/2, (p.W+1)/2
 	qw := tw + 1           // a phase plane's width
-	tiles := th * qw       // the GEMMs' columns, the extra tile of each row included
 	plane := (th+1)*qw + 1 // a phase plane, one spare value for the last offset
+	rows := max(1, winogradBlockTiles/qw)
 	bufs, _ := winogradPool.Get().(*winogradBufs)
 	if bufs == nil {
 		bufs = &winogradBufs{}
@@ -155,9 +161,11 @@ func winogradConv(img []float32, p ConvParams, ww *winogradWeights, ep Epilogue,
 		}
 		return b[:n]
 	}
-	bufs.v = grow(bufs.v, 16*p.InC*tiles)
-	bufs.m = grow(bufs.m, 16*p.OutC*tiles)
-	v, m := bufs.v, bufs.m
+	most := min(rows, th) * qw
+	bufs.phases = grow(bufs.phases, 4*plane*p.InC)
+	bufs.v = grow(bufs.v, 16*p.InC*most)
+	bufs.m = grow(bufs.m, 16*p.OutC*most)
+	phases, v, m := bufs.phases, bufs.v, bufs.m
 	run := func(n int, f func(lo, hi int)) {
 		if serial {
 			f(0, n)
@@ -165,37 +173,44 @@ func winogradConv(img []float32, p ConvParams, ww *winogradWeights, ep Epilogue,
 		}
 		Parallel(n, 1, f)
 	}
-	// V_k[ic][t]
 	run(p.InC, func(lo, hi int) {
-		scratch := getScratch(4*plane + 2*qw + 16*tiles)
-		defer putScratch(scratch)
-		phases := scratch[:4*plane]
-		row := scratch[4*plane : 4*plane+2*qw]
-		tmp := scratch[4*plane+2*qw:]
+		row := getScratch(2 * qw)
+		defer putScratch(row)
 		for ic := lo; ic < hi; ic++ {
-			winogradPhases(img[ic*p.H*p.W:(ic+1)*p.H*p.W], p.H, p.W, th, qw, plane, phases, row)
-			winogradInput(phases, plane, qw, tiles, tmp, v[ic*tiles:], p.InC*tiles)
+			winogradPhases(img[ic*p.H*p.W:(ic+1)*p.H*p.W], p.H, p.W, th, qw, plane, phases[ic*4*plane:(ic+1)*4*plane], row)
 		}
 	})
-	// the 16 GEMMs, shared out whole over the cores
-	run(16, func(lo, hi int) {
-		for k := lo; k < hi; k++ {
-			src := denseB{v[k*p.InC*tiles : (k+1)*p.InC*tiles], tiles}
-			matMulSerial(ww.u[k], src, tiles, m[k*p.OutC*tiles:(k+1)*p.OutC*tiles], Epilogue{})
-		}
-	})
-	// Y = Aᵀ·m·A, with the epilogue, into the output planes
-	run(p.OutC, func(lo, hi int) {
-		tmp := getScratch(14 * tiles)
-		defer putScratch(tmp)
-		for oc := lo; oc < hi; oc++ {
-			y := winogradOutput(m[oc*tiles:], p.OutC*tiles, tiles, tmp)
-			for _, ph := range y {
-				ep.applyRow(ph, oc)
+	for ty0 := 0; ty0 < th; ty0 += rows {
+		ty1 := min(th, ty0+rows)
+		tiles := (ty1 - ty0) * qw // this pass's GEMM columns, each row's extra tile included
+		// V_k[ic][t]
+		run(p.InC, func(lo, hi int) {
+			tmp := getScratch(16 * tiles)
+			defer putScratch(tmp)
+			for ic := lo; ic < hi; ic++ {
+				winogradInput(phases[ic*4*plane:(ic+1)*4*plane], plane, qw, ty0*qw, tiles, tmp, v[ic*tiles:], p.InC*tiles)
 			}
-			winogradInterleave(y, qw, out[oc*p.H*p.W:(oc+1)*p.H*p.W], p.H, p.W)
-		}
-	})
+		})
+		// the 16 GEMMs, shared out whole over the cores
+		run(16, func(lo, hi int) {
+			for k := lo; k < hi; k++ {
+				src := denseB{v[k*p.InC*tiles : (k+1)*p.InC*tiles], tiles}
+				matMulSerial(ww.u[k], src, tiles, m[k*p.OutC*tiles:(k+1)*p.OutC*tiles], Epilogue{})
+			}
+		})
+		// Y = Aᵀ·m·A, with the epilogue, into the output planes
+		run(p.OutC, func(lo, hi int) {
+			tmp := getScratch(14 * tiles)
+			defer putScratch(tmp)
+			for oc := lo; oc < hi; oc++ {
+				y := winogradOutput(m[oc*tiles:], p.OutC*tiles, tiles, tmp)
+				for _, ph := range y {
+					ep.applyRow(ph, oc)
+				}
+				winogradInterleave(y, qw, out[oc*p.H*p.W:(oc+1)*p.H*p.W], p.H, p.W, ty0, ty1)
+			}
+		})
+	}
 }
 
 // winogradPhases splits one channel (h×w), padded by one on every side,
@@ -222,13 +237,13 @@ func winogradPhases(src []float32, h, w, th, qw, plane int, phases, row []float3
 	}
 }
 
-// winogradInput writes Bᵀ·d·B of every tile of one channel from its
-// phases: position k of tile t goes to v[k·kstride+t]. tmp holds 16
-// planes of tiles values.
-func winogradInput(phases []float32, plane, qw, tiles int, tmp, v []float32, kstride int) {
+// winogradInput writes Bᵀ·d·B of tiles [first, first+tiles) of one
+// channel from its phases: position k of tile t goes to
+// v[k·kstride+t−first]. tmp holds 16 planes of tiles values.
+func winogradInput(phases []float32, plane, qw, first, tiles int, tmp, v []float32, kstride int) {
 	// d_ij, for every tile at once
 	d := func(i, j int) []float32 {
-		off := (2*(i%2)+j%2)*plane + (i/2)*qw + j/2
+		off := (2*(i%2)+j%2)*plane + first + (i/2)*qw + j/2
 		return phases[off : off+tiles]
 	}
 	t := func(i, j int) []float32 { return tmp[(4*i+j)*tiles : (4*i+j+1)*tiles] }
@@ -277,11 +292,12 @@ func winogradOutput(m []float32, kstride, tiles int, tmp []float32) [4][]float32
 	return y
 }
 
-// winogradInterleave writes the output's four phases (rows of qw tiles,
-// the last of each row unused) into its h×w plane.
-func winogradInterleave(y [4][]float32, qw int, out []float32, h, w int) {
-	for r := 0; r < h; r++ {
-		a, ty := r%2, r/2
+// winogradInterleave writes the output's four phases for tile rows
+// [ty0, ty1) (rows of qw tiles, the last of each row unused) into its
+// h×w plane.
+func winogradInterleave(y [4][]float32, qw int, out []float32, h, w, ty0, ty1 int) {
+	for r := 2 * ty0; r < min(h, 2*ty1); r++ {
+		a, ty := r%2, r/2-ty0
 		even := y[2*a][ty*qw : ty*qw+qw]
 		odd := y[2*a+1][ty*qw : ty*qw+qw]
 		dst := out[r*w : (r+1)*w]
