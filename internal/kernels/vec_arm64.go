@@ -111,19 +111,3 @@ func packMasked(nr int, dst []float32, panelStride int, src []float32, off int, 
 		packMaskedGo(16, dst[hi*panelStride:], panelStride, src, off+16*hi, masks[hi:])
 	}
 }
-
-// vecAdd sets dst[i] to a[i] + b[i]; dst may be a or b.
-func vecAdd(dst, a, b []float32) {
-	a, b = a[:len(dst)], b[:len(dst)]
-	for i := range dst {
-		dst[i] = a[i] + b[i]
-	}
-}
-
-// vecSub sets dst[i] to a[i] − b[i]; dst may be a or b.
-func vecSub(dst, a, b []float32) {
-	a, b = a[:len(dst)], b[:len(dst)]
-	for i := range dst {
-		dst[i] = a[i] - b[i]
-	}
-}

@@ -41,19 +41,3 @@ func setVectorISA(string) {}
 func packMasked(nr int, dst []float32, panelStride int, src []float32, off int, masks []uint32) {
 	packMaskedGo(nr, dst, panelStride, src, off, masks)
 }
-
-// vecAdd sets dst[i] to a[i] + b[i]; dst may be a or b.
-func vecAdd(dst, a, b []float32) {
-	a, b = a[:len(dst)], b[:len(dst)]
-	for i := range dst {
-		dst[i] = a[i] + b[i]
-	}
-}
-
-// vecSub sets dst[i] to a[i] − b[i]; dst may be a or b.
-func vecSub(dst, a, b []float32) {
-	a, b = a[:len(dst)], b[:len(dst)]
-	for i := range dst {
-		dst[i] = a[i] - b[i]
-	}
-}

@@ -1,7 +1,5 @@
 package ops
 
-import "github.com/gnconv/gnconv/internal/kernels"
-
 // DequantizeLinear is (x - zero_point) · scale in float32, for uint8,
 // int8 and int32 x (a quantized bias is int32, with zero point 0).
 var DequantizeLinear = &Op{
@@ -39,18 +37,14 @@ var DequantizeLinear = &Op{
 			return nil, err
 		}
 		out := &Value{Shape: shape, F: c.floats(len(x.I))}
-		// block by block of one scale, the blocks shared out over the cores
-		kernels.Parallel(len(x.I)/max(q.inner, 1), 1, func(lo, hi int) {
-			for b := lo; b < hi; b++ {
-				ch := b % q.per
-				z, s := int64(0), scale.F[ch]
-				if zero != nil {
-					z = zero.I[ch]
-				}
-				dst := out.F[b*q.inner : (b+1)*q.inner]
-				for i, v := range x.I[b*q.inner : (b+1)*q.inner] {
-					dst[i] = float32(v-z) * s
-				}
+		q.eachBlock(len(x.I), func(lo, hi, ch int) {
+			z, s := int64(0), scale.F[ch]
+			if zero != nil {
+				z = zero.I[ch]
+			}
+			dst := out.F[lo:hi]
+			for i, v := range x.I[lo:hi] {
+				dst[i] = float32(v-z) * s
 			}
 		})
 		return out, nil

@@ -3,8 +3,6 @@ package ops
 import (
 	"math"
 	"sync/atomic"
-
-	"github.com/gnconv/gnconv/internal/kernels"
 )
 
 // QuantizeLinear is saturate(round(x / scale) + zero_point), rounding
@@ -33,36 +31,27 @@ var QuantizeLinear = &Op{
 		if err != nil {
 			return nil, err
 		}
-		lo, hi, signed := quantRange(zero)
+		qlo, qhi, signed := quantRange(zero)
 		out := &Value{Shape: shape, I: make([]int64, len(x.F)), Int: true, Int8: signed, Byte: !signed}
 		var nan atomic.Int64
 		nan.Store(-1)
-		// block by block of one scale, the blocks shared out over the cores
-		kernels.Parallel(len(x.F)/max(q.inner, 1), 1, func(bl, bh int) {
-			for b := bl; b < bh; b++ {
-				ch := b % q.per
-				zp, s := int64(0), scale.F[ch]
-				if zero != nil {
-					zp = zero.I[ch]
+		q.eachBlock(len(x.F), func(lo, hi, ch int) {
+			zp, s := int64(0), scale.F[ch]
+			if zero != nil {
+				zp = zero.I[ch]
+			}
+			// clamped to the range about the zero point before rounding
+			// (the bounds are whole numbers, so it saturates the same),
+			// which also converts an infinity safely
+			fl, fh := float32(qlo-zp), float32(qhi-zp)
+			dst := out.I[lo:hi]
+			for i, v := range x.F[lo:hi] {
+				r := v / s
+				if r != r {
+					nan.CompareAndSwap(-1, int64(lo+i))
+					return
 				}
-				// clamped to the range about the zero point before
-				// rounding (the bounds are whole numbers, so it saturates
-				// the same), which also converts an infinity safely
-				fl, fh := float32(lo-zp), float32(hi-zp)
-				dst := out.I[b*q.inner : (b+1)*q.inner]
-				for i, v := range x.F[b*q.inner : (b+1)*q.inner] {
-					r := v / s
-					if r != r {
-						nan.CompareAndSwap(-1, int64(b*q.inner+i))
-						return
-					}
-					if r < fl {
-						r = fl
-					} else if r > fh {
-						r = fh
-					}
-					dst[i] = int64(math.RoundToEven(float64(r))) + zp
-				}
+				dst[i] = int64(math.RoundToEven(float64(min(max(r, fl), fh)))) + zp
 			}
 		})
 		if i := nan.Load(); i >= 0 {

@@ -1,6 +1,10 @@
 package ops
 
-import "math"
+import (
+	"math"
+
+	"github.com/gnconv/gnconv/internal/kernels"
+)
 
 // The scale and zero point shared by QuantizeLinear and DequantizeLinear:
 // one pair for the whole tensor, or (opset 13 on) one per index of axis.
@@ -10,6 +14,17 @@ import "math"
 // axis, found as (i / inner) % per.
 type quantAxis struct {
 	per, inner int
+}
+
+// eachBlock runs f over the blocks of one scale in a tensor of n values
+// (block b is values [b·inner, (b+1)·inner), of channel b % per), the
+// blocks shared out over the cores.
+func (q quantAxis) eachBlock(n int, f func(lo, hi, ch int)) {
+	kernels.Parallel(n/max(q.inner, 1), 1, func(bl, bh int) {
+		for b := bl; b < bh; b++ {
+			f(b*q.inner, (b+1)*q.inner, b%q.per)
+		}
+	})
 }
 
 // quantParams checks x's scale and zero point (absent: nil) and where
