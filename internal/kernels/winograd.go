@@ -1,9 +1,6 @@
 package kernels
 
-import (
-	"os"
-	"sync"
-)
+import "os"
 
 // Winograd's F(2x2, 3x3) for the 3x3 stride-1 "same" convolutions that
 // carry two thirds of GoogLeNet's multiply-adds (conv2, every branch2 and
@@ -124,24 +121,17 @@ func packWinograd(p ConvParams, w []float32) *winogradWeights {
 // transformed input and products stay near the caches.
 const winogradBlockTiles = 192
 
-// winogradBufs are one image's phases, and one pass's transformed input
-// and products.
-type winogradBufs struct {
-	phases, v, m []float32
-}
+// winogradScratch recycles the transforms' buffers (a Buffers, not a
+// sync.Pool, which every garbage collection empties: the interpreter
+// allocates enough to collect often, and megabytes of buffers made
+// anew each time cost more than Winograd saves).
+var winogradScratch Buffers
 
-var winogradPool, scratchPool sync.Pool
+// getScratch is a buffer of n values with undefined contents;
+// putScratch hands it back.
+func getScratch(n int) []float32 { return winogradScratch.Get(n) }
 
-// getScratch is a buffer of n values with undefined contents, from a
-// pool; putScratch returns it.
-func getScratch(n int) []float32 {
-	if b, ok := scratchPool.Get().(*[]float32); ok && cap(*b) >= n {
-		return (*b)[:n]
-	}
-	return make([]float32, n)
-}
-
-func putScratch(b []float32) { scratchPool.Put(&b) }
+func putScratch(b []float32) { winogradScratch.Put(b) }
 
 // winogradConv convolves one image into out (OutC planes of H×W, ep
 // applied), on the calling goroutine when serial.
@@ -150,22 +140,15 @@ func winogradConv(img []float32, p ConvParams, ww *winogradWeights, ep Epilogue,
 	qw := tw + 1           // a phase plane's width
 	plane := (th+1)*qw + 1 // a phase plane, one spare value for the last offset
 	rows := max(1, winogradBlockTiles/qw)
-	bufs, _ := winogradPool.Get().(*winogradBufs)
-	if bufs == nil {
-		bufs = &winogradBufs{}
-	}
-	defer winogradPool.Put(bufs)
-	grow := func(b []float32, n int) []float32 {
-		if cap(b) < n {
-			return make([]float32, n)
-		}
-		return b[:n]
-	}
 	most := min(rows, th) * qw
-	bufs.phases = grow(bufs.phases, 4*plane*p.InC)
-	bufs.v = grow(bufs.v, 16*p.InC*most)
-	bufs.m = grow(bufs.m, 16*p.OutC*most)
-	phases, v, m := bufs.phases, bufs.v, bufs.m
+	phases := getScratch(4 * plane * p.InC)
+	v := getScratch(16 * p.InC * most)
+	m := getScratch(16 * p.OutC * most)
+	defer func() {
+		putScratch(phases)
+		putScratch(v)
+		putScratch(m)
+	}()
 	run := func(n int, f func(lo, hi int)) {
 		if serial {
 			f(0, n)
