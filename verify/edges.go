@@ -111,13 +111,7 @@ func newFeed(m *Model, ch int) (*feed, error) {
 		f.lo, f.hi = inputRange(m, in.Name)
 		return f, nil
 	}
-	meta := map[string]string{}
-	for _, p := range m.Proto.GetMetadataProps() {
-		if len(meta) < 4096 {
-			meta[p.GetKey()] = p.GetValue()
-		}
-	}
-	spec, ok, err := pixnorm.FromMetadata(meta, ch)
+	spec, ok, err := pixnorm.FromMetadata(m.metadata(), ch)
 	if err != nil {
 		return nil, err
 	}

@@ -110,3 +110,25 @@ func TestHandComputed(t *testing.T) {
 		}
 	}
 }
+
+// TestMetadataFirstOfRepeatedKey: a key a file repeats reads as its first
+// value, by Metadata and in the map the pixel-input check reads alike.
+func TestMetadataFirstOfRepeatedKey(t *testing.T) {
+	var pm onnxpb.ModelProto
+	if err := proto.Unmarshal(tinyModel(13, &onnxpb.NodeProto{OpType: proto.String("Relu"), Input: []string{"x"}, Output: []string{"y"}}), &pm); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"nchw", "nhwc"} {
+		pm.MetadataProps = append(pm.MetadataProps, &onnxpb.StringStringEntryProto{Key: proto.String("input_layout"), Value: proto.String(v)})
+	}
+	m, err := FromProto(&pm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := m.Metadata("input_layout"); !ok || v != "nchw" || m.metadata()["input_layout"] != "nchw" {
+		t.Errorf("Metadata %q %v, map %q; want the first, nchw", v, ok, m.metadata()["input_layout"])
+	}
+	if _, ok := m.Metadata("labels"); ok {
+		t.Error("a key the file lacks is found")
+	}
+}

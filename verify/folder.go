@@ -437,7 +437,7 @@ func NewImageFeed(m *Model) (*ImageFeed, error) {
 	}
 	s := m.Inputs[0].Shape
 	ch := s[1]
-	if m.Inputs[0].Elem == onnxpb.TensorProto_UINT8 && metadataValue(m, preprocess.KeyInputLayout) != preprocess.NCHW {
+	if layout, _ := m.Metadata(preprocess.KeyInputLayout); m.Inputs[0].Elem == onnxpb.TensorProto_UINT8 && layout != preprocess.NCHW {
 		ch = s[3]
 	}
 	if ch <= 0 {
@@ -459,14 +459,4 @@ func (f *ImageFeed) Value(b Batch, spec imageprep.Spec) (*Value, error) {
 		return nil, err
 	}
 	return inputValue(b, nil), nil
-}
-
-// metadataValue is the file's metadata entry for key, "" without one.
-func metadataValue(m *Model, key string) string {
-	for _, p := range m.Proto.GetMetadataProps() {
-		if p.GetKey() == key {
-			return p.GetValue()
-		}
-	}
-	return ""
 }

@@ -400,6 +400,32 @@ func (m *Model) hasFloat16() bool {
 	return false
 }
 
+// Metadata is the value of a metadata_props key, the first where a file
+// repeats it; false when the file has none.
+func (m *Model) Metadata(key string) (string, bool) {
+	for _, p := range m.Proto.GetMetadataProps() {
+		if p.GetKey() == key {
+			return p.GetValue(), true
+		}
+	}
+	return "", false
+}
+
+// metadata is the file's metadata_props as a map (the first value of a
+// repeated key, as Metadata reads it), at most maxMetadata keys.
+func (m *Model) metadata() map[string]string {
+	meta := map[string]string{}
+	for _, p := range m.Proto.GetMetadataProps() {
+		if _, seen := meta[p.GetKey()]; !seen && len(meta) < maxMetadata {
+			meta[p.GetKey()] = p.GetValue()
+		}
+	}
+	return meta
+}
+
+// maxMetadata bounds the metadata keys read into a map.
+const maxMetadata = 4096
+
 // Float16 reports whether the model computes any value in float16.
 func (m *Model) Float16() bool { return m.half }
 

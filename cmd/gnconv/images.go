@@ -116,20 +116,18 @@ func classNames(c *cli.Context, m *verify.Model, classes int) ([]string, error) 
 		}
 		return names, nil
 	}
-	for _, p := range m.Proto.GetMetadataProps() {
-		if p.GetKey() != labels.MetadataKey {
-			continue
-		}
-		names, err := labels.Decode(p.GetValue())
-		if err != nil {
-			return nil, fmt.Errorf("the file's class names: %w", err)
-		}
-		if err := labels.Check(names, classes); err != nil {
-			return nil, fmt.Errorf("the file's class names: %w", err)
-		}
-		return names, nil
+	v, ok := m.Metadata(labels.MetadataKey)
+	if !ok {
+		return nil, nil
 	}
-	return nil, nil
+	names, err := labels.Decode(v)
+	if err != nil {
+		return nil, fmt.Errorf("the file's class names: %w", err)
+	}
+	if err := labels.Check(names, classes); err != nil {
+		return nil, fmt.Errorf("the file's class names: %w", err)
+	}
+	return names, nil
 }
 
 // progressBar draws the images done on a terminal, at most ten times a
