@@ -85,6 +85,10 @@ type ClassScore struct {
 	Images    int     `json:"images"`
 	ONNX      float64 `json:"onnx_top1"`
 	Reference float64 `json:"reference_top1"`
+	// ONNXCorrect and ReferenceCorrect count the images each classifies
+	// right (top-1); ONNX and Reference are their shares of Images.
+	ONNXCorrect      int `json:"onnx_correct"`
+	ReferenceCorrect int `json:"reference_correct"`
 }
 
 // Disagreement is an image on whose top class the file and the reference
@@ -307,7 +311,8 @@ func RunFolder(ctx context.Context, m *Model, net *graph.Net, f *imageprep.Folde
 	if acc != nil {
 		rep.Accuracy = acc.finish()
 		for c, name := range f.Classes {
-			cs := ClassScore{Class: classOf[c], Folder: name, Images: acc.perClassImages[c]}
+			cs := ClassScore{Class: classOf[c], Folder: name, Images: acc.perClassImages[c],
+				ONNXCorrect: acc.perClassOnnx[c], ReferenceCorrect: acc.perClassRef[c]}
 			if classOf[c] < len(opts.Labels) {
 				cs.Name = opts.Labels[classOf[c]]
 			}

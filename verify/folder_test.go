@@ -97,6 +97,11 @@ func TestRunFolder(t *testing.T) {
 	if rep.Labelled != "by sub-folder order" || rep.Accuracy == nil || rep.Accuracy.Images != 9 || len(rep.Classes) != 3 {
 		t.Fatalf("labelled %q, accuracy %+v, %d classes", rep.Labelled, rep.Accuracy, len(rep.Classes))
 	}
+	for _, cs := range rep.Classes {
+		if cs.Images != 3 || cs.ONNX != float64(cs.ONNXCorrect)/3 || cs.Reference != float64(cs.ReferenceCorrect)/3 {
+			t.Errorf("class %d: %d images, %d and %d correct, shares %g and %g", cs.Class, cs.Images, cs.ONNXCorrect, cs.ReferenceCorrect, cs.ONNX, cs.Reference)
+		}
+	}
 	if rep.Accuracy.ONNXTop1 != rep.Accuracy.ReferenceTop1 || rep.Disagreeing != 0 {
 		t.Errorf("the file and the reference disagree on a passing file: %+v, %d disagreeing", rep.Accuracy, rep.Disagreeing)
 	}

@@ -55,7 +55,7 @@ func reportData(c *cli.Context, r *verifyReport, hist *htmlreport.Histogram) *ht
 					100*a.ONNXTop1, 100*a.ONNXTop5, 100*a.ReferenceTop1, 100*a.ReferenceTop5)})
 			for _, cs := range f.Classes {
 				d.Classes = append(d.Classes, htmlreport.Class{Index: cs.Class, Name: nameOf(cs.Class, r.names, cs.Folder), Images: cs.Images,
-					ReferenceCorrect: int(cs.Reference*float64(cs.Images) + 0.5), ONNXCorrect: int(cs.ONNX*float64(cs.Images) + 0.5)})
+					ReferenceCorrect: cs.ReferenceCorrect, ONNXCorrect: cs.ONNXCorrect})
 			}
 		}
 		for _, dis := range f.Disagreements {
