@@ -6,8 +6,6 @@ import (
 	"testing"
 
 	"github.com/gnconv/gnconv/convert"
-	"github.com/gnconv/gnconv/graph"
-	"github.com/gnconv/gnconv/internal/fixture"
 	"github.com/gnconv/gnconv/verify"
 	"github.com/gnconv/gnconv/verify/imageprep"
 )
@@ -25,15 +23,7 @@ func TestFloat16OnPhotographs(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, fx := range []struct{ name, preset string }{{"tutorial_aux.pth", "tutorial"}, {"torchvision_aux.pth", "imagenet"}} {
-		ck, err := fixture.Checkpoint(fx.name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		net, _, err := graph.Load(ck.StateDict, graph.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		net = net.WithoutAux()
+		net := deployNet(t, fx.name)
 		em, err := convert.EmitONNX(net, convert.ONNXOptions{Version: "test", Float16: true})
 		if err != nil {
 			t.Fatal(err)

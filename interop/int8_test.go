@@ -37,6 +37,21 @@ type int8File struct {
 	n      int
 }
 
+// deployNet is a fixture's network as deployed: bound by its preset
+// layout, without the aux heads.
+func deployNet(t *testing.T, name string) *graph.Net {
+	t.Helper()
+	ck, err := fixture.Checkpoint(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	net, _, err := graph.Load(ck.StateDict, graph.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return net.WithoutAux()
+}
+
 // int8Images is how many of the folder's images the comparisons run.
 const int8Images = 32
 
@@ -59,15 +74,7 @@ func int8Files(t *testing.T) []int8File {
 	}
 	var files []int8File
 	for _, fx := range []struct{ name, preset string }{{"tutorial_aux.pth", "tutorial"}, {"torchvision_aux.pth", "imagenet"}} {
-		ck, err := fixture.Checkpoint(fx.name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		net, _, err := graph.Load(ck.StateDict, graph.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		net = net.WithoutAux()
+		net := deployNet(t, fx.name)
 		h, w := net.Size[0], net.Size[1]
 		spec, err := imageprep.Preset(fx.preset, h, w, net.InChannels)
 		if err != nil {
