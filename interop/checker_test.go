@@ -73,6 +73,13 @@ func TestONNXCheckerAcceptsEveryVariant(t *testing.T) {
 			}
 		}
 	}
+	checkAll(t, files)
+}
+
+// checkAll runs onnx.checker's full check (check_onnx.py) on every file
+// and fails unless each passes.
+func checkAll(t *testing.T, files []string) {
+	t.Helper()
 	out, err := exec.Command(debianPython, append([]string{"check_onnx.py"}, files...)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("onnx.checker failed: %v\n%s", err, out)

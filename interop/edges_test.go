@@ -5,7 +5,6 @@ import (
 	"math"
 	"math/rand"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -294,13 +293,7 @@ func TestEdgeVariantsPassChecker(t *testing.T) {
 			files = append(files, p)
 		}
 	}
-	out, err := exec.Command(debianPython, append([]string{"check_onnx.py"}, files...)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("onnx.checker failed: %v\n%s", err, out)
-	}
-	if n := strings.Count(string(out), "ok "); n != len(files) {
-		t.Fatalf("checker passed %d of %d files:\n%s", n, len(files), out)
-	}
+	checkAll(t, files)
 }
 
 // TestDynamicSizeInORT: a file written with --size dynamic runs in
@@ -406,8 +399,5 @@ func TestDynamicSizeInORT(t *testing.T) {
 		}
 	}
 	requirePython(t, "onnx")
-	out, err := exec.Command(debianPython, append([]string{"check_onnx.py"}, files...)...).CombinedOutput()
-	if err != nil || strings.Count(string(out), "ok ") != len(files) {
-		t.Fatalf("onnx.checker: %v\n%s", err, out)
-	}
+	checkAll(t, files)
 }

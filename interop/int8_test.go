@@ -6,7 +6,6 @@ import (
 	"math"
 	"math/rand"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -384,13 +383,7 @@ func TestInt8PassesChecker(t *testing.T) {
 		}
 		files = append(files, p)
 	}
-	out, err := exec.Command(debianPython, append([]string{"check_onnx.py"}, files...)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("onnx.checker failed: %v\n%s", err, out)
-	}
-	if n := strings.Count(string(out), "ok "); n != len(files) {
-		t.Fatalf("checker passed %d of %d files:\n%s", n, len(files), out)
-	}
+	checkAll(t, files)
 }
 
 // TestInt8PhotoFolder: verify --images' comparison of each fixture's
