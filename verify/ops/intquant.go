@@ -27,7 +27,7 @@ type Requant struct {
 	Lo, Hi int64 // the output type's range: 0..255 or -128..127
 }
 
-// Output is a quantized value of the Requant's type.
+// output is a new quantized value of the Requant's type.
 func (r *Requant) output(shape []int, n int) *Value {
 	return &Value{Shape: shape, I: make([]int64, n), Int: true, Byte: r.Lo == 0, Int8: r.Lo < 0}
 }
