@@ -2,12 +2,14 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"math"
 	"math/rand"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gnconv/gnconv/graph"
+	"github.com/gnconv/gnconv/internal/atomicfile"
 	"github.com/gnconv/gnconv/internal/kernels"
 	"github.com/gnconv/gnconv/verify"
 	"github.com/gnconv/gnconv/verify/ops"
@@ -75,6 +78,7 @@ func benchCommand() *cli.Command {
 		&cli.IntFlag{Name: "warmup", Value: 2, Usage: "untimed passes per engine before the timed ones"},
 		&cli.Int64Flag{Name: "seed", Value: 0, Usage: "seed of the random input (standard normal)"},
 		&cli.BoolFlag{Name: "json", Usage: "print the measurements as JSON"},
+		&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the timed passes to `FILE` (go tool pprof reads it); an existing file is replaced"},
 	)
 	return &cli.Command{
 		Name:  "bench",
@@ -208,10 +212,23 @@ func runBench(c *cli.Context, path string) (*benchReport, error) {
 	if ki.Err != nil {
 		rep.Kernel.Error = ki.Err.Error()
 	}
+	prof := c.String("cpuprofile")
+	for _, in := range []string{path, c.String("weights")} {
+		if prof != "" && atomicfile.SameFile(in, prof) {
+			return nil, usageErr(fmt.Errorf("--cpuprofile %s is an input: the profile goes to a file of its own", clean(prof)))
+		}
+	}
+	var profile bytes.Buffer
 	// warm-up, then the timed passes: the engines take turns pass by pass,
 	// in alternating order, so that a change in the machine's load
 	// reaches each of them alike
 	for r := 0; r < warmup+runs; r++ {
+		if r == warmup && prof != "" {
+			if err := pprof.StartCPUProfile(&profile); err != nil {
+				return nil, fail(fmt.Errorf("--cpuprofile: %w", err))
+			}
+			defer pprof.StopCPUProfile()
+		}
 		for i := range engines {
 			e := engines[i]
 			if r%2 == 1 {
@@ -224,6 +241,15 @@ func runBench(c *cli.Context, path string) (*benchReport, error) {
 			if r >= warmup {
 				e.PassesMS = append(e.PassesMS, float64(time.Since(t).Nanoseconds())/1e6)
 			}
+		}
+	}
+	if prof != "" {
+		pprof.StopCPUProfile()
+		if err := atomicfile.Write(prof, true, func(w io.Writer) error {
+			_, err := w.Write(profile.Bytes())
+			return err
+		}); err != nil {
+			return nil, fail(fmt.Errorf("--cpuprofile: %w", err))
 		}
 	}
 	for _, e := range engines {

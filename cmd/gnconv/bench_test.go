@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,6 +22,15 @@ func TestBench(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+
+	// a CPU profile of the timed passes, for go tool pprof (gzipped)
+	prof := filepath.Join(dir, "cpu.pprof")
+	if code, _, errs := gnconv(t, "bench", model, "--runs", "2", "--warmup", "0", "--cpuprofile", prof); code != 0 {
+		t.Fatalf("--cpuprofile: exit %d: %s", code, errs)
+	}
+	if b, err := os.ReadFile(prof); err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+		t.Fatalf("--cpuprofile wrote no gzipped profile: %v, %d bytes", err, len(b))
 	}
 
 	code, out, errs = gnconv(t, "bench", model, "--runs", "2", "--warmup", "0", "--batch", "2", "--json")
@@ -78,6 +88,7 @@ func TestBenchBadFlagsExit2(t *testing.T) {
 		{"bench", model, "--size", "112,112"}, // the file fixes 224x224
 		{"bench", model, "--bogus"},
 		{"bench", model, "--limit-scale", "0"},
+		{"bench", model, "--cpuprofile", model}, // the profile would replace the model
 		{"bench", fx("tutorial_aux.pth")},
 		{"bench", filepath.Join(dir, "missing.onnx")},
 		{"bench", model, "--weights", filepath.Join(dir, "missing.pth")},
