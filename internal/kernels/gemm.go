@@ -41,8 +41,10 @@ func SplitBatch(n int, f func(share, lo, hi int)) bool {
 }
 
 // Parallel runs f over [0, n) split into contiguous chunks, one goroutine
-// per available core; chunks are multiples of align (but the last). Inside
-// SplitBatch it runs f(0, n) on the calling goroutine.
+// per available core; chunks start at multiples of align and are as even
+// as that allows (a 196-column GEMM on two cores with align 32 splits
+// 96 | 100, not 128 | 68). The last chunk runs on the calling goroutine.
+// Inside SplitBatch it runs f(0, n) on the calling goroutine.
 func Parallel(n, align int, f func(lo, hi int)) {
 	workers := runtime.GOMAXPROCS(0)
 	if splitting.Load() > 0 {
@@ -59,18 +61,28 @@ func Parallel(n, align int, f func(lo, hi int)) {
 		f(0, n)
 		return
 	}
-	per := (chunks + workers - 1) / workers * align
 	var wg sync.WaitGroup
-	for lo := 0; lo < n; lo += per {
-		hi := lo + per
-		if hi > n {
-			hi = n
+	lo := 0
+	for w := 1; w <= workers; w++ {
+		hi := n
+		if w < workers {
+			// the w-th boundary, n·w/workers rounded to the nearest
+			// multiple of align
+			hi = min((n*w+workers*align/2)/(workers*align)*align, n)
+		}
+		if hi <= lo {
+			continue
+		}
+		if hi == n {
+			f(lo, hi)
+			break
 		}
 		wg.Add(1)
 		go func(lo, hi int) {
 			defer wg.Done()
 			f(lo, hi)
 		}(lo, hi)
+		lo = hi
 	}
 	wg.Wait()
 }

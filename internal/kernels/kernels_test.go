@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"runtime"
+	"slices"
+	"sync"
 	"testing"
 )
 
@@ -569,4 +572,50 @@ func TestBuffersReuseRecentAndFitting(t *testing.T) {
 	if got := b.Get(5000); len(got) != 5000 {
 		t.Fatalf("Get(5000): %d values", len(got))
 	}
+}
+
+// TestParallelSplitsEvenly: Parallel covers [0, n) once, in at most a
+// chunk per core, every chunk starting at a multiple of align and within
+// align/2 of an even split's boundary (a 196-column GEMM on two cores went
+// 128 | 68).
+func TestParallelSplitsEvenly(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for _, procs := range []int{1, 2, 3, 4, 7} {
+		runtime.GOMAXPROCS(procs)
+		for _, c := range [][2]int{{196, 32}, {196, 16}, {49, 8}, {3136, 32}, {784, 32}, {1, 1}, {5, 1}, {0, 4}, {100, 64}, {288, 8}, {31, 32}} {
+			n, align := c[0], c[1]
+			var mu sync.Mutex
+			var chunks [][2]int
+			Parallel(n, align, func(lo, hi int) {
+				mu.Lock()
+				chunks = append(chunks, [2]int{lo, hi})
+				mu.Unlock()
+			})
+			slices.SortFunc(chunks, func(a, b [2]int) int { return a[0] - b[0] })
+			next := 0
+			for _, ch := range chunks {
+				if ch[0] != next || ch[1] <= ch[0] && n > 0 || ch[0]%align != 0 {
+					t.Fatalf("GOMAXPROCS %d, n %d, align %d: chunks %v", procs, n, align, chunks)
+				}
+				if even := nearestEvenBoundary(ch[0], n, procs); ch[0] > 0 && 2*math.Abs(float64(ch[0])-even) > float64(align) {
+					t.Errorf("GOMAXPROCS %d, n %d, align %d: chunks %v: %d is more than align/2 from %g", procs, n, align, chunks, ch[0], even)
+				}
+				next = ch[1]
+			}
+			if next != n || len(chunks) > procs {
+				t.Fatalf("GOMAXPROCS %d, n %d, align %d: chunks %v", procs, n, align, chunks)
+			}
+		}
+	}
+}
+
+// nearestEvenBoundary is the n·w/procs nearest to x.
+func nearestEvenBoundary(x, n, procs int) float64 {
+	best := math.Inf(1)
+	for w := 1; w < procs; w++ {
+		if b := float64(n*w) / float64(procs); math.Abs(b-float64(x)) < math.Abs(best-float64(x)) {
+			best = b
+		}
+	}
+	return best
 }

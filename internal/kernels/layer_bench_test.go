@@ -66,11 +66,17 @@ func BenchmarkGoogLeNetConvs(b *testing.B) {
 		name string
 		k3   int
 	}{{"torchvision", 3}, {"tutorial", 5}} {
-		benchConvs(b, layout.name, googLeNetConvs(layout.k3))
+		benchConvs(b, layout.name, 2, googLeNetConvs(layout.k3))
 	}
 }
 
-func benchConvs(b *testing.B, name string, convs [][6]int) {
+// BenchmarkGoogLeNetConvsBatch1 is BenchmarkGoogLeNetConvs on one image,
+// each layer's work split over the cores.
+func BenchmarkGoogLeNetConvsBatch1(b *testing.B) {
+	benchConvs(b, "torchvision", 1, googLeNetConvs(3))
+}
+
+func benchConvs(b *testing.B, name string, batch int, convs [][6]int) {
 	r := rand.New(rand.NewSource(11))
 	type layer struct {
 		p     ConvParams
@@ -85,8 +91,8 @@ func benchConvs(b *testing.B, name string, convs [][6]int) {
 			PadT: c[5], PadL: c[5], PadB: c[5], PadR: c[5]}
 		oh, ow := p.OutSize()
 		l := layer{p: p, w: PackConvWeights(p, randSlice(r, p.OutC*p.InC*p.KH*p.KW)),
-			x: randSlice(r, 2*p.InC*p.H*p.W), y: make([]float32, 2*p.OutC*oh*ow),
-			ep: Epilogue{Shift: randSlice(r, p.OutC), ReLU: true}, flops: float64(4 * p.OutC * oh * ow * p.InC * p.KH * p.KW)}
+			x: randSlice(r, batch*p.InC*p.H*p.W), y: make([]float32, batch*p.OutC*oh*ow),
+			ep: Epilogue{Shift: randSlice(r, p.OutC), ReLU: true}, flops: float64(2 * batch * p.OutC * oh * ow * p.InC * p.KH * p.KW)}
 		layers = append(layers, l)
 	}
 	var total float64
@@ -96,7 +102,7 @@ func benchConvs(b *testing.B, name string, convs [][6]int) {
 	b.Run(name+"/all", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			for _, l := range layers {
-				Conv2D(l.x, 2, l.p, l.w, l.ep, l.y)
+				Conv2D(l.x, batch, l.p, l.w, l.ep, l.y)
 			}
 		}
 		b.ReportMetric(total*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
@@ -105,7 +111,7 @@ func benchConvs(b *testing.B, name string, convs [][6]int) {
 		p := l.p
 		b.Run(fmt.Sprintf("%s/%dx%d_%d-%d_k%ds%d", name, p.H, p.W, p.InC, p.OutC, p.KH, p.StrideH), func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
-				Conv2D(l.x, 2, l.p, l.w, l.ep, l.y)
+				Conv2D(l.x, batch, l.p, l.w, l.ep, l.y)
 			}
 			b.ReportMetric(l.flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
 		})
