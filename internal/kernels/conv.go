@@ -41,23 +41,39 @@ type Epilogue struct {
 	ReLU         bool
 }
 
-// applyRow runs the epilogue over one row of channel c.
-func (e Epilogue) applyRow(row []float32, c int) {
-	s, t := float32(1), float32(0)
+// channel spells out channel c's epilogue as the kernels run it:
+// max(x·scale + shift, floor), the floor 0 for ReLU and -Inf without.
+func (e Epilogue) channel(c int) (scale, shift, floor float32) {
+	scale, floor = 1, float32(math.Inf(-1))
 	if e.Scale != nil {
-		s = e.Scale[c]
+		scale = e.Scale[c]
 	}
 	if e.Shift != nil {
-		t = e.Shift[c]
+		shift = e.Shift[c]
 	}
 	if e.ReLU {
-		for i, v := range row {
-			row[i] = max(v*s+t, 0)
-		}
-		return
+		floor = 0
 	}
+	return scale, shift, floor
+}
+
+// epilogueValue is max(v·scale + shift, floor), NaN if v·scale + shift
+// is. The product is exact in float64 and the sum rounded once more, as
+// the kernels' fused multiply-add rounds it once (but in the rare case
+// where rounding to float64 lands on a float32 tie).
+func epilogueValue(v, scale, shift, floor float32) float32 {
+	v = float32(float64(v)*float64(scale) + float64(shift))
+	if !(v != v) && v < floor {
+		v = floor
+	}
+	return v
+}
+
+// applyRow runs the epilogue over one row of channel c.
+func (e Epilogue) applyRow(row []float32, c int) {
+	scale, shift, floor := e.channel(c)
 	for i, v := range row {
-		row[i] = v*s + t
+		row[i] = epilogueValue(v, scale, shift, floor)
 	}
 }
 

@@ -307,10 +307,7 @@ func storeTile(t []float32, ldt, rows, cols int, c []float32, ldc int, add bool,
 				v += row[j]
 			}
 			if scale != nil {
-				v = v*scale[i] + shift[i]
-				if !(v != v) && v < floor {
-					v = floor
-				}
+				v = epilogueValue(v, scale[i], shift[i], floor)
 			}
 			row[j] = v
 		}

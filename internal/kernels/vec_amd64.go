@@ -117,39 +117,3 @@ func packMasked(nr int, dst []float32, panelStride int, src []float32, off int, 
 		packMaskedGo(nr, dst, panelStride, src, off, masks)
 	}
 }
-
-//go:noescape
-func vecAddAVX2(dst, a, b *float32, n int)
-
-//go:noescape
-func vecSubAVX2(dst, a, b *float32, n int)
-
-// vecAdd sets dst[i] to a[i] + b[i]; dst may be a or b.
-func vecAdd(dst, a, b []float32) {
-	n := len(dst)
-	a, b = a[:n], b[:n]
-	v := 0
-	if hasAVX2 {
-		if v = n &^ 7; v > 0 {
-			vecAddAVX2(&dst[0], &a[0], &b[0], v)
-		}
-	}
-	for i := v; i < n; i++ {
-		dst[i] = a[i] + b[i]
-	}
-}
-
-// vecSub sets dst[i] to a[i] − b[i]; dst may be a or b.
-func vecSub(dst, a, b []float32) {
-	n := len(dst)
-	a, b = a[:n], b[:n]
-	v := 0
-	if hasAVX2 {
-		if v = n &^ 7; v > 0 {
-			vecSubAVX2(&dst[0], &a[0], &b[0], v)
-		}
-	}
-	for i := v; i < n; i++ {
-		dst[i] = a[i] - b[i]
-	}
-}

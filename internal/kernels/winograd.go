@@ -15,23 +15,21 @@ import "os"
 // rounding they add is a few additions' worth (measured against the
 // direct convolution in the tests and the fixtures' recorded outputs).
 //
-// Whether it runs is measured, not assumed: with the AVX2, NEON and Go
-// kernels it is faster, with the AVX-512 one (whose 8x32 tiles the
-// Winograd GEMMs' few columns fill poorly) it is not, so it is on for the
-// others and off for AVX-512 (BenchmarkWinograd measures each layer).
-// WinogradEnv forces it: "1" on, "0" off.
+// Whether it runs is measured, not assumed (BenchmarkWinograd times each
+// layer both ways): with the transforms done eight tiles at a time in
+// vector registers it is faster with every kernel on the layers
+// winogradPays admits, so it is on unless WinogradEnv says "0" ("1" is
+// on too).
 const WinogradEnv = "GNCONV_WINOGRAD"
 
 // winogradOn reports whether eligible convolutions packed now use
-// Winograd: WinogradEnv's choice, else by the kernel in use.
+// Winograd: unless WinogradEnv turns it off.
 func winogradOn() bool {
 	switch os.Getenv(WinogradEnv) {
 	case "0":
 		return false
-	case "1":
-		return true
 	}
-	return kernel.isa != "avx512"
+	return true
 }
 
 // WinogradEnabled reports whether 3x3 convolutions run as Winograd's
@@ -107,14 +105,16 @@ func packWinograd(p ConvParams, w []float32) *winogradWeights {
 	return ww
 }
 
-// The transforms run on whole planes of tiles at once, as vector sums:
-// the padded input is split into its four phases (even and odd rows
-// and columns), so that value (i, j) of every tile is one contiguous
-// slice of a phase plane, offset by (i/2, j/2); the planes are tw+1 wide,
-// so each row of tiles carries one tile more than the image has (its
-// values are computed and never stored), and a tile's neighbour to the
-// right is the next value. The output transform makes the output's four
-// phases the same way, interleaved into the plane at the end.
+// The transforms run on rows of tiles: the padded input is split into
+// its four phases (even and odd rows and columns), so that value (i, j)
+// of consecutive tiles is a contiguous run of a phase plane, offset by
+// (i/2, j/2); the planes are tw+1 wide, so each row of tiles carries one
+// tile more than the image has (its values are computed and never
+// stored), and a tile's neighbour to the right is the next value. Both
+// transforms take eight tiles at a time in vector registers where the
+// CPU has them (winograd_amd64.s), each value read once and each result
+// written once; the output transform applies the epilogue and writes the
+// two output rows of a row of tiles interleaved, in place.
 
 // winogradBlockTiles is about how many tiles one pass of the transforms
 // and GEMMs takes: whole rows of tiles, few enough that a pass's
@@ -143,7 +143,9 @@ func winogradConv(img []float32, p ConvParams, ww *winogradWeights, ep Epilogue,
 	most := min(rows, th) * qw
 	phases := getScratch(4 * plane * p.InC)
 	v := getScratch(16 * p.InC * most)
-	m := getScratch(16 * p.OutC * most)
+	// the output transform reads whole blocks of 8 tiles, past a
+	// plane's last tile into the next (or the spare values)
+	m := getScratch(16*p.OutC*most + 8)
 	defer func() {
 		putScratch(phases)
 		putScratch(v)
@@ -168,10 +170,8 @@ func winogradConv(img []float32, p ConvParams, ww *winogradWeights, ep Epilogue,
 		tiles := (ty1 - ty0) * qw // this pass's GEMM columns, each row's extra tile included
 		// V_k[ic][t]
 		run(p.InC, func(lo, hi int) {
-			tmp := getScratch(16 * tiles)
-			defer putScratch(tmp)
 			for ic := lo; ic < hi; ic++ {
-				winogradInput(phases[ic*4*plane:(ic+1)*4*plane], plane, qw, ty0*qw, tiles, tmp, v[ic*tiles:], p.InC*tiles)
+				winogradInput(phases[ic*4*plane:(ic+1)*4*plane], plane, qw, ty0*qw, tiles, v[ic*tiles:], p.InC*tiles)
 			}
 		})
 		// the 16 GEMMs, shared out whole over the cores
@@ -183,14 +183,17 @@ func winogradConv(img []float32, p ConvParams, ww *winogradWeights, ep Epilogue,
 		})
 		// Y = Aᵀ·m·A, with the epilogue, into the output planes
 		run(p.OutC, func(lo, hi int) {
-			tmp := getScratch(14 * tiles)
-			defer putScratch(tmp)
 			for oc := lo; oc < hi; oc++ {
-				y := winogradOutput(m[oc*tiles:], p.OutC*tiles, tiles, tmp)
-				for _, ph := range y {
-					ep.applyRow(ph, oc)
+				scale, shift, floor := ep.channel(oc)
+				o := out[oc*p.H*p.W : (oc+1)*p.H*p.W]
+				for ty := ty0; ty < ty1; ty++ {
+					even := o[2*ty*p.W : (2*ty+1)*p.W]
+					var odd []float32
+					if 2*ty+1 < p.H {
+						odd = o[(2*ty+1)*p.W : (2*ty+2)*p.W]
+					}
+					winogradOutputRow(m[oc*tiles+(ty-ty0)*qw:], p.OutC*tiles, tw, even, odd, scale, shift, floor)
 				}
-				winogradInterleave(y, qw, out[oc*p.H*p.W:(oc+1)*p.H*p.W], p.H, p.W, ty0, ty1)
 			}
 		})
 	}
@@ -222,74 +225,60 @@ func winogradPhases(src []float32, h, w, th, qw, plane int, phases, row []float3
 
 // winogradInput writes Bᵀ·d·B of tiles [first, first+tiles) of one
 // channel from its phases: position k of tile t goes to
-// v[k·kstride+t−first]. tmp holds 16 planes of tiles values.
-func winogradInput(phases []float32, plane, qw, first, tiles int, tmp, v []float32, kstride int) {
-	// d_ij, for every tile at once
-	d := func(i, j int) []float32 {
-		off := (2*(i%2)+j%2)*plane + first + (i/2)*qw + j/2
-		return phases[off : off+tiles]
-	}
-	t := func(i, j int) []float32 { return tmp[(4*i+j)*tiles : (4*i+j+1)*tiles] }
-	// Bᵀ·d: rows d0−d2, d1+d2, d2−d1, d1−d3, column by column
-	for j := 0; j < 4; j++ {
-		vecSub(t(0, j), d(0, j), d(2, j))
-		vecAdd(t(1, j), d(1, j), d(2, j))
-		vecSub(t(2, j), d(2, j), d(1, j))
-		vecSub(t(3, j), d(1, j), d(3, j))
-	}
-	// (Bᵀ·d)·B: the same of its columns, row by row
-	out := func(k int) []float32 { return v[k*kstride : k*kstride+tiles] }
-	for i := 0; i < 4; i++ {
-		vecSub(out(4*i), t(i, 0), t(i, 2))
-		vecAdd(out(4*i+1), t(i, 1), t(i, 2))
-		vecSub(out(4*i+2), t(i, 2), t(i, 1))
-		vecSub(out(4*i+3), t(i, 1), t(i, 3))
-	}
-}
-
-// winogradOutput computes Aᵀ·m·A of every tile of one output channel,
-// position k of tile t being m[k·kstride+t]: the output's four phases
-// (rows of parity a, columns of parity b at [2a+b]), in tmp.
-func winogradOutput(m []float32, kstride, tiles int, tmp []float32) [4][]float32 {
-	s := func(i, j int) []float32 { return m[(4*i+j)*kstride : (4*i+j)*kstride+tiles] }
-	slot := func(n int) []float32 { return tmp[n*tiles : (n+1)*tiles] }
-	p, q := slot(12), slot(13)
-	// Aᵀ·m: rows m0+m1+m2 and m1−m2−m3, column by column
-	var a [2][4][]float32
-	for j := 0; j < 4; j++ {
-		a[0][j], a[1][j] = slot(j), slot(4+j)
-		vecAdd(p, s(1, j), s(2, j))
-		vecSub(q, s(1, j), s(2, j))
-		vecAdd(a[0][j], s(0, j), p)
-		vecSub(a[1][j], q, s(3, j))
-	}
-	// (Aᵀ·m)·A: the same of its columns
-	var y [4][]float32
-	for i := 0; i < 2; i++ {
-		y[2*i], y[2*i+1] = slot(8+2*i), slot(9+2*i)
-		vecAdd(p, a[i][1], a[i][2])
-		vecSub(q, a[i][1], a[i][2])
-		vecAdd(y[2*i], a[i][0], p)
-		vecSub(y[2*i+1], q, a[i][3])
-	}
-	return y
-}
-
-// winogradInterleave writes the output's four phases for tile rows
-// [ty0, ty1) (rows of qw tiles, the last of each row unused) into its
-// h×w plane.
-func winogradInterleave(y [4][]float32, qw int, out []float32, h, w, ty0, ty1 int) {
-	for r := 2 * ty0; r < min(h, 2*ty1); r++ {
-		a, ty := r%2, r/2-ty0
-		even := y[2*a][ty*qw : ty*qw+qw]
-		odd := y[2*a+1][ty*qw : ty*qw+qw]
-		dst := out[r*w : (r+1)*w]
-		x := 0
-		for ; x+1 < w; x += 2 {
-			dst[x], dst[x+1] = even[x/2], odd[x/2]
+// v[k·kstride+t−first].
+func winogradInput(phases []float32, plane, qw, first, tiles int, v []float32, kstride int) {
+	for t := winogradInputVec(phases, plane, qw, first, tiles, v, kstride); t < tiles; t++ {
+		// d_ij is value (i/2, j/2) from the tile's corner in phase
+		// 2(i%2)+j%2
+		var d, r [4][4]float32
+		for i := 0; i < 4; i++ {
+			for j := 0; j < 4; j++ {
+				d[i][j] = phases[(2*(i%2)+j%2)*plane+first+t+(i/2)*qw+j/2]
+			}
 		}
-		if x < w {
-			dst[x] = even[x/2]
+		// Bᵀ·d: rows d0−d2, d1+d2, d2−d1, d1−d3, column by column
+		for j := 0; j < 4; j++ {
+			r[0][j] = d[0][j] - d[2][j]
+			r[1][j] = d[1][j] + d[2][j]
+			r[2][j] = d[2][j] - d[1][j]
+			r[3][j] = d[1][j] - d[3][j]
+		}
+		// (Bᵀ·d)·B: the same of its columns, row by row
+		for i := 0; i < 4; i++ {
+			v[4*i*kstride+t] = r[i][0] - r[i][2]
+			v[(4*i+1)*kstride+t] = r[i][1] + r[i][2]
+			v[(4*i+2)*kstride+t] = r[i][2] - r[i][1]
+			v[(4*i+3)*kstride+t] = r[i][1] - r[i][3]
+		}
+	}
+}
+
+// winogradOutputRow writes Aᵀ·m·A of a row of tiles of one output
+// channel, position k of tile t being m[k·kstride+t], through max(y·scale
+// + shift, floor) (NaN kept): tile t's two rows go to even and odd (nil
+// below the image's last row) at columns 2t and 2t+1, cut at their
+// length.
+func winogradOutputRow(m []float32, kstride, tiles int, even, odd []float32, scale, shift, floor float32) {
+	t := 0
+	if odd != nil {
+		t = winogradOutputVec(m, kstride, tiles, even, odd, scale, shift, floor)
+	}
+	for ; t < tiles; t++ {
+		// Aᵀ·m: rows m0+m1+m2 and m1−m2−m3, column by column
+		var a [2][4]float32
+		for j := 0; j < 4; j++ {
+			m1, m2 := m[(4+j)*kstride+t], m[(8+j)*kstride+t]
+			a[0][j] = m[j*kstride+t] + (m1 + m2)
+			a[1][j] = (m1 - m2) - m[(12+j)*kstride+t]
+		}
+		// (Aᵀ·m)·A: the same of its columns
+		for i, row := range [2][]float32{even, odd} {
+			if x := 2 * t; x < len(row) {
+				row[x] = epilogueValue(a[i][0]+(a[i][1]+a[i][2]), scale, shift, floor)
+				if x+1 < len(row) {
+					row[x+1] = epilogueValue((a[i][1]-a[i][2])-a[i][3], scale, shift, floor)
+				}
+			}
 		}
 	}
 }

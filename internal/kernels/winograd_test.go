@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"slices"
 	"testing"
 )
 
@@ -140,31 +141,77 @@ func BenchmarkWinograd(b *testing.B) {
 	}
 }
 
-// TestVecAddSub: the transforms' vector sums against a plain loop, at
-// every length around the vector widths, in place too.
-func TestVecAddSub(t *testing.T) {
-	forEachKernel(t, func(t *testing.T) {
-		r := rand.New(rand.NewSource(6))
-		for n := 0; n <= 41; n++ {
-			a, b := randSlice(r, n), randSlice(r, n)
-			sum, diff := make([]float32, n), make([]float32, n)
-			vecAdd(sum, a, b)
-			vecSub(diff, a, b)
-			for i := range a {
-				if sum[i] != a[i]+b[i] || diff[i] != a[i]-b[i] {
-					t.Fatalf("length %d, value %d: %g and %g, want %g and %g", n, i, sum[i], diff[i], a[i]+b[i], a[i]-b[i])
+// TestWinogradTransformsEveryKernel: the input and output transforms of
+// each kernel's instruction set give the plain-Go twin's values (the
+// input transform's bit for bit; the output's epilogue, one rounding in
+// the vector code and two in Go, within float32's rounding), at tile
+// counts around the vector width, rows cut at odd widths and below the
+// image, NaN and Inf carried through.
+func TestWinogradTransformsEveryKernel(t *testing.T) {
+	type result struct{ in, out []float32 }
+	run := func() []result {
+		r := rand.New(rand.NewSource(13))
+		var res []result
+		for _, qw := range []int{2, 5, 8, 9, 15, 17, 29} {
+			for _, tiles := range []int{1, 7, 8, 9, 16, 23, 3 * qw} {
+				th := (tiles+qw-1)/qw + 1
+				plane := (th+1)*qw + 1
+				phases := randSlice(r, 4*plane)
+				phases[r.Intn(len(phases))] = float32(math.NaN())
+				phases[r.Intn(len(phases))] = float32(math.Inf(1))
+				kstride := tiles + r.Intn(3)
+				v := make([]float32, 16*kstride)
+				first := r.Intn(plane - tiles - qw - 1 + 1)
+				winogradInput(phases, plane, qw, first, tiles, v, kstride)
+
+				// with spare values after the last tile or none (the
+				// vector code then leaves a partial block of 8 to Go)
+				m := randSlice(r, 16*kstride+8*r.Intn(2))
+				m[r.Intn(len(m))] = float32(math.NaN())
+				var out []float32
+				for _, w := range []int{2 * tiles, 2*tiles - 1} {
+					for _, relu := range []bool{false, true} {
+						floor := float32(math.Inf(-1))
+						if relu {
+							floor = 0
+						}
+						even, odd := make([]float32, w), make([]float32, w)
+						scale, shift := float32(r.NormFloat64()), float32(r.NormFloat64())
+						winogradOutputRow(m, kstride, tiles, even, odd, scale, shift, floor)
+						out = append(append(out, even...), odd...)
+						last := make([]float32, w) // the image's last row: no odd row
+						winogradOutputRow(m, kstride, tiles, last, nil, scale, shift, floor)
+						out = append(out, last...)
+					}
+				}
+				res = append(res, result{v, out})
+			}
+		}
+		return res
+	}
+	saved := kernel
+	defer useKernel(saved)
+	var want []result
+	for _, k := range slices.Backward(availableKernels()) { // the plain-Go twin first
+		useKernel(k)
+		got := run()
+		if want == nil {
+			want = got
+			continue
+		}
+		for i := range got {
+			for j, g := range got[i].in {
+				if w := want[i].in[j]; g != w && !(g != g && w != w) {
+					t.Fatalf("%s: case %d, input transform value %d: %g, the Go twin %g", k.name, i, j, g, w)
 				}
 			}
-			want := make([]float32, n)
-			for i := range a {
-				want[i] = a[i] - b[i]
-			}
-			vecSub(a, a, b) // dst aliasing a
-			for i := range a {
-				if a[i] != want[i] {
-					t.Fatalf("length %d in place: value %d is %g, want %g", n, i, a[i], want[i])
+			for j, g := range got[i].out {
+				w := want[i].out[j]
+				if (g != g) != (w != w) || math.IsInf(float64(g), 0) != math.IsInf(float64(w), 0) ||
+					math.Abs(float64(g-w)) > 1.2e-7*math.Abs(float64(w))+1e-37 {
+					t.Fatalf("%s: case %d, output transform value %d: %g, the Go twin %g", k.name, i, j, g, w)
 				}
 			}
 		}
-	})
+	}
 }
