@@ -199,12 +199,20 @@ type keeper struct {
 }
 
 func (m *Model) exec(inputs map[string]*Value, share int, budget *ops.Budget, kp keeper) (outs []*Value, err error) {
-	current := "(before the first node)"
+	// the node running, named only for an error (formatting its name
+	// for every node costs more than some nodes do)
+	at := -1
+	current := func() string {
+		if at < 0 {
+			return "(before the first node)"
+		}
+		return nodeLabel(m.order[at])
+	}
 	// A file that passes Parse can still describe shapes no operator
 	// accepts; whatever slips past the checks is an error, not a crash.
 	defer func() {
 		if p := recover(); p != nil {
-			outs, err = nil, fmt.Errorf("node %s: malformed model (%v)", current, p)
+			outs, err = nil, fmt.Errorf("node %s: malformed model (%v)", current(), p)
 		}
 	}()
 	env := make(map[string]*Value, len(m.inits)+len(m.order))
@@ -246,7 +254,7 @@ func (m *Model) exec(inputs map[string]*Value, share int, budget *ops.Budget, kp
 		if fused[i] < 0 {
 			continue // a Relu already applied by its Conv, or a node an intNode stands for
 		}
-		current = nodeLabel(n)
+		at = i
 		op, a, inNames := m.ops[i], m.attrs[i], n.Input
 		intNode := m.ints[i]
 		if intNode != nil {
@@ -261,7 +269,7 @@ func (m *Model) exec(inputs map[string]*Value, share int, budget *ops.Budget, kp
 		}
 		for j := 0; j < op.MinIn; j++ {
 			if ins[j] == nil {
-				return nil, fmt.Errorf("node %s: required input %d is missing", current, j)
+				return nil, fmt.Errorf("node %s: required input %d is missing", current(), j)
 			}
 		}
 		member, planned := m.concats[i]
@@ -296,7 +304,7 @@ func (m *Model) exec(inputs map[string]*Value, share int, budget *ops.Budget, kp
 			}
 		}
 		if err != nil {
-			return nil, fmt.Errorf("node %s: %w", current, err)
+			return nil, fmt.Errorf("node %s: %w", current(), err)
 		}
 		var out *Value
 		if concat != nil {
@@ -307,7 +315,7 @@ func (m *Model) exec(inputs map[string]*Value, share int, budget *ops.Budget, kp
 				ins[j] = materialize(v, views)
 			}
 			if out, err = op.Run(&ctx, a, ins, shape); err != nil {
-				return nil, fmt.Errorf("node %s: %w", current, err)
+				return nil, fmt.Errorf("node %s: %w", current(), err)
 			}
 			if n.GetOpType() != "Cast" && anyFloat && !out.Int {
 				// an operator computes in float32; its float16 result is
@@ -336,7 +344,7 @@ func (m *Model) exec(inputs map[string]*Value, share int, budget *ops.Budget, kp
 		set(made)
 		if kp.keep != nil && !out.Int && kp.keep(made, by, out.Shape) {
 			if err := budget.Charge(int64(out.Numel())); err != nil {
-				return nil, fmt.Errorf("node %s: keeping %q: %w", current, made, err)
+				return nil, fmt.Errorf("node %s: keeping %q: %w", current(), made, err)
 			}
 			v := materialize(out, views)
 			if v == out {
