@@ -40,11 +40,14 @@ func SplitBatch(n int, f func(share, lo, hi int)) bool {
 	return true
 }
 
-// Parallel runs f over [0, n) split into contiguous chunks, one goroutine
-// per available core; chunks start at multiples of align and are as even
-// as that allows (a 196-column GEMM on two cores with align 32 splits
-// 96 | 100, not 128 | 68). The last chunk runs on the calling goroutine.
-// Inside SplitBatch it runs f(0, n) on the calling goroutine.
+// Parallel runs f over [0, n) split into contiguous chunks, one per
+// available core; chunks start at multiples of align and are as even as
+// that allows (a 196-column GEMM on two cores with align 32 splits
+// 96 | 100, not 128 | 68). The last chunk runs on the calling goroutine,
+// the others on helper goroutines kept awake between calls
+// (helpers.go); a panic in any chunk is raised again in the caller once
+// all are done. Inside SplitBatch it runs f(0, n) on the calling
+// goroutine.
 func Parallel(n, align int, f func(lo, hi int)) {
 	workers := runtime.GOMAXPROCS(0)
 	if splitting.Load() > 0 {
@@ -61,8 +64,8 @@ func Parallel(n, align int, f func(lo, hi int)) {
 		f(0, n)
 		return
 	}
-	var wg sync.WaitGroup
-	lo := 0
+	var buf [16]int
+	bounds := append(buf[:0], 0)
 	for w := 1; w <= workers; w++ {
 		hi := n
 		if w < workers {
@@ -70,21 +73,15 @@ func Parallel(n, align int, f func(lo, hi int)) {
 			// multiple of align
 			hi = min((n*w+workers*align/2)/(workers*align)*align, n)
 		}
-		if hi <= lo {
-			continue
+		if hi > bounds[len(bounds)-1] {
+			bounds = append(bounds, hi)
 		}
-		if hi == n {
-			f(lo, hi)
-			break
-		}
-		wg.Add(1)
-		go func(lo, hi int) {
-			defer wg.Done()
-			f(lo, hi)
-		}(lo, hi)
-		lo = hi
 	}
-	wg.Wait()
+	if len(bounds) == 2 {
+		f(0, n)
+		return
+	}
+	runChunks(f, bounds)
 }
 
 // blockN is the column block of MatMul: four C rows of it stay in L1.

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -618,4 +619,66 @@ func nearestEvenBoundary(x, n, procs int) float64 {
 		}
 	}
 	return best
+}
+
+// TestParallelPanicsReachTheCaller: a panic in a chunk run by a helper is
+// raised again in Parallel's caller once every chunk is done, and the
+// helpers go on serving later calls.
+func TestParallelPanicsReachTheCaller(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	var done atomic.Int32
+	got := func() (p any) {
+		defer func() { p = recover() }()
+		Parallel(400, 1, func(lo, hi int) {
+			if lo == 0 { // the first chunk: a helper's
+				panic("chunk 0")
+			}
+			done.Add(int32(hi - lo))
+		})
+		return nil
+	}()
+	if got != "chunk 0" || done.Load() != 300 {
+		t.Fatalf("recovered %v, %d of the other chunks' 300 values done", got, done.Load())
+	}
+	sum := make([]int, 400)
+	Parallel(400, 1, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			sum[i] = i
+		}
+	})
+	for i, v := range sum {
+		if v != i {
+			t.Fatalf("after a panic: value %d is %d", i, v)
+		}
+	}
+}
+
+// TestParallelConcurrentCalls: calls from many goroutines at once (the
+// helpers busy, chunks then run on goroutines of their own) each cover
+// their range exactly once.
+func TestParallelConcurrentCalls(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(3))
+	var wg sync.WaitGroup
+	for g := 0; g < 16; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for rep := 0; rep < 50; rep++ {
+				n := 1 + (g*7+rep)%300
+				hits := make([]atomic.Int32, n)
+				Parallel(n, 1+rep%5, func(lo, hi int) {
+					for i := lo; i < hi; i++ {
+						hits[i].Add(1)
+					}
+				})
+				for i := range hits {
+					if h := hits[i].Load(); h != 1 {
+						t.Errorf("goroutine %d, call %d: value %d of %d covered %d times", g, rep, i, n, h)
+						return
+					}
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
 }
