@@ -14,6 +14,7 @@ import sys
 from collections import defaultdict
 
 LAYOUTS = ("tutorial", "torchvision")
+BATCHES = (1, 2, 8)
 TITLES = {"avx512": "AVX-512 kernel", "avx2": "AVX2 kernel", "neon": "NEON kernel (arm64)", "go": "Go kernel (no assembly)"}
 
 
@@ -73,23 +74,24 @@ def main():
     ort = "onnxruntime %s (CPU, 2 threads)" % meta.get("ort", "")
     threads = meta.get("torch_threads", "?")
     for layout in LAYOUTS:
-        base = "fwd/ort/" + layout
-        if not res[base]:
-            continue
-        v = per_round(base)
-        rows.append((ort + ", %s, batch 2" % layout, sig(median(v)) + " ms", span(v, " ms"), "1.00"))
-        for eng in ("interpreter", "reference"):
-            what = "fwd/%s/%s" % (eng, layout)
-            if not res[what]:
+        for batch in BATCHES:
+            base = "fwd/ort/%s/%d" % (layout, batch)
+            if not res[base]:
                 continue
-            v, q = per_round(what), ratios(what, base)
-            rows.append(("gnconv %s, %s, batch 2" % (eng, layout), sig(median(v)) + " ms", span(v, " ms"),
-                         "%s× onnxruntime (%s)" % (sig(median(q)), span(q))))
-        what = "fwd/torch/" + layout
-        if res[what]:
-            v = per_round(what)
-            rows.append(("torch %s (%s threads), %s, batch 2" % (meta.get("torch", ""), threads, layout),
-                         sig(median(v)) + " ms", span(v, " ms"), "as measured; not compared"))
+            v = per_round(base)
+            rows.append((ort + ", %s, batch %d" % (layout, batch), sig(median(v)) + " ms", span(v, " ms"), "1.00"))
+            for eng in ("interpreter", "reference"):
+                what = "fwd/%s/%s/%d" % (eng, layout, batch)
+                if not res[what]:
+                    continue
+                v, q = per_round(what), ratios(what, base)
+                rows.append(("gnconv %s, %s, batch %d" % (eng, layout, batch), sig(median(v)) + " ms", span(v, " ms"),
+                             "%s× onnxruntime (%s)" % (sig(median(q)), span(q))))
+            what = "fwd/torch/%s/%d" % (layout, batch)
+            if res[what]:
+                v = per_round(what)
+                rows.append(("torch %s (%s threads), %s, batch %d" % (meta.get("torch", ""), threads, layout, batch),
+                             sig(median(v)) + " ms", span(v, " ms"), "as measured; not compared"))
     if res["torch_export_s"]:
         mb = int(meta.get("ckpt_bytes", "0")) / 1e6
         v = per_round("torch_export_s")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # gnconv's speed and memory benchmark: builds gnconv, runs the Go forward
 # pass, the ONNX interpreter and onnxruntime (CPU, 2 threads) on the same
-# inputs, times torch where Debian's python3-torch is installed, times and
+# inputs (batches of 1, 2 and 8), times torch where Debian's python3-torch is installed, times and
 # measures `gnconv import` and `gnconv verify` on a 1000-class torchvision
 # checkpoint against torch.load + torch.onnx.export, and prints one
 # Markdown table per kernel. `make bench` runs it.
@@ -69,17 +69,18 @@ fi
 
 for r in $(seq 1 "$ROUNDS"); do
   echo "round $r of $ROUNDS" >&2
-  # forward passes, batch 2, 3x224x224, 30 passes each (the mean of each
-  # engine in this round): onnxruntime, the interpreter, the reference,
-  # for each layout in turn, in one process
+  # forward passes, batches 1, 2 and 8, 3x224x224, 30 passes each (the
+  # mean of each engine in this round): onnxruntime, the interpreter, the
+  # reference, for each layout and batch in turn, in one process
   "$work/interop.test" -test.run '^$' -test.bench 'BenchmarkORT' -test.benchtime 30x -test.count 1 >"$work/go.txt"
+  # BenchmarkORT/<engine>/<fixture>/batch<N>-<procs>
   awk -v r="$r" '$1 ~ /^BenchmarkORT\// {
-      split($1, p, "/"); sub(/-[0-9]+$/, "", p[3]); sub(/_aux\.pth$/, "", p[3])
-      printf "fwd/%s/%s\t%s\t%s\n", p[2], p[3], r, $3 / 1e6 }' "$work/go.txt" >>"$res"
+      split($1, p, "/"); sub(/_aux\.pth$/, "", p[3]); sub(/-[0-9]+$/, "", p[4]); sub(/^batch/, "", p[4])
+      printf "fwd/%s/%s/%s\t%s\t%s\n", p[2], p[3], p[4], r, $3 / 1e6 }' "$work/go.txt" >>"$res"
   if [ $have_torch = 1 ]; then
     for layout in tutorial torchvision; do
       read -r ms threads < <($PY bench/torch_bench.py forward $layout 2>/dev/null | tail -1)
-      printf 'fwd/torch/%s\t%s\t%s\n' $layout "$r" "$ms" >>"$res"
+      printf 'fwd/torch/%s/2\t%s\t%s\n' $layout "$r" "$ms" >>"$res"
       put torch_threads "$threads"
     done
     # whole process against whole process: Python's start-up and torch's
