@@ -58,3 +58,16 @@ func (b *BufferSets) For(share int) *Buffers {
 	}
 	return b.sets[share]
 }
+
+// scratch recycles the kernels' working buffers (Winograd's transformed
+// planes, the pools' intermediate planes): a Buffers, not a sync.Pool,
+// which every garbage collection empties (the interpreter allocates
+// enough to collect often, and megabytes of buffers made anew each time
+// cost more than the kernels save).
+var scratch Buffers
+
+// getScratch is a buffer of n values with undefined contents;
+// putScratch hands it back.
+func getScratch(n int) []float32 { return scratch.Get(n) }
+
+func putScratch(b []float32) { scratch.Put(b) }

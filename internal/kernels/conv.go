@@ -530,35 +530,58 @@ func pool2D(x []float32, n int, p PoolParams, out []float32, isMax bool) {
 // then the reduced row over the column windows: the row, padded with -Inf,
 // is split into its StrideW phases so that the j-th value of every window
 // is one contiguous run, and each window offset is one vector maximum.
+// GoogLeNet's pools have faster ways of their own (below), where the
+// vector maximum skips NaN handling if the planes at hand hold no NaN
+// (poolMax, checked while they are in cache).
 func maxPool(x []float32, planes int, p PoolParams, out []float32, rows [][2]int) {
 	negInf := float32(math.Inf(-1))
 	s := p.StrideW
 	phLen := (s*(p.OW-1) + p.KW + s - 1) / s
 	// the branch pools of an Inception unit (3x3, stride 1, padded 1, same
-	// size) go a whole plane at a time
+	// size) go over all their planes at once
 	same3 := p.KH == 3 && p.KW == 3 && p.StrideH == 1 && p.StrideW == 1 && p.PadT == 1 && p.PadL == 1 &&
-		p.OH == p.H && p.OW == p.W && p.H >= 2 && p.W >= 2
+		p.OH == p.H && p.OW == p.W && p.H >= 1 && p.W >= 1
 	// the stem's pools (3 wide, stride 2, unpadded, rows of even length)
 	// take the column windows over the whole plane first
 	halves := p.KW == 3 && p.StrideW == 2 && p.PadL == 0 && p.W == 2*p.OW && p.W >= 4
+	// 2x2, stride 2, unpadded, even sides (torchvision's last pool): all
+	// planes at once too
+	quads := p.KH == 2 && p.KW == 2 && p.StrideH == 2 && p.StrideW == 2 && p.PadT == 0 && p.PadL == 0 &&
+		p.H == 2*p.OH && p.W == 2*p.OW && p.W >= 2
 	Parallel(planes, 1, func(lo, hi int) {
+		if same3 || quads {
+			// groups of planes small enough to stay in L1 through the
+			// passes, large enough that the calls are few
+			group := max(1, poolGroupValues/(p.H*p.W))
+			buf := getScratch(min(group, hi-lo) * p.H * p.W)
+			defer putScratch(buf)
+			for g := lo; g < hi; g += group {
+				ge := min(g+group, hi)
+				src := x[g*p.H*p.W : ge*p.H*p.W]
+				dst := out[g*p.OH*p.OW : ge*p.OH*p.OW]
+				if same3 {
+					maxPool3Same(src, ge-g, p.H, p.W, dst, buf, poolMax(src))
+				} else {
+					maxPool2x2(src, ge-g, p.H, p.W, dst, buf, poolMax(src))
+				}
+			}
+			return
+		}
+		mx := maxVec
 		vr := make([]float32, p.W)
 		ph := make([]float32, s*phLen)
 		var planeBuf []float32
-		if same3 || halves {
+		if halves {
 			planeBuf = make([]float32, 3*p.H*p.W)
 		}
 		for pl := lo; pl < hi; pl++ {
 			src := x[pl*p.H*p.W : (pl+1)*p.H*p.W]
 			dst := out[pl*p.OH*p.OW : (pl+1)*p.OH*p.OW]
-			if same3 {
-				maxPool3Same(src, p.H, p.W, dst, planeBuf)
-				continue
-			}
 			if halves {
+				mx := poolMax(src)
 				cols := planeBuf[:p.H*p.OW]
-				maxCols3s2(src, p.H, p.OW, cols, planeBuf[p.H*p.OW:])
-				maxRows(cols, p.OW, rows, dst)
+				maxCols3s2(src, p.H, p.OW, cols, planeBuf[p.H*p.OW:], mx)
+				maxRows(cols, p.OW, rows, dst, mx)
 				continue
 			}
 			for oy, rw := range rows {
@@ -571,9 +594,9 @@ func maxPool(x []float32, planes int, p PoolParams, out []float32, rows [][2]int
 				}
 				line := src[rw[0]*p.W : (rw[0]+1)*p.W]
 				if rw[1]-rw[0] > 1 {
-					maxVec(vr, line, src[(rw[0]+1)*p.W:(rw[0]+2)*p.W])
+					mx(vr, line, src[(rw[0]+1)*p.W:(rw[0]+2)*p.W])
 					for y := rw[0] + 2; y < rw[1]; y++ {
-						maxVec(vr, vr, src[y*p.W:(y+1)*p.W])
+						mx(vr, vr, src[y*p.W:(y+1)*p.W])
 					}
 					line = vr
 				}
@@ -597,26 +620,31 @@ func maxPool(x []float32, planes int, p PoolParams, out []float32, rows [][2]int
 					copy(o, run(0))
 					continue
 				}
-				maxVec(o, run(0), run(1))
+				mx(o, run(0), run(1))
 				for j := 2; j < p.KW; j++ {
-					maxVec(o, o, run(j))
+					mx(o, o, run(j))
 				}
 			}
 		}
 	})
 }
 
+// poolGroupValues is about how many input values the pools of
+// GoogLeNet's branches take at once (a group of planes): with their
+// intermediate planes, about the L1 cache.
+const poolGroupValues = 2048
+
 // maxCols3s2 sets cols (h×ow) to the maxima of the column windows
 // [2x, 2x+3) of an h×2ow plane, clipped at each row's end: with the plane
 // split into its even and odd values, e[i], o[i] and e[i+1] over the whole
 // flattened plane, then each row's last window, which e[i+1] took from the
 // next row, set apart.
-func maxCols3s2(src []float32, h, ow int, cols, buf []float32) {
+func maxCols3s2(src []float32, h, ow int, cols, buf []float32, mx func(dst, a, b []float32)) {
 	n := h * ow
 	e, o := buf[:n], buf[n:2*n]
 	deinterleave(e, o, src)
-	maxVec(cols, e, o)
-	maxVec(cols[:n-1], cols[:n-1], e[1:])
+	mx(cols, e, o)
+	mx(cols[:n-1], cols[:n-1], e[1:])
 	for y := 1; y <= h; y++ {
 		cols[y*ow-1] = fmax(e[y*ow-1], o[y*ow-1])
 	}
@@ -624,7 +652,7 @@ func maxCols3s2(src []float32, h, ow int, cols, buf []float32) {
 
 // maxRows sets each row oy of dst to the maximum of rows [rows[oy][0],
 // rows[oy][1]) of src (rows of w values), -Inf for an empty window.
-func maxRows(src []float32, w int, rows [][2]int, dst []float32) {
+func maxRows(src []float32, w int, rows [][2]int, dst []float32, mx func(dst, a, b []float32)) {
 	for oy, rw := range rows {
 		o := dst[oy*w : (oy+1)*w]
 		switch rw[1] - rw[0] {
@@ -635,36 +663,64 @@ func maxRows(src []float32, w int, rows [][2]int, dst []float32) {
 		case 1:
 			copy(o, src[rw[0]*w:(rw[0]+1)*w])
 		default:
-			maxVec(o, src[rw[0]*w:(rw[0]+1)*w], src[(rw[0]+1)*w:(rw[0]+2)*w])
+			mx(o, src[rw[0]*w:(rw[0]+1)*w], src[(rw[0]+1)*w:(rw[0]+2)*w])
 			for y := rw[0] + 2; y < rw[1]; y++ {
-				maxVec(o, o, src[y*w:(y+1)*w])
+				mx(o, o, src[y*w:(y+1)*w])
 			}
 		}
 	}
 }
 
-// maxPool3Same is the 3x3, stride 1, padding 1 maximum of an h×w plane:
-// the three-row maxima over the whole plane in two vector passes, then the
-// three-column maxima over the flattened plane (pair[i] = max(v[i],
-// v[i+1]) and o[i] = max(pair[i-1], pair[i])), with each row's two ends,
-// whose windows are clipped, set apart.
-func maxPool3Same(src []float32, h, w int, o, buf []float32) {
-	n := h * w
-	v, pair := buf[:n], buf[n:2*n]
-	maxVec(v[:w], src[:w], src[w:2*w])
-	maxVec(v[(h-1)*w:], src[(h-2)*w:(h-1)*w], src[(h-1)*w:])
-	if h > 2 {
-		maxVec(v[w:(h-1)*w], src[:(h-2)*w], src[w:(h-1)*w])
-		maxVec(v[w:(h-1)*w], v[w:(h-1)*w], src[2*w:])
+// maxPool3Same is the 3x3, stride 1, padding 1 maximum of planes h×w
+// planes, as vector maxima over all of them at once: a window clipped at
+// an edge is the maximum of the rows (columns) left, which is the same as
+// repeating the edge row (column), so each pass is one vector maximum
+// over the flattened planes with the rows (values) where it reached into
+// the next plane (row) set right after. buf holds as many values as src.
+func maxPool3Same(src []float32, planes, h, w int, o, buf []float32, mx func(dst, a, b []float32)) {
+	n := planes * h * w
+	plane := h * w
+	row := func(b []float32, p, y int) []float32 { return b[p*plane+y*w : p*plane+(y+1)*w] }
+	// down[i] = max(x[i], x[i+w]), in buf; a plane's last row has no row
+	// below
+	down := buf[:n]
+	mx(down[:n-w], src[:n-w], src[w:])
+	for p := 0; p < planes; p++ {
+		copy(row(down, p, h-1), row(src, p, h-1))
 	}
-	maxVec(pair[:n-1], v[:n-1], v[1:])
-	if n > 2 {
-		maxVec(o[1:n-1], pair[:n-2], pair[1:n-1])
+	// v[i] = max(down[i], x[i-w]), in o; a plane's first row has no row
+	// above
+	mx(o[w:n], down[w:], src[:n-w])
+	for p := 0; p < planes; p++ {
+		copy(row(o, p, 0), row(down, p, 0))
 	}
-	for y := 0; y < h; y++ {
-		o[y*w] = pair[y*w]
-		o[y*w+w-1] = pair[y*w+w-2]
+	// r[i] = max(v[i], v[i+1]), in buf; a row's last value has no right
+	// neighbour
+	mx(buf[:n-1], o[:n-1], o[1:n])
+	for i := w - 1; i < n; i += w {
+		buf[i] = o[i]
 	}
+	// o[i] = max(r[i-1], r[i]); a row's first value has no left one
+	mx(o[1:n], buf[:n-1], buf[1:n])
+	for i := 0; i < n; i += w {
+		o[i] = buf[i]
+	}
+}
+
+// maxPool2x2 is the 2x2, stride 2 maximum of planes h×w planes (h and w
+// even): each pair of rows, then each pair of values of the result, as
+// vector maxima (rows pair up across the flattened planes, h being
+// even). buf holds as many values as src.
+func maxPool2x2(src []float32, planes, h, w int, o, buf []float32, mx func(dst, a, b []float32)) {
+	pairs := planes * h / 2
+	rows := buf[:pairs*w]
+	for r := 0; r < pairs; r++ {
+		mx(rows[r*w:(r+1)*w], src[2*r*w:(2*r+1)*w], src[(2*r+1)*w:(2*r+2)*w])
+	}
+	half := pairs * w / 2
+	e, odd := buf[pairs*w:pairs*w+half], o[:half]
+	deinterleave(e, odd, rows)
+	mx(o[:half], e, odd)
 }
 
 // fmax is the larger of a and b, NaN if either is (as PyTorch's pools

@@ -172,6 +172,10 @@ func TestPoolOutSizeMatchesPyTorch(t *testing.T) {
 	}
 }
 
+// TestPoolsAgainstLoop: max and average pools against a plain loop, at
+// GoogLeNet's shapes (whose fast paths handle all planes at once) and
+// others, with NaN in the input (it wins every max window it is in) and
+// without (the max pools then skip NaN handling).
 func TestPoolsAgainstLoop(t *testing.T) {
 	forEachKernel(t, func(t *testing.T) {
 		r := rand.New(rand.NewSource(3))
@@ -180,49 +184,55 @@ func TestPoolsAgainstLoop(t *testing.T) {
 			ceil, incl    bool
 		}{{11, 9, 3, 2, 0, true, false}, {8, 8, 3, 1, 1, true, true}, {8, 8, 3, 1, 1, true, false}, {14, 14, 5, 3, 0, false, true}, {7, 6, 2, 2, 1, true, true},
 			{28, 28, 3, 1, 1, true, false}, {19, 37, 3, 1, 1, false, false}, {112, 112, 3, 2, 0, true, false}, {14, 14, 3, 2, 0, true, false},
-			{9, 34, 3, 2, 0, true, false}, {5, 4, 3, 2, 0, false, false}, {2, 2, 3, 1, 1, false, false}, {57, 43, 3, 2, 0, true, false}, {20, 21, 4, 3, 2, false, false}} {
+			{9, 34, 3, 2, 0, true, false}, {5, 4, 3, 2, 0, false, false}, {2, 2, 3, 1, 1, false, false}, {57, 43, 3, 2, 0, true, false}, {20, 21, 4, 3, 2, false, false},
+			{7, 7, 3, 1, 1, true, false}, {14, 14, 3, 1, 1, true, false}, {1, 1, 3, 1, 1, true, false}, {1, 9, 3, 1, 1, false, false}, {9, 1, 3, 1, 1, false, false},
+			{14, 14, 2, 2, 0, true, false}, {2, 2, 2, 2, 0, false, false}, {6, 18, 2, 2, 0, false, false}, {7, 7, 2, 2, 0, true, false}} {
 			p := PoolParams{C: 3, H: c.h, W: c.w, KH: c.k, KW: c.k, StrideH: c.s, StrideW: c.s, PadT: c.p, PadL: c.p, PadB: c.p, PadR: c.p, CountIncludePad: c.incl}
 			p.OH = PoolOutSize(c.h, c.k, c.s, c.p, c.p, c.ceil)
 			p.OW = PoolOutSize(c.w, c.k, c.s, c.p, c.p, c.ceil)
-			x := randSlice(r, 2*3*c.h*c.w)
-			for i := 0; i < len(x); i += 97 {
-				x[i] = float32(math.NaN()) // NaN wins every max window it is in
-			}
-			gotMax := make([]float32, 2*3*p.OH*p.OW)
-			gotAvg := make([]float32, len(gotMax))
-			MaxPool2D(x, 2, p, gotMax)
-			AvgPool2D(x, 2, p, gotAvg)
-			wantMax := make([]float32, len(gotMax))
-			wantAvg := make([]float32, len(gotMax))
-			for pl := 0; pl < 6; pl++ {
-				for oy := 0; oy < p.OH; oy++ {
-					for ox := 0; ox < p.OW; ox++ {
-						m, s, cnt, incl := float32(math.Inf(-1)), float32(0), 0, 0
-						for ky := 0; ky < c.k; ky++ {
-							for kx := 0; kx < c.k; kx++ {
-								iy, ix := oy*c.s-c.p+ky, ox*c.s-c.p+kx
-								if iy < c.h+c.p && ix < c.w+c.p {
-									incl++ // inside the padded input
-								}
-								if iy < 0 || ix < 0 || iy >= c.h || ix >= c.w {
-									continue
-								}
-								v := x[(pl*c.h+iy)*c.w+ix]
-								m = max(m, v)
-								s += v
-								cnt++
-							}
-						}
-						wantMax[(pl*p.OH+oy)*p.OW+ox] = m
-						if c.incl {
-							cnt = incl
-						}
-						wantAvg[(pl*p.OH+oy)*p.OW+ox] = s / float32(cnt)
+			for _, nan := range []bool{false, true} {
+				x := randSlice(r, 2*3*c.h*c.w)
+				if nan {
+					for i := r.Intn(97); i < len(x); i += 97 {
+						x[i] = float32(math.NaN())
 					}
 				}
+				gotMax := make([]float32, 2*3*p.OH*p.OW)
+				gotAvg := make([]float32, len(gotMax))
+				MaxPool2D(x, 2, p, gotMax)
+				AvgPool2D(x, 2, p, gotAvg)
+				wantMax := make([]float32, len(gotMax))
+				wantAvg := make([]float32, len(gotMax))
+				for pl := 0; pl < 6; pl++ {
+					for oy := 0; oy < p.OH; oy++ {
+						for ox := 0; ox < p.OW; ox++ {
+							m, s, cnt, incl := float32(math.Inf(-1)), float32(0), 0, 0
+							for ky := 0; ky < c.k; ky++ {
+								for kx := 0; kx < c.k; kx++ {
+									iy, ix := oy*c.s-c.p+ky, ox*c.s-c.p+kx
+									if iy < c.h+c.p && ix < c.w+c.p {
+										incl++ // inside the padded input
+									}
+									if iy < 0 || ix < 0 || iy >= c.h || ix >= c.w {
+										continue
+									}
+									v := x[(pl*c.h+iy)*c.w+ix]
+									m = max(m, v)
+									s += v
+									cnt++
+								}
+							}
+							wantMax[(pl*p.OH+oy)*p.OW+ox] = m
+							if c.incl {
+								cnt = incl
+							}
+							wantAvg[(pl*p.OH+oy)*p.OW+ox] = s / float32(cnt)
+						}
+					}
+				}
+				closeTo(t, fmt.Sprintf("MaxPool2D %+v, NaN %v", c, nan), gotMax, wantMax, 0)
+				closeTo(t, fmt.Sprintf("AvgPool2D %+v, NaN %v", c, nan), gotAvg, wantAvg, 1e-5)
 			}
-			closeTo(t, "MaxPool2D", gotMax, wantMax, 0)
-			closeTo(t, "AvgPool2D", gotAvg, wantAvg, 1e-5)
 		}
 	})
 }

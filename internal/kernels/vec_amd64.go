@@ -21,6 +21,49 @@ func setVectorISA(isa string) {
 func maxVecAVX2(dst, a, b *float32, n int)
 
 //go:noescape
+func maxVecNoNaNAVX2(dst, a, b *float32, n int)
+
+//go:noescape
+func anyNaNAVX2(x *float32, n int) bool
+
+// poolMax is the vector maximum for pooling x: maxVec, or where x holds
+// no NaN (checked here, in one pass) and the CPU has AVX2, one that skips
+// maxVec's NaN handling.
+func poolMax(x []float32) func(dst, a, b []float32) {
+	if !hasAVX2 {
+		return maxVec
+	}
+	v := len(x) &^ 31
+	if v > 0 && anyNaNAVX2(&x[0], v) {
+		return maxVec
+	}
+	for _, f := range x[v:] {
+		if f != f {
+			return maxVec
+		}
+	}
+	return maxVecNoNaN
+}
+
+// maxVecNoNaN is maxVec for inputs without NaN.
+func maxVecNoNaN(dst, a, b []float32) {
+	n := len(dst)
+	a, b = a[:n], b[:n]
+	if n < 8 {
+		for i := range dst {
+			dst[i] = fmax(a[i], b[i])
+		}
+		return
+	}
+	v := n &^ 7
+	maxVecNoNaNAVX2(&dst[0], &a[0], &b[0], v)
+	if v < n {
+		// the last 8 again, overlapping, as maxVec does
+		maxVecNoNaNAVX2(&dst[n-8], &a[n-8], &b[n-8], 8)
+	}
+}
+
+//go:noescape
 func packRowsAVX(dst, src *float32, rows, stride, vecs int)
 
 // packRows copies rows rows of w values, row r from src[r·stride:], to dst

@@ -32,6 +32,66 @@ done:
 	VZEROUPPER
 	RET
 
+// func maxVecNoNaNAVX2(dst, a, b *float32, n int)
+//
+// maxVecAVX2 for inputs without NaN: dst[i] = max(a[i], b[i]), n a
+// multiple of 8.
+TEXT ·maxVecNoNaNAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ n+24(FP), CX
+	SHRQ $3, CX
+	JE   fastDone
+
+fastLoop:
+	VMOVUPS (SI), Y0
+	VMAXPS  (DI), Y0, Y0
+	VMOVUPS Y0, (DX)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	ADDQ    $32, DX
+	DECQ    CX
+	JNE     fastLoop
+
+fastDone:
+	VZEROUPPER
+	RET
+
+// func anyNaNAVX2(x *float32, n int) bool
+//
+// Whether x[i] is NaN for some i < n, n a multiple of 32.
+TEXT ·anyNaNAVX2(SB), NOSPLIT, $0-17
+	MOVQ   x+0(FP), SI
+	MOVQ   n+8(FP), CX
+	SHRQ   $5, CX
+	VXORPS Y4, Y4, Y4
+	JE     nanDone
+
+nanLoop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VCMPPS  $3, Y0, Y0, Y0
+	VCMPPS  $3, Y1, Y1, Y1
+	VCMPPS  $3, Y2, Y2, Y2
+	VCMPPS  $3, Y3, Y3, Y3
+	VORPS   Y0, Y1, Y1
+	VORPS   Y2, Y3, Y3
+	VORPS   Y1, Y4, Y4
+	VORPS   Y3, Y4, Y4
+	ADDQ    $128, SI
+	DECQ    CX
+	JNE     nanLoop
+
+nanDone:
+	VMOVMSKPS Y4, AX
+	TESTL     AX, AX
+	SETNE     ret+16(FP)
+	VZEROUPPER
+	RET
+
 // func packRowsAVX(dst, src *float32, rows, stride, vecs int)
 //
 // Copies rows rows of vecs·8 values, row r from src[r·stride:], to dst

@@ -37,6 +37,10 @@ func packRows(dst, src []float32, rows, stride, w int) {
 	packRowsGo(dst, src, rows, stride, w)
 }
 
+// poolMax is the vector maximum for pooling x: maxVec, whose FMAX
+// carries NaN through at no cost.
+func poolMax(x []float32) func(dst, a, b []float32) { return maxVec }
+
 // maxVec sets dst[i] to the larger of a[i] and b[i], NaN if either is.
 // dst may be a or b (at the same offset).
 func maxVec(dst, a, b []float32) {

@@ -12,6 +12,10 @@ func maxVec(dst, a, b []float32) {
 	}
 }
 
+// poolMax is the vector maximum for pooling x: maxVec, there being no
+// faster one without the assembly.
+func poolMax(x []float32) func(dst, a, b []float32) { return maxVec }
+
 // packRows copies rows rows of w values, row r from src[r·stride:], to dst
 // one after another.
 func packRows(dst, src []float32, rows, stride, w int) {

@@ -121,18 +121,6 @@ func packWinograd(p ConvParams, w []float32) *winogradWeights {
 // transformed input and products stay near the caches.
 const winogradBlockTiles = 192
 
-// winogradScratch recycles the transforms' buffers (a Buffers, not a
-// sync.Pool, which every garbage collection empties: the interpreter
-// allocates enough to collect often, and megabytes of buffers made
-// anew each time cost more than Winograd saves).
-var winogradScratch Buffers
-
-// getScratch is a buffer of n values with undefined contents;
-// putScratch hands it back.
-func getScratch(n int) []float32 { return winogradScratch.Get(n) }
-
-func putScratch(b []float32) { winogradScratch.Put(b) }
-
 // winogradConv convolves one image into out (OutC planes of H×W, ep
 // applied), on the calling goroutine when serial.
 func winogradConv(img []float32, p ConvParams, ww *winogradWeights, ep Epilogue, out []float32, serial bool) {
