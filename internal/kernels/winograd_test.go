@@ -103,17 +103,21 @@ func TestWinogradAgainstDirect(t *testing.T) {
 }
 
 // TestWinogradTinyPlanes: planes of one tile or less, and odd sides, run
-// through Winograd (as a dynamic-size file's small inputs do) right.
+// through Winograd (as a dynamic-size file's small inputs do) right, with
+// each kernel; and more input channels than a block of the GEMM's rows
+// (kc), whose sums then span several blocks.
 func TestWinogradTinyPlanes(t *testing.T) {
-	r := rand.New(rand.NewSource(4))
-	for _, hw := range [][2]int{{1, 1}, {1, 5}, {2, 3}, {3, 3}, {5, 2}} {
-		p := ConvParams{InC: 9, OutC: 7, H: hw[0], W: hw[1], KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1}
-		w := randSlice(r, p.OutC*p.InC*9)
-		x := randSlice(r, 2*p.InC*p.H*p.W)
-		got := make([]float32, 2*p.OutC*p.H*p.W)
-		Conv2D(x, 2, p, packConvWinograd(p, w), Epilogue{}, got)
-		closeTo(t, fmt.Sprintf("Winograd on %dx%d", p.H, p.W), got, naiveConv(x, 2, p, w, Epilogue{}), 1e-4)
-	}
+	forEachKernel(t, func(t *testing.T) {
+		r := rand.New(rand.NewSource(4))
+		for _, s := range [][3]int{{1, 1, 9}, {1, 5, 9}, {2, 3, 9}, {3, 3, 9}, {5, 2, 9}, {6, 9, kc + 44}, {17, 40, 2*kc + 3}} {
+			p := ConvParams{InC: s[2], OutC: 7, H: s[0], W: s[1], KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1}
+			w := randSlice(r, p.OutC*p.InC*9)
+			x := randSlice(r, 2*p.InC*p.H*p.W)
+			got := make([]float32, 2*p.OutC*p.H*p.W)
+			Conv2D(x, 2, p, packConvWinograd(p, w), Epilogue{}, got)
+			closeTo(t, fmt.Sprintf("Winograd on %dx%d, %d channels", p.H, p.W, p.InC), got, naiveConv(x, 2, p, w, Epilogue{}), 1e-4*math.Sqrt(float64(p.InC)/9))
+		}
+	})
 }
 
 // BenchmarkWinograd times each 3x3 convolution of GoogLeNet as Winograd
