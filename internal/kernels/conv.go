@@ -538,14 +538,14 @@ func maxPool(x []float32, planes int, p PoolParams, out []float32, rows [][2]int
 	s := p.StrideW
 	phLen := (s*(p.OW-1) + p.KW + s - 1) / s
 	// the branch pools of an Inception unit (3x3, stride 1, padded 1, same
-	// size) go over all their planes at once
+	// size) go over groups of planes at once
 	same3 := p.KH == 3 && p.KW == 3 && p.StrideH == 1 && p.StrideW == 1 && p.PadT == 1 && p.PadL == 1 &&
 		p.OH == p.H && p.OW == p.W && p.H >= 1 && p.W >= 1
 	// the stem's pools (3 wide, stride 2, unpadded, rows of even length)
 	// take the column windows over the whole plane first
 	halves := p.KW == 3 && p.StrideW == 2 && p.PadL == 0 && p.W == 2*p.OW && p.W >= 4
-	// 2x2, stride 2, unpadded, even sides (torchvision's last pool): all
-	// planes at once too
+	// 2x2, stride 2, unpadded, even sides (torchvision's last pool): groups
+	// of planes too
 	quads := p.KH == 2 && p.KW == 2 && p.StrideH == 2 && p.StrideW == 2 && p.PadT == 0 && p.PadL == 0 &&
 		p.H == 2*p.OH && p.W == 2*p.OW && p.W >= 2
 	Parallel(planes, 1, func(lo, hi int) {

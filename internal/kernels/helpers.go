@@ -11,8 +11,8 @@ import (
 // forward pass of one image makes hundreds of Parallel calls, a few tens
 // of microseconds apart, and a goroutine started for each chunk wakes a
 // parked thread each time (a futex call, and on a virtual machine an
-// interrupt through the host), which measured a third of the second
-// core's time. A helper that has run a chunk spins for helperSpin looking
+// interrupt through the host), which can take longer than the chunk
+// itself. A helper that has run a chunk spins for helperSpin looking
 // for the next one, so the chunks of one pass find it awake, then parks
 // until woken.
 const helperSpin = 200 * time.Microsecond

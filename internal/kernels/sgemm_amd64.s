@@ -9,26 +9,27 @@
 // cols columns, the partial ones with masked moves: nothing past them is
 // read or written.
 
-// maskTab<>: sixteen lanes set, then sixteen clear. The eight lanes from
-// maskTab<>+4(16-cols) are set where lane j < cols, those from
-// maskTab<>+4(24-cols) where 8+j < cols.
-DATA maskTab<>+0(SB)/8, $-1
-DATA maskTab<>+8(SB)/8, $-1
-DATA maskTab<>+16(SB)/8, $-1
-DATA maskTab<>+24(SB)/8, $-1
-DATA maskTab<>+32(SB)/8, $-1
-DATA maskTab<>+40(SB)/8, $-1
-DATA maskTab<>+48(SB)/8, $-1
-DATA maskTab<>+56(SB)/8, $-1
-DATA maskTab<>+64(SB)/8, $0
-DATA maskTab<>+72(SB)/8, $0
-DATA maskTab<>+80(SB)/8, $0
-DATA maskTab<>+88(SB)/8, $0
-DATA maskTab<>+96(SB)/8, $0
-DATA maskTab<>+104(SB)/8, $0
-DATA maskTab<>+112(SB)/8, $0
-DATA maskTab<>+120(SB)/8, $0
-GLOBL maskTab<>(SB), RODATA, $128
+// ·maskTab: sixteen lanes set, then sixteen clear (winograd_amd64.s uses
+// it too). The eight lanes from
+// ·maskTab+4(16-cols) are set where lane j < cols, those from
+// ·maskTab+4(24-cols) where 8+j < cols.
+DATA ·maskTab+0(SB)/8, $-1
+DATA ·maskTab+8(SB)/8, $-1
+DATA ·maskTab+16(SB)/8, $-1
+DATA ·maskTab+24(SB)/8, $-1
+DATA ·maskTab+32(SB)/8, $-1
+DATA ·maskTab+40(SB)/8, $-1
+DATA ·maskTab+48(SB)/8, $-1
+DATA ·maskTab+56(SB)/8, $-1
+DATA ·maskTab+64(SB)/8, $0
+DATA ·maskTab+72(SB)/8, $0
+DATA ·maskTab+80(SB)/8, $0
+DATA ·maskTab+88(SB)/8, $0
+DATA ·maskTab+96(SB)/8, $0
+DATA ·maskTab+104(SB)/8, $0
+DATA ·maskTab+112(SB)/8, $0
+DATA ·maskTab+120(SB)/8, $0
+GLOBL ·maskTab(SB), RODATA, $128
 
 #define LOADARGS \
 	MOVQ k+0(FP), CX \
@@ -160,7 +161,7 @@ TEXT ·kernel6x16(SB), NOSPLIT, $0-92
 	VXORPS Y9, Y9, Y9
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
-	LEAQ   maskTab<>(SB), R13
+	LEAQ   ·maskTab(SB), R13
 	MOVQ   $24, R14
 	SUBQ   AX, R14
 	TESTQ  CX, CX
@@ -275,7 +276,7 @@ TEXT ·kernel6x8(SB), NOSPLIT, $0-92
 	VXORPS Y3, Y3, Y3
 	VXORPS Y4, Y4, Y4
 	VXORPS Y5, Y5, Y5
-	LEAQ   maskTab<>(SB), R13
+	LEAQ   ·maskTab(SB), R13
 	MOVQ   $16, R14
 	SUBQ   AX, R14
 	VMOVUPS (R13)(R14*4), Y13

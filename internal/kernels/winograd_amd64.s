@@ -104,13 +104,13 @@ inDone:
 	RET
 
 // a0j = m0j + (m1j + m2j) into ya, a1j = (m1j − m2j) − m3j into yb, for
-// column j at offset off (kstride multiples) from each row's base
-#define ACOL(off, ya, yb) \
-	VMOVUPS off(R9), Y8 \
-	VADDPS  off(R10), Y8, Y9 \
-	VSUBPS  off(R10), Y8, Y8 \
-	VADDPS  off(R8), Y9, ya \
-	VSUBPS  off(R11), Y8, yb
+// the column j that R8–R11 (m0j–m3j) point at
+#define ACOL(ya, yb) \
+	VMOVUPS (R9), Y8 \
+	VADDPS  (R10), Y8, Y9 \
+	VSUBPS  (R10), Y8, Y8 \
+	VADDPS  (R8), Y9, ya \
+	VSUBPS  (R11), Y8, yb
 
 // y = max(y·scale + shift, floor); VMAXPS returns its second source, y,
 // when either is NaN
@@ -118,42 +118,13 @@ inDone:
 	VFMADD213PS Y13, Y12, y \
 	VMAXPS      y, Y14, y
 
-// the even (ye) and odd (yo) columns of eight tiles, interleaved into
-// sixteen values at dst
-#define INTERLEAVE(ye, yo, dst) \
-	VUNPCKLPS  yo, ye, Y0 \
-	VUNPCKHPS  yo, ye, Y1 \
-	VPERM2F128 $0x20, Y1, Y0, Y2 \
-	VPERM2F128 $0x31, Y1, Y0, Y3 \
-	VMOVUPS    Y2, (dst) \
-	VMOVUPS    Y3, 32(dst)
-
-// wmask<>: sixteen lanes set, then sixteen clear. The eight lanes from
-// wmask<>+4(16-c) are set where lane j < c, those from wmask<>+4(24-c)
-// where 8+j < c.
-DATA wmask<>+0(SB)/8, $-1
-DATA wmask<>+8(SB)/8, $-1
-DATA wmask<>+16(SB)/8, $-1
-DATA wmask<>+24(SB)/8, $-1
-DATA wmask<>+32(SB)/8, $-1
-DATA wmask<>+40(SB)/8, $-1
-DATA wmask<>+48(SB)/8, $-1
-DATA wmask<>+56(SB)/8, $-1
-DATA wmask<>+64(SB)/8, $0
-DATA wmask<>+72(SB)/8, $0
-DATA wmask<>+80(SB)/8, $0
-DATA wmask<>+88(SB)/8, $0
-DATA wmask<>+96(SB)/8, $0
-DATA wmask<>+104(SB)/8, $0
-DATA wmask<>+112(SB)/8, $0
-DATA wmask<>+120(SB)/8, $0
-GLOBL wmask<>(SB), RODATA, $128
-
-// eight tiles' outputs, through the epilogue, in Y8–Y11 (even row's
-// even and odd columns, odd row's), from the positions at R8–R11 (the
-// rows of m, a column kstride apart); R8–R11 step on eight tiles
+// eight tiles' outputs from the positions at R8–R11 (the rows of m, a
+// column kstride apart), through the epilogue, interleaved: the even
+// row's sixteen values in Y2 and Y3, the odd row's in Y6 and Y7. R8–R11
+// step a column on for each ACOL (their starts kept in AX, SI, DI, R12),
+// then eight tiles on from their starts
 #define OUTTILES \
-	ACOL(0, Y0, Y4) \
+	ACOL(Y0, Y4) \
 	MOVQ R8, AX \
 	MOVQ R9, SI \
 	MOVQ R10, DI \
@@ -162,17 +133,17 @@ GLOBL wmask<>(SB), RODATA, $128
 	ADDQ R13, R9 \
 	ADDQ R13, R10 \
 	ADDQ R13, R11 \
-	ACOL(0, Y1, Y5) \
+	ACOL(Y1, Y5) \
 	ADDQ R13, R8 \
 	ADDQ R13, R9 \
 	ADDQ R13, R10 \
 	ADDQ R13, R11 \
-	ACOL(0, Y2, Y6) \
+	ACOL(Y2, Y6) \
 	ADDQ R13, R8 \
 	ADDQ R13, R9 \
 	ADDQ R13, R10 \
 	ADDQ R13, R11 \
-	ACOL(0, Y3, Y7) \
+	ACOL(Y3, Y7) \
 	LEAQ 32(AX), R8 \
 	LEAQ 32(SI), R9 \
 	LEAQ 32(DI), R10 \
@@ -238,11 +209,11 @@ outLoop:
 	TESTQ   CX, CX
 	JEQ     outDone
 
-// the last 1 to 15 columns, through masks in Y12 and Y13, once the
-// epilogue no longer needs them
+// the last 1 to 15 columns, through masks in Y12 and Y13 (from
+// sgemm_amd64.s's ·maskTab), once the epilogue no longer needs them
 outTail:
 	OUTTILES
-	LEAQ       wmask<>(SB), AX
+	LEAQ       ·maskTab(SB), AX
 	MOVQ       $16, SI
 	SUBQ       CX, SI
 	VMOVUPS    (AX)(SI*4), Y12
