@@ -46,22 +46,7 @@ func poolMax(x []float32) func(dst, a, b []float32) {
 }
 
 // maxVecNoNaN is maxVec for inputs without NaN.
-func maxVecNoNaN(dst, a, b []float32) {
-	n := len(dst)
-	a, b = a[:n], b[:n]
-	if n < 8 {
-		for i := range dst {
-			dst[i] = fmax(a[i], b[i])
-		}
-		return
-	}
-	v := n &^ 7
-	maxVecNoNaNAVX2(&dst[0], &a[0], &b[0], v)
-	if v < n {
-		// the last 8 again, overlapping, as maxVec does
-		maxVecNoNaNAVX2(&dst[n-8], &a[n-8], &b[n-8], 8)
-	}
-}
+func maxVecNoNaN(dst, a, b []float32) { maxVecBy(maxVecNoNaNAVX2, dst, a, b) }
 
 //go:noescape
 func packRowsAVX(dst, src *float32, rows, stride, vecs int)
@@ -84,20 +69,30 @@ func packRows(dst, src []float32, rows, stride, w int) {
 // maxVec sets dst[i] to the larger of a[i] and b[i], NaN if either is.
 // dst may be a or b (at the same offset).
 func maxVec(dst, a, b []float32) {
+	if !hasAVX2 {
+		maxVecBy(nil, dst, a, b)
+		return
+	}
+	maxVecBy(maxVecAVX2, dst, a, b)
+}
+
+// maxVecBy runs vec, a vector maximum of n values (n a multiple of 8),
+// over dst, the last 8 values again where n is not: the maximum is
+// idempotent, so values already written (even where dst is a or b) stay
+// right. Fewer than 8 values, or a nil vec, go through fmax.
+func maxVecBy(vec func(dst, a, b *float32, n int), dst, a, b []float32) {
 	n := len(dst)
 	a, b = a[:n], b[:n]
-	if !hasAVX2 || n < 8 {
+	if vec == nil || n < 8 {
 		for i := range dst {
 			dst[i] = fmax(a[i], b[i])
 		}
 		return
 	}
 	v := n &^ 7
-	maxVecAVX2(&dst[0], &a[0], &b[0], v)
+	vec(&dst[0], &a[0], &b[0], v)
 	if v < n {
-		// the last 8 again, overlapping: the maximum is idempotent, so
-		// values already written (even where dst is a or b) stay right
-		maxVecAVX2(&dst[n-8], &a[n-8], &b[n-8], 8)
+		vec(&dst[n-8], &a[n-8], &b[n-8], 8)
 	}
 }
 
