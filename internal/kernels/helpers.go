@@ -36,10 +36,13 @@ type parallelCall struct {
 // interpreter turns a malformed model's panic into an error).
 type chunkPanic struct{ value any }
 
-// helper is one helper goroutine: the chunk given to it, and whether it is
-// parked (woken by a send on wake).
+// helper is one helper goroutine: the chunk given to it, whether it is
+// running one (a Parallel called from inside a chunk must not give its
+// own helper a chunk it would wait for) and whether it is parked (woken
+// by a send on wake).
 type helper struct {
 	task   atomic.Pointer[chunkTask]
+	busy   atomic.Bool
 	parked atomic.Bool
 	wake   chan struct{}
 }
@@ -71,10 +74,10 @@ func helpersFor(n int) []*helper {
 	return hs
 }
 
-// give hands t to h, and reports false if h is busy with another call's
-// chunk (Parallel then starts a goroutine for it).
+// give hands t to h, and reports false if h is running a chunk or has
+// one waiting (Parallel then starts a goroutine for t).
 func (h *helper) give(t *chunkTask) bool {
-	if !h.task.CompareAndSwap(nil, t) {
+	if h.busy.Load() || !h.task.CompareAndSwap(nil, t) {
 		return false
 	}
 	if h.parked.CompareAndSwap(true, false) {
@@ -89,10 +92,11 @@ func (h *helper) loop() {
 	for {
 		idleSince := time.Now()
 		for spins := 0; ; spins++ {
-			// the slot is emptied before the chunk runs, so that the
-			// next call can give its chunk while this one finishes
 			if h.task.Load() != nil {
-				runChunk(h.task.Swap(nil))
+				t := h.task.Swap(nil)
+				h.busy.Store(true)
+				runChunk(t)
+				h.busy.Store(false)
 				idleSince, spins = time.Now(), 0
 				continue
 			}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func randSlice(r *rand.Rand, n int) []float32 {
@@ -691,4 +692,39 @@ func TestParallelConcurrentCalls(t *testing.T) {
 		}(g)
 	}
 	wg.Wait()
+}
+
+// TestParallelNested: a Parallel called from inside a chunk (on a helper
+// or on the caller) completes and covers its range; a helper never waits
+// on a chunk it was given itself.
+func TestParallelNested(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	done := make(chan struct{})
+	var hits [64][32]atomic.Int32
+	go func() {
+		defer close(done)
+		for rep := 0; rep < 200; rep++ {
+			Parallel(64, 1, func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					Parallel(32, 1, func(l, h int) {
+						for j := l; j < h; j++ {
+							hits[i][j].Add(1)
+						}
+					})
+				}
+			})
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("nested Parallel calls did not finish in a minute")
+	}
+	for i := range hits {
+		for j := range hits[i] {
+			if h := hits[i][j].Load(); h != 200 {
+				t.Fatalf("value (%d, %d) covered %d times in 200 calls", i, j, h)
+			}
+		}
+	}
 }
