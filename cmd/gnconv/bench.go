@@ -213,10 +213,8 @@ func runBench(c *cli.Context, path string) (*benchReport, error) {
 		rep.Kernel.Error = ki.Err.Error()
 	}
 	prof := c.String("cpuprofile")
-	for _, in := range []string{path, c.String("weights")} {
-		if prof != "" && atomicfile.SameFile(in, prof) {
-			return nil, usageErr(fmt.Errorf("--cpuprofile %s is an input: the profile goes to a file of its own", clean(prof)))
-		}
+	if prof != "" && namesAnInput(c, prof) {
+		return nil, usageErr(fmt.Errorf("--cpuprofile %s is an input: the profile goes to a file of its own", clean(prof)))
 	}
 	var profile bytes.Buffer
 	// warm-up, then the timed passes: the engines take turns pass by pass,

@@ -15,13 +15,23 @@ import (
 // report is rewritten run after run, so an existing file is replaced,
 // but never the model or the checkpoint being verified.
 func writeReport(c *cli.Context, path string, r *verifyReport, hist *htmlreport.Histogram) error {
-	for _, in := range []string{c.Args().First(), c.String("weights")} {
-		if atomicfile.SameFile(in, path) {
-			return fmt.Errorf("--report %s is the file being verified: the report goes to a file of its own", clean(path))
-		}
+	if namesAnInput(c, path) {
+		return fmt.Errorf("--report %s is the file being verified: the report goes to a file of its own", clean(path))
 	}
 	d := reportData(c, r, hist)
 	return atomicfile.Write(path, true, func(w io.Writer) error { return htmlreport.Render(w, d) })
+}
+
+// namesAnInput reports whether path is the command's file argument or its
+// --weights checkpoint: an output written there would replace what it
+// reads.
+func namesAnInput(c *cli.Context, path string) bool {
+	for _, in := range []string{c.Args().First(), c.String("weights")} {
+		if atomicfile.SameFile(in, path) {
+			return true
+		}
+	}
+	return false
 }
 
 // reportData fills the page from the report.
