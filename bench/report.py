@@ -119,9 +119,10 @@ def main():
     isa = kern["isa"]
     feats = kern["cpu_features"]
     if kern.get("requested") and not kern.get("error") and "avx512f" in feats.split() and isa != "avx512":
+        name = isa.upper() if isa != "go" else "plain-Go"
         how = ("the %s kernel forced (`GNCONV_KERNEL=%s`) on a CPU that has AVX-512, so that it runs what an %s-only CPU runs "
                "(onnxruntime picks its own kernels, AVX-512 ones here: the ratios set gnconv's %s path against onnxruntime's AVX-512 one)") % (
-            isa.upper() if isa != "go" else "plain-Go", kern["requested"], isa.upper(), isa.upper() if isa != "go" else "plain-Go")
+            name, kern["requested"], isa.upper(), name)
     elif kern.get("requested") and not kern.get("error"):
         how = "forced with `GNCONV_KERNEL=%s`" % kern["requested"]
     else:

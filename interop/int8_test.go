@@ -36,9 +36,8 @@ type int8File struct {
 	n      int
 }
 
-// deployNet is a fixture's network as deployed: bound by its preset
-// layout, without the aux heads.
-func deployNet(t *testing.T, name string) *graph.Net {
+// fixtureNet is a fixture's network, bound by its preset layout.
+func fixtureNet(t *testing.T, name string) *graph.Net {
 	t.Helper()
 	ck, err := fixture.Checkpoint(name)
 	if err != nil {
@@ -48,7 +47,13 @@ func deployNet(t *testing.T, name string) *graph.Net {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return net.WithoutAux()
+	return net
+}
+
+// deployNet is a fixture's network as deployed, without the aux heads.
+func deployNet(t *testing.T, name string) *graph.Net {
+	t.Helper()
+	return fixtureNet(t, name).WithoutAux()
 }
 
 // int8Images is how many of the folder's images the comparisons run.

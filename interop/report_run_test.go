@@ -9,8 +9,6 @@ import (
 	"testing"
 
 	"github.com/gnconv/gnconv/convert"
-	"github.com/gnconv/gnconv/graph"
-	"github.com/gnconv/gnconv/internal/fixture"
 	"github.com/gnconv/gnconv/internal/kernels"
 	"github.com/gnconv/gnconv/internal/onnxpb"
 	"github.com/gnconv/gnconv/verify"
@@ -54,14 +52,7 @@ func reportFromVerify(rep *verify.Report, model, weights string, opts verify.Opt
 // with no console error and shows where the difference starts.
 func TestReportOfAVerifyRun(t *testing.T) {
 	path := requireChromium(t)
-	ck, err := fixture.Checkpoint("tutorial_aux.pth")
-	if err != nil {
-		t.Fatal(err)
-	}
-	net, _, err := graph.Load(ck.StateDict, graph.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	net := fixtureNet(t, "tutorial_aux.pth")
 	model, err := convert.EmitONNX(net, convert.ONNXOptions{Aux: true})
 	if err != nil {
 		t.Fatal(err)
