@@ -1,6 +1,9 @@
 package kernels
 
-import "os"
+import (
+	"fmt"
+	"os"
+)
 
 // Winograd's F(2x2, 3x3) for the 3x3 stride-1 "same" convolutions that
 // carry two thirds of GoogLeNet's multiply-adds (conv2, every branch2 and
@@ -18,28 +21,57 @@ import "os"
 // Whether it runs is measured, not assumed (BenchmarkWinograd times each
 // layer both ways): with the transforms done eight tiles at a time in
 // vector registers it is faster with every kernel on the layers
-// winogradPays admits, so it is on unless WinogradEnv says "0" ("1" is
-// on too).
+// winogradPays admits, and F(4x4, 3x3) (winograd4.go) faster still on
+// planes of winograd4MinSide and more. WinogradEnv says which runs:
+// "0" neither, "2" F(2x2, 3x3) alone, anything else (or unset) both,
+// each where it pays.
 const WinogradEnv = "GNCONV_WINOGRAD"
+
+type winogradSetting int
+
+const (
+	winogradOff winogradSetting = iota
+	winogradF2Only
+	winogradBoth
+)
+
+// winogradMode is WinogradEnv's setting.
+func winogradMode() winogradSetting {
+	switch os.Getenv(WinogradEnv) {
+	case "0":
+		return winogradOff
+	case "2":
+		return winogradF2Only
+	}
+	return winogradBoth
+}
 
 // winogradOn reports whether eligible convolutions packed now use
 // Winograd: unless WinogradEnv turns it off.
-func winogradOn() bool {
-	switch os.Getenv(WinogradEnv) {
-	case "0":
-		return false
-	}
-	return true
-}
+func winogradOn() bool { return winogradMode() != winogradOff }
 
-// WinogradEnabled reports whether 3x3 convolutions run as Winograd's
-// F(2x2, 3x3).
+// WinogradEnabled reports whether 3x3 convolutions packed now run as
+// Winograd (WinogradName says which).
 func WinogradEnabled() bool { return winogradOn() }
 
+// WinogradName says which Winograd transforms 3x3 convolutions packed
+// now run, "" for none.
+func WinogradName() string {
+	switch winogradMode() {
+	case winogradOff:
+		return ""
+	case winogradF2Only:
+		return "Winograd F(2x2, 3x3)"
+	}
+	return fmt.Sprintf("Winograd F(4x4, 3x3) on planes of %d and more, F(2x2, 3x3) below", winograd4MinSide)
+}
+
 // winogradWeights are a convolution's transformed weights, one packed
-// OutC×InC matrix per position of a 4x4 tile.
+// OutC×InC matrix per position of an input tile: 16 for F(2x2, 3x3), 36
+// for F(4x4, 3x3).
 type winogradWeights struct {
-	u [16]*PackedMatrix
+	tile int // the output tile's side, 2 or 4
+	u    []*PackedMatrix
 }
 
 // winogradFits reports whether Winograd can run p: 3x3, stride 1,
@@ -64,9 +96,16 @@ const (
 	winogradMinSide     = 14
 )
 
-// packConvWinograd packs a 3x3 convolution's weights for Winograd.
+// packConvWinograd packs a 3x3 convolution's weights for Winograd:
+// F(4x4, 3x3) where it fits, else F(2x2, 3x3).
 func packConvWinograd(p ConvParams, w []float32) *PackedMatrix {
-	return &PackedMatrix{M: p.OutC, K: p.InC * p.KH * p.KW, wino: packWinograd(p, w), raw: w}
+	ww := (*winogradWeights)(nil)
+	if winograd4Fits(p) {
+		ww = packWinograd4(p, w)
+	} else {
+		ww = packWinograd(p, w)
+	}
+	return &PackedMatrix{M: p.OutC, K: p.InC * p.KH * p.KW, wino: ww, raw: w}
 }
 
 // packWinograd transforms and packs OutC×InC×3×3 weights.
@@ -98,7 +137,7 @@ func packWinograd(p ConvParams, w []float32) *winogradWeights {
 			}
 		}
 	}
-	ww := &winogradWeights{}
+	ww := &winogradWeights{tile: 2, u: make([]*PackedMatrix, 16)}
 	for k := range u {
 		ww.u[k] = PackMatrix(p.OutC, p.InC, u[k])
 	}
@@ -124,6 +163,10 @@ const winogradBlockTiles = 192
 // winogradConv convolves one image into out (OutC planes of H×W, ep
 // applied), on the calling goroutine when serial.
 func winogradConv(img []float32, p ConvParams, ww *winogradWeights, ep Epilogue, out []float32, serial bool) {
+	if ww.tile == 4 {
+		winograd4Conv(img, p, ww, ep, out, serial)
+		return
+	}
 	th, tw := (p.H+1)/2, (p.W+1)/2
 	qw := tw + 1           // a phase plane's width
 	plane := (th+1)*qw + 1 // a phase plane, one spare value for the last offset

@@ -48,3 +48,92 @@ func winogradOutputVec(m []float32, kstride, tiles int, even, odd []float32, sca
 	winogradOutputAVX2(&m[0], kstride, &even[0], &odd[0], cols, scale, shift, floor)
 	return (cols + 1) / 2
 }
+
+//go:noescape
+func winograd4BtAVX2(dst, src *[6]*float32, n int)
+
+//go:noescape
+func winograd4AtAVX2(dst *[4]*float32, src *[6]*float32, n int)
+
+//go:noescape
+func winograd4RowAVX2(row *float32, src *[6]*float32, n int, scale, shift, floor float32)
+
+// winograd4Bt is winograd4BtGo, blocks of eight tiles in vector
+// registers where the CPU can.
+func winograd4Bt(dst, src *[6][]float32, n int) {
+	v := 0
+	if hasAVX2 {
+		if v = n &^ 7; v > 0 {
+			var d, s [6]*float32
+			for i := range d {
+				d[i], s[i] = &dst[i][:n][0], &src[i][:n][0]
+			}
+			winograd4BtAVX2(&d, &s, v)
+		}
+	}
+	if v < n {
+		var d, s [6][]float32
+		for i := range d {
+			d[i], s[i] = dst[i][v:n], src[i][v:n]
+		}
+		winograd4BtGo(&d, &s, n-v)
+	}
+}
+
+// winograd4At is winograd4AtGo, blocks of eight tiles in vector
+// registers where the CPU can.
+func winograd4At(dst *[4][]float32, src *[6][]float32, n int) {
+	v := 0
+	if hasAVX2 {
+		if v = n &^ 7; v > 0 {
+			var d [4]*float32
+			var s [6]*float32
+			for i := range d {
+				d[i] = &dst[i][:n][0]
+			}
+			for i := range s {
+				s[i] = &src[i][:n][0]
+			}
+			winograd4AtAVX2(&d, &s, v)
+		}
+	}
+	if v < n {
+		var d [4][]float32
+		var s [6][]float32
+		for i := range d {
+			d[i] = dst[i][v:n]
+		}
+		for i := range s {
+			s[i] = src[i][v:n]
+		}
+		winograd4AtGo(&d, &s, n-v)
+	}
+}
+
+// winograd4Row is winograd4RowGo, blocks of eight tiles in vector
+// registers where the CPU can: straight into the row while a block's 32
+// values fit in it, the last block through a buffer (src must then hold
+// whole blocks of eight past the row's last tile).
+func winograd4Row(row []float32, src *[6][]float32, tiles int, scale, shift, floor float32) {
+	tiles = min(tiles, (len(row)+3)/4)
+	if !hasAVX2 || tiles == 0 {
+		winograd4RowGo(row, src, tiles, scale, shift, floor)
+		return
+	}
+	var s [6]*float32
+	for i := range s {
+		s[i] = &src[i][:(tiles+7)&^7][0]
+	}
+	whole := min(tiles, len(row)/4) &^ 7 // blocks whose 32 values fit
+	if whole > 0 {
+		winograd4RowAVX2(&row[0], &s, whole, scale, shift, floor)
+	}
+	if whole < tiles {
+		for i := range s {
+			s[i] = &src[i][whole]
+		}
+		var buf [32]float32
+		winograd4RowAVX2(&buf[0], &s, 8, scale, shift, floor)
+		copy(row[4*whole:min(len(row), 4*tiles)], buf[:])
+	}
+}

@@ -13,3 +13,9 @@ func winogradInputVec(phases []float32, plane, qw, first, tiles int, v []float32
 func winogradOutputVec(m []float32, kstride, tiles int, even, odd []float32, scale, shift, floor float32) int {
 	return 0
 }
+
+func winograd4Bt(dst, src *[6][]float32, n int)               { winograd4BtGo(dst, src, n) }
+func winograd4At(dst *[4][]float32, src *[6][]float32, n int) { winograd4AtGo(dst, src, n) }
+func winograd4Row(row []float32, src *[6][]float32, tiles int, scale, shift, floor float32) {
+	winograd4RowGo(row, src, tiles, scale, shift, floor)
+}

@@ -219,3 +219,85 @@ func TestWinogradTransformsEveryKernel(t *testing.T) {
 		}
 	}
 }
+
+// TestWinograd4TransformsEveryKernel: F(4x4, 3x3)'s transforms under each
+// kernel give the plain-Go twin's values (the input's and Aᵀ·m's bit for
+// bit, the rows' within the epilogue's one rounding against two), at tile
+// counts around the vector width, rows cut at every width a row of tiles
+// can have, NaN and Inf carried through.
+func TestWinograd4TransformsEveryKernel(t *testing.T) {
+	type result struct{ in, at, rows []float32 }
+	run := func() []result {
+		r := rand.New(rand.NewSource(14))
+		var res []result
+		for _, qw := range []int{2, 5, 8, 9, 15, 17} {
+			for _, tiles := range []int{1, 7, 8, 9, 16, 23, 3 * qw} {
+				th := (tiles+qw-1)/qw + 1
+				plane := (th+1)*qw + 1
+				phases := randSlice(r, 16*plane)
+				phases[r.Intn(len(phases))] = float32(math.NaN())
+				phases[r.Intn(len(phases))] = float32(math.Inf(1))
+				kstride := tiles + r.Intn(3)
+				v := make([]float32, 36*kstride)
+				first := r.Intn(plane - tiles - qw - 1 + 1)
+				winograd4Input(phases, plane, qw, first, tiles, make([]float32, 36*tiles+8), v, kstride)
+
+				m := randSlice(r, 36*kstride)
+				m[r.Intn(len(m))] = float32(math.NaN())
+				astride := tiles + 8
+				a := make([]float32, 24*astride)
+				winograd4Output(m, kstride, tiles, a, astride)
+				var rows []float32
+				for _, w := range []int{4*tiles - 3, 4*tiles - 2, 4*tiles - 1, 4 * tiles} {
+					for _, relu := range []bool{false, true} {
+						floor := float32(math.Inf(-1))
+						if relu {
+							floor = 0
+						}
+						scale, shift := float32(r.NormFloat64()), float32(r.NormFloat64())
+						var src [6][]float32
+						for j := range src {
+							src[j] = a[j*astride : (j+1)*astride]
+						}
+						row := make([]float32, w)
+						winograd4Row(row, &src, tiles, scale, shift, floor)
+						rows = append(rows, row...)
+					}
+				}
+				res = append(res, result{v, a, rows})
+			}
+		}
+		return res
+	}
+	saved := kernel
+	defer useKernel(saved)
+	same := func(g, w float32) bool { return g == w || (g != g && w != w) }
+	var want []result
+	for _, k := range slices.Backward(availableKernels()) { // the plain-Go twin first
+		useKernel(k)
+		got := run()
+		if want == nil {
+			want = got
+			continue
+		}
+		for i := range got {
+			for j, g := range got[i].in {
+				if w := want[i].in[j]; !same(g, w) {
+					t.Fatalf("%s: case %d, input transform value %d: %g, the Go twin %g", k.name, i, j, g, w)
+				}
+			}
+			for j, g := range got[i].at {
+				if w := want[i].at[j]; !same(g, w) {
+					t.Fatalf("%s: case %d, Aᵀ·m value %d: %g, the Go twin %g", k.name, i, j, g, w)
+				}
+			}
+			for j, g := range got[i].rows {
+				w := want[i].rows[j]
+				if (g != g) != (w != w) || math.IsInf(float64(g), 0) != math.IsInf(float64(w), 0) ||
+					math.Abs(float64(g-w)) > 1.2e-7*math.Abs(float64(w))+1e-37 {
+					t.Fatalf("%s: case %d, output row value %d: %g, the Go twin %g", k.name, i, j, g, w)
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,278 @@
+package kernels
+
+// Winograd's F(4x4, 3x3) for the 3x3 "same" convolutions on large planes
+// (conv2 at 56x56 and the 28x28 units): each 4x4 block of output comes
+// from a 6x6 block of input, 36 products per tile where the direct
+// convolution takes 144 and F(2x2, 3x3) 64 for the same outputs. The
+// interpolation points are 0, ±1, ±2 and ∞:
+//
+//	Bᵀ = | 4  0 -5  0  1  0 |    G = |  1/4     0     0  |    Aᵀ = | 1  1  1  1  1  0 |
+//	     | 0 -4 -4  1  1  0 |        | -1/6  -1/6  -1/6 |         | 0  1 -1  2 -2  0 |
+//	     | 0  4 -4 -1  1  0 |        | -1/6   1/6  -1/6 |         | 0  1  1  4  4  0 |
+//	     | 0 -2 -1  2  1  0 |        | 1/24  1/12   1/6 |         | 0  1 -1  8 -8  1 |
+//	     | 0  2 -1 -2  1  0 |        | 1/24 -1/12   1/6 |
+//	     | 0  4  0 -5  0  1 |        |   0     0     1  |
+//
+// Larger constants than F(2x2, 3x3)'s round more (the error is measured
+// against the exact convolution in the tests, at every GoogLeNet shape it
+// runs); the transforms multiply only by powers of two but for the 5s of
+// Bᵀ, so the vector code and the Go twin round alike, value for value.
+//
+// Layout as for F(2x2, 3x3): the padded input is split into its 16
+// phases (rows and columns mod 4), so that value (i, j) of consecutive
+// tiles is a contiguous run of phase (i mod 4, j mod 4), offset by
+// (i/4, j/4); planes are tw+1 wide, each row of tiles carrying one tile
+// more than the image has.
+
+// winograd4MinSide is the least plane side F(4x4, 3x3) runs at: below,
+// rows of 4 tiles or fewer leave its GEMMs too few columns, and
+// F(2x2, 3x3) measured faster (BenchmarkWinograd).
+const winograd4MinSide = 28
+
+// winograd4Fits reports whether a convolution Winograd runs is one for
+// F(4x4, 3x3): planes large enough, unless F(2x2, 3x3) is asked for.
+func winograd4Fits(p ConvParams) bool {
+	return winogradMode() != winogradF2Only && p.H >= winograd4MinSide && p.W >= winograd4MinSide
+}
+
+// packWinograd4 transforms and packs OutC×InC×3×3 weights for
+// F(4x4, 3x3): U = G·g·Gᵀ, computed in float64 and rounded once.
+func packWinograd4(p ConvParams, w []float32) *winogradWeights {
+	g := [6][3]float64{
+		{1.0 / 4, 0, 0},
+		{-1.0 / 6, -1.0 / 6, -1.0 / 6},
+		{-1.0 / 6, 1.0 / 6, -1.0 / 6},
+		{1.0 / 24, 1.0 / 12, 1.0 / 6},
+		{1.0 / 24, -1.0 / 12, 1.0 / 6},
+		{0, 0, 1},
+	}
+	var u [36][]float32
+	for k := range u {
+		u[k] = make([]float32, p.OutC*p.InC)
+	}
+	for oc := 0; oc < p.OutC; oc++ {
+		for ic := 0; ic < p.InC; ic++ {
+			at := oc*p.InC + ic
+			f := w[at*9 : at*9+9]
+			// G·f: 6 rows of 3
+			var gf [6][3]float64
+			for i := 0; i < 6; i++ {
+				for j := 0; j < 3; j++ {
+					gf[i][j] = g[i][0]*float64(f[j]) + g[i][1]*float64(f[3+j]) + g[i][2]*float64(f[6+j])
+				}
+			}
+			// (G·f)·Gᵀ: 6x6
+			for i := 0; i < 6; i++ {
+				for j := 0; j < 6; j++ {
+					u[6*i+j][at] = float32(gf[i][0]*g[j][0] + gf[i][1]*g[j][1] + gf[i][2]*g[j][2])
+				}
+			}
+		}
+	}
+	ww := &winogradWeights{tile: 4, u: make([]*PackedMatrix, 36)}
+	for k := range u {
+		ww.u[k] = PackMatrix(p.OutC, p.InC, u[k])
+	}
+	return ww
+}
+
+// winograd4Conv is winogradConv for F(4x4, 3x3).
+func winograd4Conv(img []float32, p ConvParams, ww *winogradWeights, ep Epilogue, out []float32, serial bool) {
+	th, tw := (p.H+3)/4, (p.W+3)/4
+	qw := tw + 1           // a phase plane's width
+	plane := (th+1)*qw + 1 // a phase plane, one spare value for the last offset
+	rows := max(1, winogradBlockTiles/qw)
+	most := min(rows, th) * qw
+	phases := getScratch(16 * plane * p.InC)
+	v := getScratch(36 * p.InC * most)
+	m := getScratch(36 * p.OutC * most)
+	defer func() {
+		putScratch(phases)
+		putScratch(v)
+		putScratch(m)
+	}()
+	run := func(n int, f func(lo, hi int)) {
+		if serial {
+			f(0, n)
+			return
+		}
+		Parallel(n, 1, f)
+	}
+	run(p.InC, func(lo, hi int) {
+		// a padded row of four phases' widths, and its halves
+		row := getScratch(8 * qw)
+		defer putScratch(row)
+		for ic := lo; ic < hi; ic++ {
+			winograd4Phases(img[ic*p.H*p.W:(ic+1)*p.H*p.W], p.H, p.W, th, qw, plane, phases[ic*16*plane:(ic+1)*16*plane], row)
+		}
+	})
+	for ty0 := 0; ty0 < th; ty0 += rows {
+		ty1 := min(th, ty0+rows)
+		tiles := (ty1 - ty0) * qw // this pass's GEMM columns, each row's extra tile included
+		// V_k[ic][t]
+		run(p.InC, func(lo, hi int) {
+			// Bᵀ·d, 36 runs of tiles (and the vector code's overrun)
+			r := getScratch(36*tiles + 8)
+			defer putScratch(r)
+			for ic := lo; ic < hi; ic++ {
+				winograd4Input(phases[ic*16*plane:(ic+1)*16*plane], plane, qw, ty0*qw, tiles, r, v[ic*tiles:], p.InC*tiles)
+			}
+		})
+		// the 36 GEMMs, shared out whole over the cores
+		run(36, func(lo, hi int) {
+			for k := lo; k < hi; k++ {
+				src := denseB{v[k*p.InC*tiles : (k+1)*p.InC*tiles], tiles}
+				matMulSerial(ww.u[k], src, tiles, m[k*p.OutC*tiles:(k+1)*p.OutC*tiles], Epilogue{})
+			}
+		})
+		// Y = Aᵀ·m·A, with the epilogue, into the output planes
+		run(p.OutC, func(lo, hi int) {
+			// Aᵀ·m: 24 runs of tiles, each with room for the vector
+			// code's last block of eight
+			a := getScratch(24 * (tiles + 8))
+			defer putScratch(a)
+			for oc := lo; oc < hi; oc++ {
+				scale, shift, floor := ep.channel(oc)
+				winograd4Output(m[oc*tiles:], p.OutC*tiles, tiles, a, tiles+8)
+				o := out[oc*p.H*p.W : (oc+1)*p.H*p.W]
+				for ty := ty0; ty < ty1; ty++ {
+					for i := 0; i < 4 && 4*ty+i < p.H; i++ {
+						y := 4*ty + i
+						var src [6][]float32
+						for j := range src {
+							at := (6*i+j)*(tiles+8) + (ty-ty0)*qw
+							src[j] = a[at : at+qw+7]
+						}
+						winograd4Row(o[y*p.W:(y+1)*p.W], &src, tw, scale, shift, floor)
+					}
+				}
+			}
+		})
+	}
+}
+
+// winograd4Phases splits one channel (h×w), padded by one on every side,
+// into its 16 phases: phase 4a+b holds the padded rows ≡ a and columns ≡
+// b (mod 4), th+1 rows of qw values, at phases[(4a+b)·plane:]. row is
+// scratch of 8·qw values.
+func winograd4Phases(src []float32, h, w, th, qw, plane int, phases, row []float32) {
+	padded, halves := row[:4*qw], row[4*qw:8*qw]
+	clear(padded)
+	for r := 0; r <= th; r++ {
+		for a := 0; a < 4; a++ {
+			dst := func(b int) []float32 {
+				at := (4*a+b)*plane + r*qw
+				return phases[at : at+qw]
+			}
+			y := 4*r + a - 1 // the image row of padded row 4r+a
+			if y < 0 || y >= h {
+				for b := 0; b < 4; b++ {
+					clear(dst(b))
+				}
+				continue
+			}
+			copy(padded[1:1+w], src[y*w:(y+1)*w])
+			// columns ≡ 0, 2 and ≡ 1, 3 (mod 4), then each split again
+			even, odd := halves[:2*qw], halves[2*qw:]
+			deinterleave(even, odd, padded)
+			deinterleave(dst(0), dst(2), even)
+			deinterleave(dst(1), dst(3), odd)
+		}
+	}
+	for k := 0; k < 16; k++ {
+		phases[k*plane+plane-1] = 0
+	}
+}
+
+// winograd4Input writes Bᵀ·d·B of tiles [first, first+tiles) of one
+// channel from its phases: position k of tile t goes to
+// v[k·kstride+t−first]. r is scratch of 36·tiles+8 values.
+func winograd4Input(phases []float32, plane, qw, first, tiles int, r, v []float32, kstride int) {
+	// Bᵀ·d, column j of every tile at once: r[i·6+j] from d_0j … d_5j
+	for j := 0; j < 6; j++ {
+		var src, dst [6][]float32
+		for i := range src {
+			at := (4*(i%4)+j%4)*plane + first + (i/4)*qw + j/4
+			src[i] = phases[at : at+tiles]
+			dst[i] = r[(6*i+j)*tiles : (6*i+j+1)*tiles]
+		}
+		winograd4Bt(&dst, &src, tiles)
+	}
+	// (Bᵀ·d)·B, row i of every tile at once
+	for i := 0; i < 6; i++ {
+		var src, dst [6][]float32
+		for j := range src {
+			src[j] = r[(6*i+j)*tiles : (6*i+j+1)*tiles]
+			dst[j] = v[(6*i+j)*kstride : (6*i+j)*kstride+tiles]
+		}
+		winograd4Bt(&dst, &src, tiles)
+	}
+}
+
+// winograd4Output writes Aᵀ·m of tiles [0, tiles) of one output channel,
+// position k of tile t being m[k·kstride+t]: row i, column j of it to
+// a[(6i+j)·astride+t].
+func winograd4Output(m []float32, kstride, tiles int, a []float32, astride int) {
+	for j := 0; j < 6; j++ {
+		var src [6][]float32
+		var dst [4][]float32
+		for k := range src {
+			src[k] = m[(6*k+j)*kstride : (6*k+j)*kstride+tiles]
+		}
+		for i := range dst {
+			dst[i] = a[(6*i+j)*astride : (6*i+j)*astride+tiles]
+		}
+		winograd4At(&dst, &src, tiles)
+	}
+}
+
+// winograd4BtGo sets dst[i][t] to Σ_k Bᵀ[i][k]·src[k][t] for t < n, in
+// the order the vector code adds.
+func winograd4BtGo(dst, src *[6][]float32, n int) {
+	d0, d1, d2, d3, d4, d5 := src[0][:n], src[1][:n], src[2][:n], src[3][:n], src[4][:n], src[5][:n]
+	r0, r1, r2, r3, r4, r5 := dst[0][:n], dst[1][:n], dst[2][:n], dst[3][:n], dst[4][:n], dst[5][:n]
+	for t := 0; t < n; t++ {
+		a, b, c, d, e, f := d0[t], d1[t], d2[t], d3[t], d4[t], d5[t]
+		s12, m12 := b+c, b-c
+		s34, m43 := d+e, e-d
+		m42, m31 := e-c, d-b
+		r0[t] = (a*4 + e) - c*5
+		r1[t] = s34 - s12*4
+		r2[t] = m43 + m12*4
+		r3[t] = m42 + m31*2
+		r4[t] = m42 - m31*2
+		r5[t] = (b*4 + f) - d*5
+	}
+}
+
+// winograd4AtGo sets dst[i][t] to Σ_k Aᵀ[i][k]·src[k][t] for t < n, in
+// the order the vector code adds.
+func winograd4AtGo(dst *[4][]float32, src *[6][]float32, n int) {
+	m0, m1, m2, m3, m4, m5 := src[0][:n], src[1][:n], src[2][:n], src[3][:n], src[4][:n], src[5][:n]
+	o0, o1, o2, o3 := dst[0][:n], dst[1][:n], dst[2][:n], dst[3][:n]
+	for t := 0; t < n; t++ {
+		s12, d12 := m1[t]+m2[t], m1[t]-m2[t]
+		s34, d34 := m3[t]+m4[t], m3[t]-m4[t]
+		o0[t] = (m0[t] + s12) + s34
+		o1[t] = d12 + d34*2
+		o2[t] = s12 + s34*4
+		o3[t] = (d12 + m5[t]) + d34*8
+	}
+}
+
+// winograd4RowGo writes (Aᵀ·m)·A of one row of tiles through max(y·scale
+// + shift, floor) (NaN kept): tile t's four values go to row[4t …
+// 4t+3], cut at the row's length; src[j] holds column j of the row's
+// Aᵀ·m, tile by tile.
+func winograd4RowGo(row []float32, src *[6][]float32, tiles int, scale, shift, floor float32) {
+	for t := 0; t < tiles && 4*t < len(row); t++ {
+		s12, d12 := src[1][t]+src[2][t], src[1][t]-src[2][t]
+		s34, d34 := src[3][t]+src[4][t], src[3][t]-src[4][t]
+		o := [4]float32{(src[0][t] + s12) + s34, d12 + d34*2, s12 + s34*4, (d12 + src[5][t]) + d34*8}
+		for c, y := range o {
+			if x := 4*t + c; x < len(row) {
+				row[x] = epilogueValue(y, scale, shift, floor)
+			}
+		}
+	}
+}
