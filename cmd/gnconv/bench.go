@@ -86,7 +86,8 @@ func benchCommand() *cli.Command {
 		Description: "Runs the file on one random batch: warm-up passes, then --runs timed passes per engine, the\n" +
 			"engines taking turns pass by pass. Prints the median, fastest and slowest pass, images/s, the\n" +
 			"micro-kernel in use, the CPU's vector features and whether 3x3 convolutions run as Winograd's\n" +
-			"F(2x2, 3x3). GNCONV_KERNEL=avx512|avx2|neon|go forces a kernel, GNCONV_WINOGRAD=1|0 Winograd.\n" +
+			"F(4x4, 3x3) or F(2x2, 3x3). GNCONV_KERNEL=avx512|avx2|neon|go forces a kernel,\n" +
+			"GNCONV_WINOGRAD=1|2|0 Winograd (both, F(2x2, 3x3) alone, off).\n" +
 			"Exit status: 0, or 2 on an error.",
 		ArgsUsage: "model.onnx [--weights model.pth]",
 		Flags:     flags,
@@ -320,7 +321,7 @@ func printBench(w io.Writer, r *benchReport) {
 // winogradText says how 3x3 convolutions run.
 func winogradText(on bool) string {
 	if on {
-		return "Winograd F(2x2, 3x3) (" + kernels.WinogradEnv + "=0 turns it off)"
+		return kernels.WinogradName() + " (" + kernels.WinogradEnv + "=0 turns it off, =2 runs F(2x2, 3x3) alone)"
 	}
-	return "direct (" + kernels.WinogradEnv + "=1 runs Winograd F(2x2, 3x3))"
+	return "direct (" + kernels.WinogradEnv + "=1 runs Winograd)"
 }

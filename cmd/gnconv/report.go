@@ -125,7 +125,7 @@ func boolInt(b bool) int {
 // kernelText names the micro-kernel in use and how 3x3 convolutions run.
 func kernelText() string {
 	if kernels.WinogradEnabled() {
-		return kernels.KernelName() + ", 3x3 convolutions as Winograd F(2x2, 3x3)"
+		return kernels.KernelName() + ", 3x3 convolutions as " + kernels.WinogradName()
 	}
 	return kernels.KernelName()
 }

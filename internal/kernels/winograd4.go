@@ -85,7 +85,9 @@ func winograd4Conv(img []float32, p ConvParams, ww *winogradWeights, ep Epilogue
 	most := min(rows, th) * qw
 	phases := getScratch(16 * plane * p.InC)
 	v := getScratch(36 * p.InC * most)
-	m := getScratch(36 * p.OutC * most)
+	// the output transform reads whole blocks of 8 tiles, past a
+	// channel's last tile into the next (or the spare values)
+	m := getScratch(36*p.OutC*most + 8)
 	defer func() {
 		putScratch(phases)
 		putScratch(v)
@@ -127,27 +129,31 @@ func winograd4Conv(img []float32, p ConvParams, ww *winogradWeights, ep Epilogue
 		})
 		// Y = Aᵀ·m·A, with the epilogue, into the output planes
 		run(p.OutC, func(lo, hi int) {
-			// Aᵀ·m: 24 runs of tiles, each with room for the vector
-			// code's last block of eight
-			a := getScratch(24 * (tiles + 8))
-			defer putScratch(a)
 			for oc := lo; oc < hi; oc++ {
 				scale, shift, floor := ep.channel(oc)
-				winograd4Output(m[oc*tiles:], p.OutC*tiles, tiles, a, tiles+8)
 				o := out[oc*p.H*p.W : (oc+1)*p.H*p.W]
 				for ty := ty0; ty < ty1; ty++ {
-					for i := 0; i < 4 && 4*ty+i < p.H; i++ {
-						y := 4*ty + i
-						var src [6][]float32
-						for j := range src {
-							at := (6*i+j)*(tiles+8) + (ty-ty0)*qw
-							src[j] = a[at : at+qw+7]
-						}
-						winograd4Row(o[y*p.W:(y+1)*p.W], &src, tw, scale, shift, floor)
-					}
+					rows := min(4, p.H-4*ty)
+					winograd4OutRows(m[oc*tiles+(ty-ty0)*qw:], p.OutC*tiles, tw, o[4*ty*p.W:(4*ty+rows)*p.W], p.W, rows, scale, shift, floor)
 				}
 			}
 		})
+	}
+}
+
+// winograd4OutRowsGo is winograd4OutRows in Go: Aᵀ·m of the row's tiles,
+// then each output row from it.
+func winograd4OutRowsGo(m []float32, kstride, tiles int, out []float32, w, rows int, scale, shift, floor float32) {
+	astride := tiles + 8
+	a := getScratch(24 * astride)
+	defer putScratch(a)
+	winograd4Output(m, kstride, tiles, a, astride)
+	for i := 0; i < rows; i++ {
+		var src [6][]float32
+		for j := range src {
+			src[j] = a[(6*i+j)*astride : (6*i+j+1)*astride]
+		}
+		winograd4RowGo(out[i*w:(i+1)*w], &src, tiles, scale, shift, floor)
 	}
 }
 

@@ -221,3 +221,138 @@ rowLoop:
 rowDone:
 	VZEROUPPER
 	RET
+
+// register y's lanes that the row still has (R14 = 16 − values left + 8q,
+// unclamped; R11 and DI hold 8 and 16) stored at off(DX)
+#define MASKAT(y, off) \
+	MOVQ       R14, R12 \
+	CMPQ       R12, R11 \
+	CMOVQLT    R11, R12 \
+	CMPQ       R12, DI \
+	CMOVQGT    DI, R12 \
+	VMOVUPS    (AX)(R12*4), Y4 \
+	VMASKMOVPS y, Y4, off(DX)
+
+// func winograd4OutAVX2(m *float32, kstride int, out *float32, w, rows, tiles int, scale, shift, floor float32)
+//
+// Aᵀ·m·A of one row of tiles of one output channel, position k of tile t
+// being m[k·kstride + t], through the epilogue: tile t's four columns of
+// its first rows rows go to out[i·w + 4t …], the first w values of each
+// row only. Reads m up to the last whole block of eight tiles.
+TEXT ·winograd4OutAVX2(SB), $776-60
+	MOVQ   tiles+40(FP), CX
+	TESTQ  CX, CX
+	JEQ    outDone
+	MOVQ   rows+32(FP), AX
+	IMUL3Q $192, AX, AX
+	MOVQ   AX, 768(SP) // the frame's end of the rows
+	ATCONSTS
+	MOVQ  m+0(FP), R8
+	MOVQ  kstride+8(FP), R13
+	SHLQ  $2, R13
+	LEAQ  (R13)(R13*2), R10
+	SHLQ  $1, R10 // 6·kstride: k to k+1
+	MOVQ  out+16(FP), R9
+	MOVQ  w+24(FP), BX // the row's values left, from this block on
+
+outBlock:
+	// Aᵀ·m, column j of the tile at a time, into the frame: row i,
+	// column j at (6i+j)·32
+	MOVQ R8, R11
+	XORQ DI, DI
+
+outCol:
+	MOVQ    R11, R12
+	VMOVUPS (R12), Y0
+	ADDQ    R10, R12
+	VMOVUPS (R12), Y1
+	ADDQ    R10, R12
+	VMOVUPS (R12), Y2
+	ADDQ    R10, R12
+	VMOVUPS (R12), Y3
+	ADDQ    R10, R12
+	VMOVUPS (R12), Y4
+	ADDQ    R10, R12
+	VMOVUPS (R12), Y5
+	ATILES
+	VMOVUPS Y8, 0(SP)(DI*1)
+	VMOVUPS Y9, 192(SP)(DI*1)
+	VMOVUPS Y10, 384(SP)(DI*1)
+	VMOVUPS Y11, 576(SP)(DI*1)
+	ADDQ    R13, R11
+	ADDQ    $32, DI
+	CMPQ    DI, $192
+	JLT     outCol
+
+	// (Aᵀ·m)·A, row i at a time, through the epilogue into the output
+	XORQ SI, SI
+	MOVQ R9, DX
+
+outRow:
+	VMOVUPS      0(SP)(SI*1), Y0
+	VMOVUPS      32(SP)(SI*1), Y1
+	VMOVUPS      64(SP)(SI*1), Y2
+	VMOVUPS      96(SP)(SI*1), Y3
+	VMOVUPS      128(SP)(SI*1), Y4
+	VMOVUPS      160(SP)(SI*1), Y5
+	ATILES
+	VBROADCASTSS scale+48(FP), Y0
+	VBROADCASTSS shift+52(FP), Y1
+	VBROADCASTSS floor+56(FP), Y2
+	EPI4(Y8)
+	EPI4(Y9)
+	EPI4(Y10)
+	EPI4(Y11)
+	VUNPCKLPS    Y9, Y8, Y0
+	VUNPCKHPS    Y9, Y8, Y1
+	VUNPCKLPS    Y11, Y10, Y2
+	VUNPCKHPS    Y11, Y10, Y3
+	VUNPCKLPD    Y2, Y0, Y4
+	VUNPCKHPD    Y2, Y0, Y5
+	VUNPCKLPD    Y3, Y1, Y6
+	VUNPCKHPD    Y3, Y1, Y7
+	VPERM2F128   $0x20, Y5, Y4, Y0
+	VPERM2F128   $0x20, Y7, Y6, Y1
+	VPERM2F128   $0x31, Y5, Y4, Y2
+	VPERM2F128   $0x31, Y7, Y6, Y3
+	CMPQ         BX, $32
+	JLT          outPartial
+	VMOVUPS      Y0, (DX)
+	VMOVUPS      Y1, 32(DX)
+	VMOVUPS      Y2, 64(DX)
+	VMOVUPS      Y3, 96(DX)
+	JMP          outNextRow
+
+outPartial:
+	// lanes below BX − 8q of register q: the eight from ·maskTab at
+	// 4·clamp(16 − BX + 8q, 8, 16)
+	LEAQ       ·maskTab(SB), AX
+	MOVQ       $16, R14
+	SUBQ       BX, R14
+	MOVQ       $8, R11
+	MOVQ       $16, DI
+	MASKAT(Y0, 0)
+	ADDQ       $8, R14
+	MASKAT(Y1, 32)
+	ADDQ       $8, R14
+	MASKAT(Y2, 64)
+	ADDQ       $8, R14
+	MASKAT(Y3, 96)
+
+outNextRow:
+	MOVQ w+24(FP), AX
+	LEAQ (DX)(AX*4), DX
+	ADDQ $192, SI
+	CMPQ SI, 768(SP)
+	JLT  outRow
+
+	ADDQ $32, R8
+	ADDQ $128, R9
+	SUBQ $32, BX
+	JLE  outDone
+	SUBQ $8, CX
+	JG   outBlock
+
+outDone:
+	VZEROUPPER
+	RET

@@ -137,3 +137,20 @@ func winograd4Row(row []float32, src *[6][]float32, tiles int, scale, shift, flo
 		copy(row[4*whole:min(len(row), 4*tiles)], buf[:])
 	}
 }
+
+//go:noescape
+func winograd4OutAVX2(m *float32, kstride int, out *float32, w, rows, tiles int, scale, shift, floor float32)
+
+// winograd4OutRows writes Aᵀ·m·A of one row of tiles of one output
+// channel (position k of tile t at m[k·kstride+t]) through max(y·scale +
+// shift, floor), NaN kept: the first rows output rows of w values from
+// out on; m must hold whole blocks of eight tiles past the row's last.
+func winograd4OutRows(m []float32, kstride, tiles int, out []float32, w, rows int, scale, shift, floor float32) {
+	if !hasAVX2 {
+		winograd4OutRowsGo(m, kstride, tiles, out, w, rows, scale, shift, floor)
+		return
+	}
+	_ = m[35*kstride+(tiles+7)&^7-1]
+	_ = out[rows*w-1]
+	winograd4OutAVX2(&m[0], kstride, &out[0], w, rows, tiles, scale, shift, floor)
+}

@@ -19,3 +19,7 @@ func winograd4At(dst *[4][]float32, src *[6][]float32, n int) { winograd4AtGo(ds
 func winograd4Row(row []float32, src *[6][]float32, tiles int, scale, shift, floor float32) {
 	winograd4RowGo(row, src, tiles, scale, shift, floor)
 }
+
+func winograd4OutRows(m []float32, kstride, tiles int, out []float32, w, rows int, scale, shift, floor float32) {
+	winograd4OutRowsGo(m, kstride, tiles, out, w, rows, scale, shift, floor)
+}
