@@ -101,8 +101,8 @@ func winograd4Conv(img []float32, p ConvParams, ww *winogradWeights, ep Epilogue
 		Parallel(n, 1, f)
 	}
 	run(p.InC, func(lo, hi int) {
-		// a padded row of four phases' widths, and its halves
-		row := getScratch(8 * qw)
+		// a padded row, four phases' widths
+		row := getScratch(4 * qw)
 		defer putScratch(row)
 		for ic := lo; ic < hi; ic++ {
 			winograd4Phases(img[ic*p.H*p.W:(ic+1)*p.H*p.W], p.H, p.W, th, qw, plane, phases[ic*16*plane:(ic+1)*16*plane], row)
@@ -113,8 +113,8 @@ func winograd4Conv(img []float32, p ConvParams, ww *winogradWeights, ep Epilogue
 		tiles := (ty1 - ty0) * qw // this pass's GEMM columns, each row's extra tile included
 		// V_k[ic][t]
 		run(p.InC, func(lo, hi int) {
-			// Bᵀ·d, 36 runs of tiles (and the vector code's overrun)
-			r := getScratch(36*tiles + 8)
+			// Bᵀ·d of the tiles the vector code leaves, 36 runs
+			r := getScratch(36 * tiles)
 			defer putScratch(r)
 			for ic := lo; ic < hi; ic++ {
 				winograd4Input(phases[ic*16*plane:(ic+1)*16*plane], plane, qw, ty0*qw, tiles, r, v[ic*tiles:], p.InC*tiles)
@@ -160,29 +160,26 @@ func winograd4OutRowsGo(m []float32, kstride, tiles int, out []float32, w, rows 
 // winograd4Phases splits one channel (h×w), padded by one on every side,
 // into its 16 phases: phase 4a+b holds the padded rows ≡ a and columns ≡
 // b (mod 4), th+1 rows of qw values, at phases[(4a+b)·plane:]. row is
-// scratch of 8·qw values.
+// scratch of 4·qw values.
 func winograd4Phases(src []float32, h, w, th, qw, plane int, phases, row []float32) {
-	padded, halves := row[:4*qw], row[4*qw:8*qw]
+	padded := row[:4*qw]
 	clear(padded)
 	for r := 0; r <= th; r++ {
 		for a := 0; a < 4; a++ {
-			dst := func(b int) []float32 {
+			var dst [4][]float32
+			for b := range dst {
 				at := (4*a+b)*plane + r*qw
-				return phases[at : at+qw]
+				dst[b] = phases[at : at+qw]
 			}
 			y := 4*r + a - 1 // the image row of padded row 4r+a
 			if y < 0 || y >= h {
-				for b := 0; b < 4; b++ {
-					clear(dst(b))
+				for b := range dst {
+					clear(dst[b])
 				}
 				continue
 			}
 			copy(padded[1:1+w], src[y*w:(y+1)*w])
-			// columns ≡ 0, 2 and ≡ 1, 3 (mod 4), then each split again
-			even, odd := halves[:2*qw], halves[2*qw:]
-			deinterleave(even, odd, padded)
-			deinterleave(dst(0), dst(2), even)
-			deinterleave(dst(1), dst(3), odd)
+			deinterleave4(&dst, padded)
 		}
 	}
 	for k := 0; k < 16; k++ {
@@ -190,10 +187,25 @@ func winograd4Phases(src []float32, h, w, th, qw, plane int, phases, row []float
 	}
 }
 
+// deinterleave4Go sets d[c][i] to src[4i+c] for i from lo to len(d[0]).
+func deinterleave4Go(d *[4][]float32, src []float32, lo int) {
+	for c := range d {
+		dc := d[c]
+		for i := lo; i < len(dc); i++ {
+			dc[i] = src[4*i+c]
+		}
+	}
+}
+
 // winograd4Input writes Bᵀ·d·B of tiles [first, first+tiles) of one
 // channel from its phases: position k of tile t goes to
-// v[k·kstride+t−first]. r is scratch of 36·tiles+8 values.
+// v[k·kstride+t−first]. r is scratch of 36·tiles values.
 func winograd4Input(phases []float32, plane, qw, first, tiles int, r, v []float32, kstride int) {
+	done := winograd4InputVec(phases, plane, qw, first, tiles, v, kstride)
+	if done == tiles {
+		return
+	}
+	first, tiles, v = first+done, tiles-done, v[done:]
 	// Bᵀ·d, column j of every tile at once: r[i·6+j] from d_0j … d_5j
 	for j := 0; j < 6; j++ {
 		var src, dst [6][]float32
@@ -202,7 +214,7 @@ func winograd4Input(phases []float32, plane, qw, first, tiles int, r, v []float3
 			src[i] = phases[at : at+tiles]
 			dst[i] = r[(6*i+j)*tiles : (6*i+j+1)*tiles]
 		}
-		winograd4Bt(&dst, &src, tiles)
+		winograd4BtGo(&dst, &src, tiles)
 	}
 	// (Bᵀ·d)·B, row i of every tile at once
 	for i := 0; i < 6; i++ {
@@ -211,7 +223,7 @@ func winograd4Input(phases []float32, plane, qw, first, tiles int, r, v []float3
 			src[j] = r[(6*i+j)*tiles : (6*i+j+1)*tiles]
 			dst[j] = v[(6*i+j)*kstride : (6*i+j)*kstride+tiles]
 		}
-		winograd4Bt(&dst, &src, tiles)
+		winograd4BtGo(&dst, &src, tiles)
 	}
 }
 
@@ -228,7 +240,7 @@ func winograd4Output(m []float32, kstride, tiles int, a []float32, astride int) 
 		for i := range dst {
 			dst[i] = a[(6*i+j)*astride : (6*i+j)*astride+tiles]
 		}
-		winograd4At(&dst, &src, tiles)
+		winograd4AtGo(&dst, &src, tiles)
 	}
 }
 

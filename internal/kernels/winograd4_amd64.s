@@ -7,88 +7,120 @@
 // winograd4RowGo add it (no fused multiply-adds: the products by powers
 // of two are exact, the 5s of Bᵀ are rounded before the sum, as in Go).
 
+// Bᵀ·d of one column (or row) of eight tiles, d0–d5 in Y0–Y5, into
+// Y6–Y11: with s12, m12 = d1 ± d2, s34 = d3 + d4, m43 = d4 − d3, m42 =
+// d4 − d2 and m31 = d3 − d1, (d0·4 + d4) − d2·5, s34 − s12·4, m43 + m12·4,
+// m42 ± m31·2 and (d1·4 + d5) − d3·5 (Y12 scratch; Y13, Y14 and Y15 hold
+// 2, 4 and 5)
+#define BT6 \
+	VMULPS Y14, Y0, Y6   \
+	VADDPS Y4, Y6, Y6    \
+	VMULPS Y15, Y2, Y12  \
+	VSUBPS Y12, Y6, Y6   \
+	VMULPS Y14, Y1, Y11  \
+	VADDPS Y5, Y11, Y11  \
+	VMULPS Y15, Y3, Y12  \
+	VSUBPS Y12, Y11, Y11 \
+	VADDPS Y2, Y1, Y7    \
+	VSUBPS Y2, Y1, Y8    \
+	VADDPS Y4, Y3, Y9    \
+	VSUBPS Y3, Y4, Y10   \
+	VSUBPS Y2, Y4, Y0    \
+	VSUBPS Y1, Y3, Y5    \
+	VMULPS Y14, Y7, Y7   \
+	VSUBPS Y7, Y9, Y7    \
+	VMULPS Y14, Y8, Y8   \
+	VADDPS Y8, Y10, Y8   \
+	VMULPS Y13, Y5, Y5   \
+	VADDPS Y5, Y0, Y9    \
+	VSUBPS Y5, Y0, Y10
+
+// func winograd4InAVX2(base *float32, offs *[36]int, v *float32, kstride, n int)
+//
+// Bᵀ·d·B of tiles [0, n), n a multiple of 8: tile t's d_ij is at
+// base + offs[6j+i] bytes + 4t, its position k goes to v[k·kstride + t].
+TEXT ·winograd4InAVX2(SB), $1152-40
+	MOVQ         n+32(FP), CX
+	TESTQ        CX, CX
+	JEQ          inDone
+	VBROADCASTSS w4consts<>+0(SB), Y13
+	VBROADCASTSS w4consts<>+4(SB), Y14
+	VBROADCASTSS w4consts<>+8(SB), Y15
+	MOVQ         base+0(FP), R8
+	MOVQ         v+16(FP), R10
+	MOVQ         kstride+24(FP), R13
+	SHLQ         $2, R13
+	LEAQ         (R13)(R13*2), R14 // 3·kstride
+
+inBlock:
+	// Bᵀ·d, column j at a time, into the frame: row i, column j at
+	// (6i+j)·32
+	MOVQ offs+8(FP), R9
+	XORQ DI, DI
+
+inCol:
+	MOVQ    0(R9), R11
+	VMOVUPS (R8)(R11*1), Y0
+	MOVQ    8(R9), R11
+	VMOVUPS (R8)(R11*1), Y1
+	MOVQ    16(R9), R11
+	VMOVUPS (R8)(R11*1), Y2
+	MOVQ    24(R9), R11
+	VMOVUPS (R8)(R11*1), Y3
+	MOVQ    32(R9), R11
+	VMOVUPS (R8)(R11*1), Y4
+	MOVQ    40(R9), R11
+	VMOVUPS (R8)(R11*1), Y5
+	BT6
+	VMOVUPS Y6, 0(SP)(DI*1)
+	VMOVUPS Y7, 192(SP)(DI*1)
+	VMOVUPS Y8, 384(SP)(DI*1)
+	VMOVUPS Y9, 576(SP)(DI*1)
+	VMOVUPS Y10, 768(SP)(DI*1)
+	VMOVUPS Y11, 960(SP)(DI*1)
+	ADDQ    $48, R9
+	ADDQ    $32, DI
+	CMPQ    DI, $192
+	JLT     inCol
+
+	// (Bᵀ·d)·B, row i at a time, to positions 6i … 6i+5
+	XORQ SI, SI
+	MOVQ R10, R12
+
+inRow:
+	VMOVUPS 0(SP)(SI*1), Y0
+	VMOVUPS 32(SP)(SI*1), Y1
+	VMOVUPS 64(SP)(SI*1), Y2
+	VMOVUPS 96(SP)(SI*1), Y3
+	VMOVUPS 128(SP)(SI*1), Y4
+	VMOVUPS 160(SP)(SI*1), Y5
+	BT6
+	VMOVUPS Y6, (R12)
+	VMOVUPS Y7, (R12)(R13*1)
+	VMOVUPS Y8, (R12)(R13*2)
+	VMOVUPS Y9, (R12)(R14*1)
+	LEAQ    (R12)(R13*4), R11
+	VMOVUPS Y10, (R11)
+	VMOVUPS Y11, (R11)(R13*1)
+	LEAQ    (R11)(R13*2), R12 // row i+1's first position
+	ADDQ    $192, SI
+	CMPQ    SI, $1152
+	JLT     inRow
+
+	ADDQ $32, R8
+	ADDQ $32, R10
+	SUBQ $8, CX
+	JG   inBlock
+
+inDone:
+	VZEROUPPER
+	RET
+
 DATA w4consts<>+0(SB)/4, $2.0
 DATA w4consts<>+4(SB)/4, $4.0
 DATA w4consts<>+8(SB)/4, $5.0
 DATA w4consts<>+12(SB)/4, $8.0
 GLOBL w4consts<>(SB), RODATA|NOPTR, $16
-
-// func winograd4BtAVX2(dst, src *[6]*float32, n int)
-//
-// dst[i][t] = Σ_k Bᵀ[i][k]·src[k][t] for t < n, n a multiple of 8.
-TEXT ·winograd4BtAVX2(SB), NOSPLIT, $0-24
-	MOVQ         n+16(FP), CX
-	TESTQ        CX, CX
-	JEQ          btDone
-	VBROADCASTSS w4consts<>+0(SB), Y13 // 2
-	VBROADCASTSS w4consts<>+4(SB), Y14 // 4
-	VBROADCASTSS w4consts<>+8(SB), Y15 // 5
-	MOVQ         src+8(FP), R14
-	MOVQ         0(R14), AX
-	MOVQ         8(R14), BX
-	MOVQ         16(R14), DX
-	MOVQ         24(R14), SI
-	MOVQ         32(R14), DI
-	MOVQ         40(R14), R8
-	MOVQ         dst+0(FP), R14
-	MOVQ         0(R14), R9
-	MOVQ         8(R14), R10
-	MOVQ         16(R14), R11
-	MOVQ         24(R14), R12
-	MOVQ         32(R14), R13
-	MOVQ         40(R14), R14
-	XORQ         CX, CX
-
-btLoop:
-	VMOVUPS (AX)(CX*4), Y0 // d0
-	VMOVUPS (BX)(CX*4), Y1 // d1
-	VMOVUPS (DX)(CX*4), Y2 // d2
-	VMOVUPS (SI)(CX*4), Y3 // d3
-	VMOVUPS (DI)(CX*4), Y4 // d4
-	VMOVUPS (R8)(CX*4), Y5 // d5
-
-	// r0 = (d0·4 + d4) − d2·5
-	VMULPS  Y14, Y0, Y6
-	VADDPS  Y4, Y6, Y6
-	VMULPS  Y15, Y2, Y7
-	VSUBPS  Y7, Y6, Y6
-	VMOVUPS Y6, (R9)(CX*4)
-
-	// r5 = (d1·4 + d5) − d3·5
-	VMULPS  Y14, Y1, Y6
-	VADDPS  Y5, Y6, Y6
-	VMULPS  Y15, Y3, Y7
-	VSUBPS  Y7, Y6, Y6
-	VMOVUPS Y6, (R14)(CX*4)
-
-	// r1 = (d3 + d4) − (d1 + d2)·4; r2 = (d4 − d3) + (d1 − d2)·4
-	VADDPS  Y2, Y1, Y6  // s12
-	VSUBPS  Y2, Y1, Y7  // m12
-	VADDPS  Y4, Y3, Y8  // s34
-	VSUBPS  Y3, Y4, Y9  // m43
-	VMULPS  Y14, Y6, Y6
-	VSUBPS  Y6, Y8, Y8
-	VMOVUPS Y8, (R10)(CX*4)
-	VMULPS  Y14, Y7, Y7
-	VADDPS  Y7, Y9, Y9
-	VMOVUPS Y9, (R11)(CX*4)
-
-	// r3 = (d4 − d2) + (d3 − d1)·2; r4 = (d4 − d2) − (d3 − d1)·2
-	VSUBPS  Y2, Y4, Y6  // m42
-	VSUBPS  Y1, Y3, Y7  // m31
-	VMULPS  Y13, Y7, Y7
-	VADDPS  Y7, Y6, Y8
-	VSUBPS  Y7, Y6, Y9
-	VMOVUPS Y8, (R12)(CX*4)
-	VMOVUPS Y9, (R13)(CX*4)
-
-	ADDQ $8, CX
-	CMPQ CX, n+16(FP)
-	JLT  btLoop
-
-btDone:
-	VZEROUPPER
-	RET
 
 // the four rows of Aᵀ·m from m0–m5 in Y0–Y5, into Y8–Y11: with s12, d12
 // = m1 ± m2 (Y6, Y7) and s34, d34 = m3 ± m4 (Y12, Y3), (m0 + s12) + s34,
@@ -114,113 +146,11 @@ btDone:
 	VBROADCASTSS w4consts<>+4(SB), Y14 \
 	VBROADCASTSS w4consts<>+12(SB), Y15
 
-// func winograd4AtAVX2(dst *[4]*float32, src *[6]*float32, n int)
-//
-// dst[i][t] = Σ_k Aᵀ[i][k]·src[k][t] for t < n, n a multiple of 8.
-TEXT ·winograd4AtAVX2(SB), NOSPLIT, $0-24
-	MOVQ n+16(FP), CX
-	TESTQ CX, CX
-	JEQ  atDone
-	ATCONSTS
-	MOVQ src+8(FP), R14
-	MOVQ 0(R14), AX
-	MOVQ 8(R14), BX
-	MOVQ 16(R14), DX
-	MOVQ 24(R14), SI
-	MOVQ 32(R14), DI
-	MOVQ 40(R14), R8
-	MOVQ dst+0(FP), R14
-	MOVQ 0(R14), R9
-	MOVQ 8(R14), R10
-	MOVQ 16(R14), R11
-	MOVQ 24(R14), R12
-	XORQ CX, CX
-
-atLoop:
-	VMOVUPS (AX)(CX*4), Y0
-	VMOVUPS (BX)(CX*4), Y1
-	VMOVUPS (DX)(CX*4), Y2
-	VMOVUPS (SI)(CX*4), Y3
-	VMOVUPS (DI)(CX*4), Y4
-	VMOVUPS (R8)(CX*4), Y5
-	ATILES
-	VMOVUPS Y8, (R9)(CX*4)
-	VMOVUPS Y9, (R10)(CX*4)
-	VMOVUPS Y10, (R11)(CX*4)
-	VMOVUPS Y11, (R12)(CX*4)
-	ADDQ    $8, CX
-	CMPQ    CX, n+16(FP)
-	JLT     atLoop
-
-atDone:
-	VZEROUPPER
-	RET
-
 // y = max(y·scale + shift, floor) with scale, shift and floor in Y0–Y2,
 // rounded once as epilogueValue rounds it
 #define EPI4(y) \
 	VFMADD213PS Y1, Y0, y \
 	VMAXPS      y, Y2, y
-
-// func winograd4RowAVX2(row *float32, src *[6]*float32, n int, scale, shift, floor float32)
-//
-// (Aᵀ·m)·A of tiles [0, n) of one row, n a multiple of 8, through the
-// epilogue: tile t's four values go to row[4t … 4t+3], all 4n of them.
-TEXT ·winograd4RowAVX2(SB), NOSPLIT, $0-36
-	MOVQ         n+16(FP), CX
-	TESTQ        CX, CX
-	JEQ          rowDone
-	ATCONSTS
-	MOVQ         row+0(FP), R9
-	MOVQ         src+8(FP), R14
-	MOVQ         0(R14), AX
-	MOVQ         8(R14), BX
-	MOVQ         16(R14), DX
-	MOVQ         24(R14), SI
-	MOVQ         32(R14), DI
-	MOVQ         40(R14), R8
-	XORQ         CX, CX
-
-rowLoop:
-	VMOVUPS      (AX)(CX*4), Y0
-	VMOVUPS      (BX)(CX*4), Y1
-	VMOVUPS      (DX)(CX*4), Y2
-	VMOVUPS      (SI)(CX*4), Y3
-	VMOVUPS      (DI)(CX*4), Y4
-	VMOVUPS      (R8)(CX*4), Y5
-	ATILES
-	VBROADCASTSS scale+24(FP), Y0
-	VBROADCASTSS shift+28(FP), Y1
-	VBROADCASTSS floor+32(FP), Y2
-	EPI4(Y8)
-	EPI4(Y9)
-	EPI4(Y10)
-	EPI4(Y11)
-	// a 4x8 transpose: tile t's o0 … o3 side by side
-	VUNPCKLPS  Y9, Y8, Y0   // o0 o1 of tiles 0 1 | 4 5
-	VUNPCKHPS  Y9, Y8, Y1   // tiles 2 3 | 6 7
-	VUNPCKLPS  Y11, Y10, Y2 // o2 o3 of tiles 0 1 | 4 5
-	VUNPCKHPS  Y11, Y10, Y3
-	VUNPCKLPD  Y2, Y0, Y4   // tile 0 | tile 4
-	VUNPCKHPD  Y2, Y0, Y5   // tile 1 | tile 5
-	VUNPCKLPD  Y3, Y1, Y6   // tile 2 | tile 6
-	VUNPCKHPD  Y3, Y1, Y7   // tile 3 | tile 7
-	VPERM2F128 $0x20, Y5, Y4, Y0
-	VPERM2F128 $0x20, Y7, Y6, Y1
-	VPERM2F128 $0x31, Y5, Y4, Y2
-	VPERM2F128 $0x31, Y7, Y6, Y3
-	VMOVUPS    Y0, (R9)
-	VMOVUPS    Y1, 32(R9)
-	VMOVUPS    Y2, 64(R9)
-	VMOVUPS    Y3, 96(R9)
-	ADDQ       $128, R9
-	ADDQ       $8, CX
-	CMPQ       CX, n+16(FP)
-	JLT        rowLoop
-
-rowDone:
-	VZEROUPPER
-	RET
 
 // register y's lanes that the row still has (R14 = 16 − values left + 8q,
 // unclamped; R11 and DI hold 8 and 16) stored at off(DX)
@@ -354,5 +284,50 @@ outNextRow:
 	JG   outBlock
 
 outDone:
+	VZEROUPPER
+	RET
+
+// func deinterleave4AVX2(d0, d1, d2, d3, src *float32, n int)
+//
+// d_c[i] = src[4i+c] for i < n, n a multiple of 8: 32 values of src at a
+// time, transposed as four 4x4 blocks per 128-bit lane.
+TEXT ·deinterleave4AVX2(SB), NOSPLIT, $0-48
+	MOVQ  d0+0(FP), AX
+	MOVQ  d1+8(FP), BX
+	MOVQ  d2+16(FP), DX
+	MOVQ  d3+24(FP), DI
+	MOVQ  src+32(FP), SI
+	MOVQ  n+40(FP), CX
+	TESTQ CX, CX
+	JEQ   d4Done
+	XORQ  R8, R8
+
+d4Loop:
+	VMOVUPS    (SI), Y0   // values of i = 0 1
+	VMOVUPS    32(SI), Y1 // 2 3
+	VMOVUPS    64(SI), Y2 // 4 5
+	VMOVUPS    96(SI), Y3 // 6 7
+	VPERM2F128 $0x20, Y2, Y0, Y4 // 0 | 4
+	VPERM2F128 $0x31, Y2, Y0, Y5 // 1 | 5
+	VPERM2F128 $0x20, Y3, Y1, Y6 // 2 | 6
+	VPERM2F128 $0x31, Y3, Y1, Y7 // 3 | 7
+	VUNPCKLPS  Y5, Y4, Y0 // c0 c1 of i 0 1
+	VUNPCKHPS  Y5, Y4, Y1 // c2 c3 of i 0 1
+	VUNPCKLPS  Y7, Y6, Y2 // c0 c1 of i 2 3
+	VUNPCKHPS  Y7, Y6, Y3 // c2 c3 of i 2 3
+	VUNPCKLPD  Y2, Y0, Y4 // c0
+	VUNPCKHPD  Y2, Y0, Y5 // c1
+	VUNPCKLPD  Y3, Y1, Y6 // c2
+	VUNPCKHPD  Y3, Y1, Y7 // c3
+	VMOVUPS    Y4, (AX)(R8*4)
+	VMOVUPS    Y5, (BX)(R8*4)
+	VMOVUPS    Y6, (DX)(R8*4)
+	VMOVUPS    Y7, (DI)(R8*4)
+	ADDQ       $128, SI
+	ADDQ       $8, R8
+	CMPQ       R8, CX
+	JLT        d4Loop
+
+d4Done:
 	VZEROUPPER
 	RET

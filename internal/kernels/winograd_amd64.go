@@ -50,92 +50,26 @@ func winogradOutputVec(m []float32, kstride, tiles int, even, odd []float32, sca
 }
 
 //go:noescape
-func winograd4BtAVX2(dst, src *[6]*float32, n int)
+func winograd4InAVX2(base *float32, offs *[36]int, v *float32, kstride, n int)
 
-//go:noescape
-func winograd4AtAVX2(dst *[4]*float32, src *[6]*float32, n int)
-
-//go:noescape
-func winograd4RowAVX2(row *float32, src *[6]*float32, n int, scale, shift, floor float32)
-
-// winograd4Bt is winograd4BtGo, blocks of eight tiles in vector
-// registers where the CPU can.
-func winograd4Bt(dst, src *[6][]float32, n int) {
-	v := 0
-	if hasAVX2 {
-		if v = n &^ 7; v > 0 {
-			var d, s [6]*float32
-			for i := range d {
-				d[i], s[i] = &dst[i][:n][0], &src[i][:n][0]
-			}
-			winograd4BtAVX2(&d, &s, v)
+// winograd4InputVec runs winograd4Input's whole blocks of eight tiles in
+// vector registers where the CPU can, and returns how many tiles it did.
+func winograd4InputVec(phases []float32, plane, qw, first, tiles int, v []float32, kstride int) int {
+	n := tiles &^ 7
+	if !hasAVX2 || n == 0 {
+		return 0
+	}
+	// the last values either side reads or writes
+	_ = phases[15*plane+first+n-1+qw+1]
+	_ = v[35*kstride+n-1]
+	var offs [36]int // position (i, j) at 6j+i, in bytes
+	for j := 0; j < 6; j++ {
+		for i := 0; i < 6; i++ {
+			offs[6*j+i] = 4 * ((4*(i%4)+j%4)*plane + (i/4)*qw + j/4)
 		}
 	}
-	if v < n {
-		var d, s [6][]float32
-		for i := range d {
-			d[i], s[i] = dst[i][v:n], src[i][v:n]
-		}
-		winograd4BtGo(&d, &s, n-v)
-	}
-}
-
-// winograd4At is winograd4AtGo, blocks of eight tiles in vector
-// registers where the CPU can.
-func winograd4At(dst *[4][]float32, src *[6][]float32, n int) {
-	v := 0
-	if hasAVX2 {
-		if v = n &^ 7; v > 0 {
-			var d [4]*float32
-			var s [6]*float32
-			for i := range d {
-				d[i] = &dst[i][:n][0]
-			}
-			for i := range s {
-				s[i] = &src[i][:n][0]
-			}
-			winograd4AtAVX2(&d, &s, v)
-		}
-	}
-	if v < n {
-		var d [4][]float32
-		var s [6][]float32
-		for i := range d {
-			d[i] = dst[i][v:n]
-		}
-		for i := range s {
-			s[i] = src[i][v:n]
-		}
-		winograd4AtGo(&d, &s, n-v)
-	}
-}
-
-// winograd4Row is winograd4RowGo, blocks of eight tiles in vector
-// registers where the CPU can: straight into the row while a block's 32
-// values fit in it, the last block through a buffer (src must then hold
-// whole blocks of eight past the row's last tile).
-func winograd4Row(row []float32, src *[6][]float32, tiles int, scale, shift, floor float32) {
-	tiles = min(tiles, (len(row)+3)/4)
-	if !hasAVX2 || tiles == 0 {
-		winograd4RowGo(row, src, tiles, scale, shift, floor)
-		return
-	}
-	var s [6]*float32
-	for i := range s {
-		s[i] = &src[i][:(tiles+7)&^7][0]
-	}
-	whole := min(tiles, len(row)/4) &^ 7 // blocks whose 32 values fit
-	if whole > 0 {
-		winograd4RowAVX2(&row[0], &s, whole, scale, shift, floor)
-	}
-	if whole < tiles {
-		for i := range s {
-			s[i] = &src[i][whole]
-		}
-		var buf [32]float32
-		winograd4RowAVX2(&buf[0], &s, 8, scale, shift, floor)
-		copy(row[4*whole:min(len(row), 4*tiles)], buf[:])
-	}
+	winograd4InAVX2(&phases[first], &offs, &v[0], kstride, n)
+	return n
 }
 
 //go:noescape
@@ -153,4 +87,21 @@ func winograd4OutRows(m []float32, kstride, tiles int, out []float32, w, rows in
 	_ = m[35*kstride+(tiles+7)&^7-1]
 	_ = out[rows*w-1]
 	winograd4OutAVX2(&m[0], kstride, &out[0], w, rows, tiles, scale, shift, floor)
+}
+
+//go:noescape
+func deinterleave4AVX2(d0, d1, d2, d3, src *float32, n int)
+
+// deinterleave4 sets d[c][i] to src[4i+c] for i < len(d[0]) (each d[c]
+// as long), blocks of eight in vector registers where the CPU can.
+func deinterleave4(d *[4][]float32, src []float32) {
+	n := len(d[0])
+	v := 0
+	if hasAVX2 {
+		if v = n &^ 7; v > 0 {
+			_ = src[4*n-1]
+			deinterleave4AVX2(&d[0][:n][0], &d[1][:n][0], &d[2][:n][0], &d[3][:n][0], &src[0], v)
+		}
+	}
+	deinterleave4Go(d, src, v)
 }

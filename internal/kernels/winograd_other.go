@@ -14,12 +14,14 @@ func winogradOutputVec(m []float32, kstride, tiles int, even, odd []float32, sca
 	return 0
 }
 
-func winograd4Bt(dst, src *[6][]float32, n int)               { winograd4BtGo(dst, src, n) }
-func winograd4At(dst *[4][]float32, src *[6][]float32, n int) { winograd4AtGo(dst, src, n) }
-func winograd4Row(row []float32, src *[6][]float32, tiles int, scale, shift, floor float32) {
-	winograd4RowGo(row, src, tiles, scale, shift, floor)
+// winograd4InputVec: no vector transform here; winograd4Input does
+// every tile.
+func winograd4InputVec(phases []float32, plane, qw, first, tiles int, v []float32, kstride int) int {
+	return 0
 }
 
 func winograd4OutRows(m []float32, kstride, tiles int, out []float32, w, rows int, scale, shift, floor float32) {
 	winograd4OutRowsGo(m, kstride, tiles, out, w, rows, scale, shift, floor)
 }
+
+func deinterleave4(d *[4][]float32, src []float32) { deinterleave4Go(d, src, 0) }

@@ -234,12 +234,12 @@ func TestWinogradTransformsEveryKernel(t *testing.T) {
 }
 
 // TestWinograd4TransformsEveryKernel: F(4x4, 3x3)'s transforms under each
-// kernel give the plain-Go twin's values (the input's and Aᵀ·m's bit for
-// bit, the rows' within the epilogue's one rounding against two), at tile
+// kernel give the plain-Go twin's values (the input's bit for bit, the
+// output's within the epilogue's one rounding against two), at tile
 // counts around the vector width, rows cut at every width a row of tiles
-// can have, NaN and Inf carried through.
+// can have, one to four rows, NaN and Inf carried through.
 func TestWinograd4TransformsEveryKernel(t *testing.T) {
-	type result struct{ in, at, rows []float32 }
+	type result struct{ in, rows []float32 }
 	run := func() []result {
 		r := rand.New(rand.NewSource(14))
 		var res []result
@@ -253,47 +253,30 @@ func TestWinograd4TransformsEveryKernel(t *testing.T) {
 				kstride := tiles + r.Intn(3)
 				v := make([]float32, 36*kstride)
 				first := r.Intn(plane - tiles - qw - 1 + 1)
-				winograd4Input(phases, plane, qw, first, tiles, make([]float32, 36*tiles+8), v, kstride)
+				winograd4Input(phases, plane, qw, first, tiles, make([]float32, 36*tiles), v, kstride)
 
-				m := randSlice(r, 36*kstride)
-				m[r.Intn(len(m))] = float32(math.NaN())
-				astride := tiles + 8
-				a := make([]float32, 24*astride)
-				winograd4Output(m, kstride, tiles, a, astride)
 				var rows []float32
 				for _, w := range []int{4*tiles - 3, 4*tiles - 2, 4*tiles - 1, 4 * tiles} {
-					for _, relu := range []bool{false, true} {
+					for h := 1; h <= 4; h++ {
 						floor := float32(math.Inf(-1))
-						if relu {
+						if h%2 == 0 {
 							floor = 0
 						}
-						scale, shift := float32(r.NormFloat64()), float32(r.NormFloat64())
-						var src [6][]float32
-						for j := range src {
-							src[j] = a[j*astride : (j+1)*astride]
-						}
-						row := make([]float32, w)
-						winograd4Row(row, &src, tiles, scale, shift, floor)
-						rows = append(rows, row...)
-					}
-				}
-				for _, w := range []int{4*tiles - 3, 4 * tiles} {
-					for h := 1; h <= 4; h++ {
 						out := make([]float32, h*w)
-						mm := randSlice(r, 36*kstride+8)
-						mm[r.Intn(36*kstride)] = float32(math.Inf(-1))
-						winograd4OutRows(mm, kstride, tiles, out, w, h, float32(r.NormFloat64()), float32(r.NormFloat64()), 0)
+						m := randSlice(r, 36*kstride+8)
+						m[r.Intn(36*kstride)] = float32(math.NaN())
+						m[r.Intn(36*kstride)] = float32(math.Inf(-1))
+						winograd4OutRows(m, kstride, tiles, out, w, h, float32(r.NormFloat64()), float32(r.NormFloat64()), floor)
 						rows = append(rows, out...)
 					}
 				}
-				res = append(res, result{v, a, rows})
+				res = append(res, result{v, rows})
 			}
 		}
 		return res
 	}
 	saved := kernel
 	defer useKernel(saved)
-	same := func(g, w float32) bool { return g == w || (g != g && w != w) }
 	var want []result
 	for _, k := range slices.Backward(availableKernels()) { // the plain-Go twin first
 		useKernel(k)
@@ -304,22 +287,40 @@ func TestWinograd4TransformsEveryKernel(t *testing.T) {
 		}
 		for i := range got {
 			for j, g := range got[i].in {
-				if w := want[i].in[j]; !same(g, w) {
+				if w := want[i].in[j]; g != w && !(g != g && w != w) {
 					t.Fatalf("%s: case %d, input transform value %d: %g, the Go twin %g", k.name, i, j, g, w)
-				}
-			}
-			for j, g := range got[i].at {
-				if w := want[i].at[j]; !same(g, w) {
-					t.Fatalf("%s: case %d, Aᵀ·m value %d: %g, the Go twin %g", k.name, i, j, g, w)
 				}
 			}
 			for j, g := range got[i].rows {
 				w := want[i].rows[j]
 				if (g != g) != (w != w) || math.IsInf(float64(g), 0) != math.IsInf(float64(w), 0) ||
 					math.Abs(float64(g-w)) > 1.2e-7*math.Abs(float64(w))+1e-37 {
-					t.Fatalf("%s: case %d, output row value %d: %g, the Go twin %g", k.name, i, j, g, w)
+					t.Fatalf("%s: case %d, output value %d: %g, the Go twin %g", k.name, i, j, g, w)
 				}
 			}
 		}
 	}
+}
+
+// TestDeinterleave4: every kernel's 4-way split is the plain loop's, at
+// lengths around the vector width.
+func TestDeinterleave4(t *testing.T) {
+	forEachKernel(t, func(t *testing.T) {
+		r := rand.New(rand.NewSource(15))
+		for n := 0; n <= 41; n++ {
+			src := randSlice(r, 4*n+3)
+			var d [4][]float32
+			for c := range d {
+				d[c] = make([]float32, n)
+			}
+			deinterleave4(&d, src)
+			for c := range d {
+				for i, v := range d[c] {
+					if v != src[4*i+c] {
+						t.Fatalf("length %d: d[%d][%d] = %g, want %g", n, c, i, v, src[4*i+c])
+					}
+				}
+			}
+		}
+	})
 }
