@@ -30,9 +30,11 @@ package kernels
 const winograd4MinSide = 28
 
 // winograd4Fits reports whether a convolution Winograd runs is one for
-// F(4x4, 3x3): planes large enough, unless F(2x2, 3x3) is asked for.
+// F(4x4, 3x3): planes large enough, and its transforms in vector
+// registers (in scalar code they cost more than F(2x2, 3x3)'s), unless
+// F(2x2, 3x3) is asked for.
 func winograd4Fits(p ConvParams) bool {
-	return winogradMode() != winogradF2Only && p.H >= winograd4MinSide && p.W >= winograd4MinSide
+	return winogradMode() != winogradF2Only && winograd4Vectors() && p.H >= winograd4MinSide && p.W >= winograd4MinSide
 }
 
 // packWinograd4 transforms and packs OutC×InC×3×3 weights for

@@ -49,6 +49,10 @@ func winogradOutputVec(m []float32, kstride, tiles int, even, odd []float32, sca
 	return (cols + 1) / 2
 }
 
+// winograd4Vectors reports whether F(4x4, 3x3)'s transforms run in
+// vector registers here (winograd4Fits runs it only then).
+func winograd4Vectors() bool { return hasAVX2 }
+
 //go:noescape
 func winograd4InAVX2(base *float32, offs *[36]int, v *float32, kstride, n int)
 

@@ -14,6 +14,9 @@ func winogradOutputVec(m []float32, kstride, tiles int, even, odd []float32, sca
 	return 0
 }
 
+// winograd4Vectors: F(4x4, 3x3)'s transforms have no vector code here.
+func winograd4Vectors() bool { return false }
+
 // winograd4InputVec: no vector transform here; winograd4Input does
 // every tile.
 func winograd4InputVec(phases []float32, plane, qw, first, tiles int, v []float32, kstride int) int {

@@ -76,47 +76,56 @@ const winogradBound = 6.9e-7
 // larger constants (4, 5 and 8, and G's sixths) round more.
 const winograd4Bound = 1.3e-5
 
+// winogradPacked packs w for Winograd with output tiles of side tile (2
+// or 4), whichever Conv2D would choose.
+func winogradPacked(p ConvParams, w []float32, tile int) *PackedMatrix {
+	ww := packWinograd(p, w)
+	if tile == 4 {
+		ww = packWinograd4(p, w)
+	}
+	return &PackedMatrix{M: p.OutC, K: p.InC * p.KH * p.KW, wino: ww, raw: w}
+}
+
 // TestWinogradAgainstDirect: at every 3x3 convolution of GoogLeNet, and
-// odd sizes, Winograd's output is the exact convolution's within
-// winogradBound, batched and single, with an epilogue; the direct
-// convolution's error is reported beside it.
+// odd sizes, F(2x2, 3x3)'s and F(4x4, 3x3)'s outputs are the exact
+// convolution's within their bounds, batched and single, with an
+// epilogue; the direct convolution's error is reported beside them.
 func TestWinogradAgainstDirect(t *testing.T) {
 	r := rand.New(rand.NewSource(9))
-	worstW, worst4, worstD := 0.0, 0.0, 0.0
+	worst := map[int]float64{}
+	worstD := 0.0
 	for _, s := range googLeNet3x3 {
 		p := ConvParams{InC: s[0], OutC: s[1], H: s[2], W: s[3], KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1}
 		n := 1 + r.Intn(2)
 		x := randSlice(r, n*p.InC*p.H*p.W)
 		w := randSlice(r, p.OutC*p.InC*9)
 		got := make([]float32, n*p.OutC*p.H*p.W)
-		Conv2D(x, n, p, packConvWinograd(p, w), Epilogue{}, got)
-		ew := convError(x, n, p, w, got)
+		for _, tile := range []int{2, 4} {
+			Conv2D(x, n, p, winogradPacked(p, w, tile), Epilogue{}, got)
+			e := convError(x, n, p, w, got)
+			worst[tile] = max(worst[tile], e)
+			bound := map[int]float64{2: winogradBound, 4: winograd4Bound}[tile]
+			if !(e <= bound) {
+				t.Errorf("%v batch %d: F(%dx%[3]d, 3x3)'s error %.3g of Σ|x·w|, over %.3g", s, n, tile, e, bound)
+			}
+		}
 		Conv2D(x, n, p, PackConvWeightsDirect(p, w), Epilogue{}, got)
-		ed := convError(x, n, p, w, got)
-		bound := winogradBound
-		if winograd4Fits(p) {
-			bound = winograd4Bound
-			worst4 = max(worst4, ew)
-		} else {
-			worstW = max(worstW, ew)
-		}
-		worstD = max(worstD, ed)
-		if !(ew <= bound) {
-			t.Errorf("%v batch %d: Winograd's error %.3g of Σ|x·w|, over %.3g", s, n, ew, bound)
-		}
+		worstD = max(worstD, convError(x, n, p, w, got))
 	}
-	t.Logf("worst error in units of Σ|x·w|: F(2x2, 3x3) %.3g, F(4x4, 3x3) %.3g, direct %.3g", worstW, worst4, worstD)
+	t.Logf("worst error in units of Σ|x·w|: F(2x2, 3x3) %.3g, F(4x4, 3x3) %.3g, direct %.3g", worst[2], worst[4], worstD)
 	// the epilogue is applied to Winograd's output too
 	p := ConvParams{InC: 12, OutC: 10, H: 9, W: 6, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1}
 	x, w := randSlice(r, 2*p.InC*p.H*p.W), randSlice(r, p.OutC*p.InC*9)
 	ep := Epilogue{Scale: randSlice(r, p.OutC), Shift: randSlice(r, p.OutC), ReLU: true}
 	got := make([]float32, 2*p.OutC*p.H*p.W)
-	Conv2D(x, 2, p, packConvWinograd(p, w), ep, got)
-	closeTo(t, "Winograd with an epilogue", got, naiveConv(x, 2, p, w, ep), 1e-4)
+	for _, tile := range []int{2, 4} {
+		Conv2D(x, 2, p, winogradPacked(p, w, tile), ep, got)
+		closeTo(t, fmt.Sprintf("F(%dx%[1]d, 3x3) with an epilogue", tile), got, naiveConv(x, 2, p, w, ep), 1e-4)
+	}
 }
 
 // TestWinogradTinyPlanes: planes of one tile or less, and odd sides, run
-// through Winograd (as a dynamic-size file's small inputs do) right, with
+// through both Winograds (as a dynamic-size file's small inputs do) right, with
 // each kernel; and more input channels than a block of the GEMM's rows
 // (kc), whose sums then span several blocks.
 func TestWinogradTinyPlanes(t *testing.T) {
@@ -127,8 +136,13 @@ func TestWinogradTinyPlanes(t *testing.T) {
 			w := randSlice(r, p.OutC*p.InC*9)
 			x := randSlice(r, 2*p.InC*p.H*p.W)
 			got := make([]float32, 2*p.OutC*p.H*p.W)
-			Conv2D(x, 2, p, packConvWinograd(p, w), Epilogue{}, got)
-			closeTo(t, fmt.Sprintf("Winograd on %dx%d, %d channels", p.H, p.W, p.InC), got, naiveConv(x, 2, p, w, Epilogue{}), 1e-4*math.Sqrt(float64(p.InC)/9))
+			for _, tile := range []int{2, 4} {
+				Conv2D(x, 2, p, winogradPacked(p, w, tile), Epilogue{}, got)
+				bound := map[int]float64{2: winogradBound, 4: winograd4Bound}[tile]
+				if e := convError(x, 2, p, w, got); !(e <= bound) {
+					t.Errorf("F(%dx%[1]d, 3x3) on %dx%d, %d channels: error %.3g of Σ|x·w|, over %.3g", tile, p.H, p.W, p.InC, e, bound)
+				}
+			}
 		}
 	})
 }
