@@ -47,8 +47,10 @@ type benchKernel struct {
 	Available []string `json:"available"`
 	Features  string   `json:"cpu_features"`
 	Winograd  bool     `json:"winograd_3x3"`
-	Requested string   `json:"requested,omitempty"`
-	Error     string   `json:"error,omitempty"`
+	// WinogradName says which transforms run ("" without Winograd)
+	WinogradName string `json:"winograd,omitempty"`
+	Requested    string `json:"requested,omitempty"`
+	Error        string `json:"error,omitempty"`
 }
 
 // benchEngine is one engine's timed passes.
@@ -210,6 +212,9 @@ func runBench(c *cli.Context, path string) (*benchReport, error) {
 	}
 	ki := kernels.Kernel()
 	rep.Kernel = benchKernel{Name: ki.Name, ISA: ki.ISA, Available: ki.Available, Features: ki.CPU, Winograd: ki.Winograd, Requested: ki.Requested}
+	if ki.Winograd {
+		rep.Kernel.WinogradName = kernels.WinogradName()
+	}
 	if ki.Err != nil {
 		rep.Kernel.Error = ki.Err.Error()
 	}

@@ -147,9 +147,10 @@ func TestWinogradTinyPlanes(t *testing.T) {
 	})
 }
 
-// BenchmarkWinograd times each 3x3 convolution of GoogLeNet as Winograd
-// and direct, one image (split over the cores) and two (one a core):
-// the measurements winogradPays and winogradOn rest on.
+// BenchmarkWinograd times each 3x3 convolution of GoogLeNet as
+// F(2x2, 3x3), F(4x4, 3x3) and direct, one image (split over the cores)
+// and two (one a core): the measurements winogradPays, winograd4MinSide
+// and winogradOn rest on.
 func BenchmarkWinograd(b *testing.B) {
 	r := rand.New(rand.NewSource(1))
 	for _, s := range googLeNet3x3[:17] {
@@ -161,7 +162,7 @@ func BenchmarkWinograd(b *testing.B) {
 			for _, way := range []struct {
 				name string
 				w    *PackedMatrix
-			}{{"winograd", packConvWinograd(p, w)}, {"direct", PackConvWeightsDirect(p, w)}} {
+			}{{"f2x2", winogradPacked(p, w, 2)}, {"f4x4", winogradPacked(p, w, 4)}, {"direct", PackConvWeightsDirect(p, w)}} {
 				b.Run(fmt.Sprintf("%dx%dx%dx%d/batch%d/%s", s[0], s[1], s[2], s[3], n, way.name), func(b *testing.B) {
 					for i := 0; i < b.N; i++ {
 						Conv2D(x, n, p, way.w, Epilogue{}, out)
