@@ -29,8 +29,8 @@ type KernelInfo struct {
 	CPU string
 	// Requested is KernelEnv's value, "" when unset.
 	Requested string
-	// Winograd: 3x3 convolutions packed now run as Winograd's F(2x2, 3x3)
-	// (WinogradEnabled).
+	// Winograd: 3x3 convolutions packed now run as Winograd
+	// (WinogradEnabled; WinogradName says which transforms).
 	Winograd bool
 	// Err says why Requested is not in use (an unknown value, or a
 	// kernel this CPU or build cannot run); the best available kernel
