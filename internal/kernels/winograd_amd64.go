@@ -56,24 +56,29 @@ func winograd4Vectors() bool { return hasAVX2 }
 //go:noescape
 func winograd4InAVX2(base *float32, offs *[36]int, v *float32, kstride, n int)
 
-// winograd4InputVec runs winograd4Input's whole blocks of eight tiles in
-// vector registers where the CPU can, and returns how many tiles it did.
+// winograd4InputVec runs winograd4Input in vector registers where the
+// CPU can, and returns how many tiles it did: all of them but for fewer
+// than 8 (a ragged end is done as the last 8 again, which writes the
+// same values twice).
 func winograd4InputVec(phases []float32, plane, qw, first, tiles int, v []float32, kstride int) int {
-	n := tiles &^ 7
-	if !hasAVX2 || n == 0 {
+	if !hasAVX2 || tiles < 8 {
 		return 0
 	}
 	// the last values either side reads or writes
-	_ = phases[15*plane+first+n-1+qw+1]
-	_ = v[35*kstride+n-1]
+	_ = phases[15*plane+first+tiles-1+qw+1]
+	_ = v[35*kstride+tiles-1]
 	var offs [36]int // position (i, j) at 6j+i, in bytes
 	for j := 0; j < 6; j++ {
 		for i := 0; i < 6; i++ {
 			offs[6*j+i] = 4 * ((4*(i%4)+j%4)*plane + (i/4)*qw + j/4)
 		}
 	}
-	winograd4InAVX2(&phases[first], &offs, &v[0], kstride, n)
-	return n
+	winograd4InAVX2(&phases[first], &offs, &v[0], kstride, tiles&^7)
+	if tiles%8 != 0 {
+		t := tiles - 8
+		winograd4InAVX2(&phases[first+t], &offs, &v[t], kstride, 8)
+	}
+	return tiles
 }
 
 //go:noescape
@@ -97,15 +102,23 @@ func winograd4OutRows(m []float32, kstride, tiles int, out []float32, w, rows in
 func deinterleave4AVX2(d0, d1, d2, d3, src *float32, n int)
 
 // deinterleave4 sets d[c][i] to src[4i+c] for i < len(d[0]) (each d[c]
-// as long), blocks of eight in vector registers where the CPU can.
+// as long), blocks of eight in vector registers where the CPU can (a
+// ragged end as the last eight again, which writes the same values
+// twice).
 func deinterleave4(d *[4][]float32, src []float32) {
 	n := len(d[0])
-	v := 0
-	if hasAVX2 {
-		if v = n &^ 7; v > 0 {
-			_ = src[4*n-1]
-			deinterleave4AVX2(&d[0][:n][0], &d[1][:n][0], &d[2][:n][0], &d[3][:n][0], &src[0], v)
-		}
+	if !hasAVX2 || n < 8 {
+		deinterleave4Go(d, src, 0)
+		return
 	}
-	deinterleave4Go(d, src, v)
+	_ = src[4*n-1]
+	p := func(i int) (*float32, *float32, *float32, *float32, *float32) {
+		return &d[0][:n][i], &d[1][:n][i], &d[2][:n][i], &d[3][:n][i], &src[4*i]
+	}
+	d0, d1, d2, d3, s := p(0)
+	deinterleave4AVX2(d0, d1, d2, d3, s, n&^7)
+	if n%8 != 0 {
+		d0, d1, d2, d3, s = p(n - 8)
+		deinterleave4AVX2(d0, d1, d2, d3, s, 8)
+	}
 }
