@@ -160,23 +160,59 @@ func packWinograd(p ConvParams, w []float32) *winogradWeights {
 // transformed input and products stay near the caches.
 const winogradBlockTiles = 192
 
+// winogradForm is one of the two algorithms as winogradConv runs them,
+// for output tiles of side tile (input tiles of tile+2, and tile² phases).
+type winogradForm struct {
+	tile int
+	// phases splits a channel (h×w), padded by one on every side, into
+	// its phases, th+1 rows of qw values each, plane values apart; row
+	// is scratch of tile·qw values
+	phases func(src []float32, h, w, th, qw, plane int, phases, row []float32)
+	// input writes the transformed input of tiles [first, first+tiles)
+	// of one channel: position k of tile t to v[k·kstride+t−first]; r is
+	// scratch of (tile+2)²·tiles values
+	input func(phases []float32, plane, qw, first, tiles int, r, v []float32, kstride int)
+	// outRows writes the output of one row of tiles of one channel,
+	// position k of tile t at m[k·kstride+t] (m holding whole blocks of
+	// eight tiles past the row's last): its first rows rows of w values
+	// from out on, through max(y·scale + shift, floor), NaN kept
+	outRows func(m []float32, kstride, tiles int, out []float32, w, rows int, scale, shift, floor float32)
+}
+
+var (
+	winogradF2 = winogradForm{tile: 2, phases: winogradPhases,
+		input: func(phases []float32, plane, qw, first, tiles int, _, v []float32, kstride int) {
+			winogradInput(phases, plane, qw, first, tiles, v, kstride)
+		},
+		outRows: func(m []float32, kstride, tiles int, out []float32, w, rows int, scale, shift, floor float32) {
+			var odd []float32 // none below the image's last row
+			if rows > 1 {
+				odd = out[w : 2*w]
+			}
+			winogradOutputRow(m, kstride, tiles, out[:w], odd, scale, shift, floor)
+		}}
+	winogradF4 = winogradForm{tile: 4, phases: winograd4Phases, input: winograd4Input, outRows: winograd4OutRows}
+)
+
 // winogradConv convolves one image into out (OutC planes of H×W, ep
 // applied), on the calling goroutine when serial.
 func winogradConv(img []float32, p ConvParams, ww *winogradWeights, ep Epilogue, out []float32, serial bool) {
+	f := winogradF2
 	if ww.tile == 4 {
-		winograd4Conv(img, p, ww, ep, out, serial)
-		return
+		f = winogradF4
 	}
-	th, tw := (p.H+1)/2, (p.W+1)/2
+	n := f.tile
+	pos, nph := len(ww.u), n*n // positions of a tile, phases of a channel
+	th, tw := (p.H+n-1)/n, (p.W+n-1)/n
 	qw := tw + 1           // a phase plane's width
 	plane := (th+1)*qw + 1 // a phase plane, one spare value for the last offset
 	rows := max(1, winogradBlockTiles/qw)
 	most := min(rows, th) * qw
-	phases := getScratch(4 * plane * p.InC)
-	v := getScratch(16 * p.InC * most)
+	phases := getScratch(nph * plane * p.InC)
+	v := getScratch(pos * p.InC * most)
 	// the output transform reads whole blocks of 8 tiles, past a
 	// plane's last tile into the next (or the spare values)
-	m := getScratch(16*p.OutC*most + 8)
+	m := getScratch(pos*p.OutC*most + 8)
 	defer func() {
 		putScratch(phases)
 		putScratch(v)
@@ -190,10 +226,10 @@ func winogradConv(img []float32, p ConvParams, ww *winogradWeights, ep Epilogue,
 		Parallel(n, 1, f)
 	}
 	run(p.InC, func(lo, hi int) {
-		row := getScratch(2 * qw)
+		row := getScratch(n * qw)
 		defer putScratch(row)
 		for ic := lo; ic < hi; ic++ {
-			winogradPhases(img[ic*p.H*p.W:(ic+1)*p.H*p.W], p.H, p.W, th, qw, plane, phases[ic*4*plane:(ic+1)*4*plane], row)
+			f.phases(img[ic*p.H*p.W:(ic+1)*p.H*p.W], p.H, p.W, th, qw, plane, phases[ic*nph*plane:(ic+1)*nph*plane], row)
 		}
 	})
 	for ty0 := 0; ty0 < th; ty0 += rows {
@@ -201,12 +237,14 @@ func winogradConv(img []float32, p ConvParams, ww *winogradWeights, ep Epilogue,
 		tiles := (ty1 - ty0) * qw // this pass's GEMM columns, each row's extra tile included
 		// V_k[ic][t]
 		run(p.InC, func(lo, hi int) {
+			r := getScratch(pos * tiles)
+			defer putScratch(r)
 			for ic := lo; ic < hi; ic++ {
-				winogradInput(phases[ic*4*plane:(ic+1)*4*plane], plane, qw, ty0*qw, tiles, v[ic*tiles:], p.InC*tiles)
+				f.input(phases[ic*nph*plane:(ic+1)*nph*plane], plane, qw, ty0*qw, tiles, r, v[ic*tiles:], p.InC*tiles)
 			}
 		})
-		// the 16 GEMMs, shared out whole over the cores
-		run(16, func(lo, hi int) {
+		// the GEMMs, one a position, shared out whole over the cores
+		run(pos, func(lo, hi int) {
 			for k := lo; k < hi; k++ {
 				src := denseB{v[k*p.InC*tiles : (k+1)*p.InC*tiles], tiles}
 				matMulSerial(ww.u[k], src, tiles, m[k*p.OutC*tiles:(k+1)*p.OutC*tiles], Epilogue{})
@@ -218,12 +256,8 @@ func winogradConv(img []float32, p ConvParams, ww *winogradWeights, ep Epilogue,
 				scale, shift, floor := ep.channel(oc)
 				o := out[oc*p.H*p.W : (oc+1)*p.H*p.W]
 				for ty := ty0; ty < ty1; ty++ {
-					even := o[2*ty*p.W : (2*ty+1)*p.W]
-					var odd []float32
-					if 2*ty+1 < p.H {
-						odd = o[(2*ty+1)*p.W : (2*ty+2)*p.W]
-					}
-					winogradOutputRow(m[oc*tiles+(ty-ty0)*qw:], p.OutC*tiles, tw, even, odd, scale, shift, floor)
+					rows := min(n, p.H-n*ty)
+					f.outRows(m[oc*tiles+(ty-ty0)*qw:], p.OutC*tiles, tw, o[n*ty*p.W:(n*ty+rows)*p.W], p.W, rows, scale, shift, floor)
 				}
 			}
 		})
