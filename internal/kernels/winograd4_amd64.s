@@ -7,6 +7,16 @@
 // winograd4RowGo add it (no fused multiply-adds: the products by powers
 // of two are exact, the 5s of Bᵀ are rounded before the sum, as in Go).
 
+// the six values of the frame's row at SI (a row of the first stage's
+// results, 32 bytes a column) into Y0–Y5
+#define FRAMEROW \
+	VMOVUPS 0(SP)(SI*1), Y0   \
+	VMOVUPS 32(SP)(SI*1), Y1  \
+	VMOVUPS 64(SP)(SI*1), Y2  \
+	VMOVUPS 96(SP)(SI*1), Y3  \
+	VMOVUPS 128(SP)(SI*1), Y4 \
+	VMOVUPS 160(SP)(SI*1), Y5
+
 // Bᵀ·d of one column (or row) of eight tiles, d0–d5 in Y0–Y5, into
 // Y6–Y11: with s12, m12 = d1 ± d2, s34 = d3 + d4, m43 = d4 − d3, m42 =
 // d4 − d2 and m31 = d3 − d1, (d0·4 + d4) − d2·5, s34 − s12·4, m43 + m12·4,
@@ -88,12 +98,7 @@ inCol:
 	MOVQ R10, R12
 
 inRow:
-	VMOVUPS 0(SP)(SI*1), Y0
-	VMOVUPS 32(SP)(SI*1), Y1
-	VMOVUPS 64(SP)(SI*1), Y2
-	VMOVUPS 96(SP)(SI*1), Y3
-	VMOVUPS 128(SP)(SI*1), Y4
-	VMOVUPS 160(SP)(SI*1), Y5
+	FRAMEROW
 	BT6
 	VMOVUPS Y6, (R12)
 	VMOVUPS Y7, (R12)(R13*1)
@@ -219,12 +224,7 @@ outCol:
 	MOVQ R9, DX
 
 outRow:
-	VMOVUPS      0(SP)(SI*1), Y0
-	VMOVUPS      32(SP)(SI*1), Y1
-	VMOVUPS      64(SP)(SI*1), Y2
-	VMOVUPS      96(SP)(SI*1), Y3
-	VMOVUPS      128(SP)(SI*1), Y4
-	VMOVUPS      160(SP)(SI*1), Y5
+	FRAMEROW
 	ATILES
 	VBROADCASTSS scale+48(FP), Y0
 	VBROADCASTSS shift+52(FP), Y1
