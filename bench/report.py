@@ -134,7 +134,7 @@ def main():
         "Written by `make bench` on %s: %s %s; over the run the load average "
         "(1, 5, 15 minutes) went from %s to %s, the host stole %s%% of the CPU time "
         "and the CPUs were idle %s%% of it."
-        % (kern["name"], how, "as " + kern.get("winograd", "Winograd F(2x2, 3x3)") if kern.get("winograd_3x3") else "direct", meta["cpu"], meta["cores"], feats, meta["mem_gib"], meta["go"],
+        % (kern["name"], how, "as " + kern["winograd"] if kern.get("winograd_3x3") else "direct", meta["cpu"], meta["cores"], feats, meta["mem_gib"], meta["go"],
            meta["date"], meta["rounds"], "round" if meta["rounds"] == "1" else "rounds", meta["load_before"], meta["load_after"], sig(steal, 2), sig(idle, 2)),
         "",
         "| what | median | range over the rounds | ratio, median (range over the rounds) |",

@@ -211,10 +211,8 @@ func runBench(c *cli.Context, path string) (*benchReport, error) {
 		}})
 	}
 	ki := kernels.Kernel()
-	rep.Kernel = benchKernel{Name: ki.Name, ISA: ki.ISA, Available: ki.Available, Features: ki.CPU, Winograd: ki.Winograd, Requested: ki.Requested}
-	if ki.Winograd {
-		rep.Kernel.WinogradName = kernels.WinogradName()
-	}
+	rep.Kernel = benchKernel{Name: ki.Name, ISA: ki.ISA, Available: ki.Available, Features: ki.CPU, Winograd: ki.Winograd,
+		WinogradName: kernels.WinogradName(), Requested: ki.Requested}
 	if ki.Err != nil {
 		rep.Kernel.Error = ki.Err.Error()
 	}
@@ -304,7 +302,7 @@ func printBench(w io.Writer, r *benchReport) {
 		clean(r.File), clean(r.Input), strings.Trim(strings.Join(strings.Fields(fmt.Sprint(r.Shape)), "x"), "[]"),
 		r.Warmup, r.Runs, plural(r.Runs, "pass", "passes"))
 	k := r.Kernel
-	fmt.Fprintf(w, "kernel: %s (CPU features: %s; kernels available: %s); 3x3 convolutions: %s\n", k.Name, k.Features, strings.Join(k.Available, ", "), winogradText(k.Winograd))
+	fmt.Fprintf(w, "kernel: %s (CPU features: %s; kernels available: %s); 3x3 convolutions: %s\n", k.Name, k.Features, strings.Join(k.Available, ", "), winogradText(k.WinogradName))
 	if k.Error != "" {
 		fmt.Fprintf(w, "kernel: %s\n", clean(k.Error))
 	} else if k.Requested != "" {
@@ -323,10 +321,11 @@ func printBench(w io.Writer, r *benchReport) {
 	tw.Flush()
 }
 
-// winogradText says how 3x3 convolutions run.
-func winogradText(on bool) string {
-	if on {
-		return kernels.WinogradName() + " (" + kernels.WinogradEnv + "=0 turns it off, =2 runs F(2x2, 3x3) alone)"
+// winogradText says how 3x3 convolutions run, given the Winograd
+// transforms that run ("" for none).
+func winogradText(name string) string {
+	if name != "" {
+		return name + " (" + kernels.WinogradEnv + "=0 turns it off, =2 runs F(2x2, 3x3) alone)"
 	}
 	return "direct (" + kernels.WinogradEnv + "=1 runs Winograd)"
 }

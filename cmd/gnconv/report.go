@@ -124,8 +124,8 @@ func boolInt(b bool) int {
 
 // kernelText names the micro-kernel in use and how 3x3 convolutions run.
 func kernelText() string {
-	if kernels.WinogradEnabled() {
-		return kernels.KernelName() + ", 3x3 convolutions as " + kernels.WinogradName()
+	if name := kernels.WinogradName(); name != "" {
+		return kernels.KernelName() + ", 3x3 convolutions as " + name
 	}
 	return kernels.KernelName()
 }

@@ -170,8 +170,9 @@ type winogradForm struct {
 	phases func(src []float32, h, w, th, qw, plane int, phases, row []float32)
 	// input writes the transformed input of tiles [first, first+tiles)
 	// of one channel: position k of tile t to v[k·kstride+t−first]; r is
-	// scratch of (tile+2)²·tiles values
-	input func(phases []float32, plane, qw, first, tiles int, r, v []float32, kstride int)
+	// scratch of inputScratch·tiles values
+	input        func(phases []float32, plane, qw, first, tiles int, r, v []float32, kstride int)
+	inputScratch int
 	// outRows writes the output of one row of tiles of one channel,
 	// position k of tile t at m[k·kstride+t] (m holding whole blocks of
 	// eight tiles past the row's last): its first rows rows of w values
@@ -191,7 +192,7 @@ var (
 			}
 			winogradOutputRow(m, kstride, tiles, out[:w], odd, scale, shift, floor)
 		}}
-	winogradF4 = winogradForm{tile: 4, phases: winograd4Phases, input: winograd4Input, outRows: winograd4OutRows}
+	winogradF4 = winogradForm{tile: 4, phases: winograd4Phases, input: winograd4Input, inputScratch: 36, outRows: winograd4OutRows}
 )
 
 // winogradConv convolves one image into out (OutC planes of H×W, ep
@@ -237,8 +238,11 @@ func winogradConv(img []float32, p ConvParams, ww *winogradWeights, ep Epilogue,
 		tiles := (ty1 - ty0) * qw // this pass's GEMM columns, each row's extra tile included
 		// V_k[ic][t]
 		run(p.InC, func(lo, hi int) {
-			r := getScratch(pos * tiles)
-			defer putScratch(r)
+			var r []float32
+			if f.inputScratch > 0 {
+				r = getScratch(f.inputScratch * tiles)
+				defer putScratch(r)
+			}
 			for ic := lo; ic < hi; ic++ {
 				f.input(phases[ic*nph*plane:(ic+1)*nph*plane], plane, qw, ty0*qw, tiles, r, v[ic*tiles:], p.InC*tiles)
 			}
