@@ -120,9 +120,14 @@ def main():
     feats = kern["cpu_features"]
     if kern.get("requested") and not kern.get("error") and "avx512f" in feats.split() and isa != "avx512":
         name = isa.upper() if isa != "go" else "plain-Go"
-        how = ("the %s kernel forced (`GNCONV_KERNEL=%s`) on a CPU that has AVX-512, so that it runs what an %s-only CPU runs "
-               "(onnxruntime picks its own kernels, AVX-512 ones here: the ratios set gnconv's %s path against onnxruntime's AVX-512 one)") % (
-            name, kern["requested"], isa.upper(), name)
+        how = "the %s kernel forced (`GNCONV_KERNEL=%s`) on a CPU that has AVX-512, so that it runs what an %s-only CPU runs " % (
+            name, kern["requested"], isa.upper())
+        if meta.get("others_isa") == isa:
+            how += ("(onnxruntime and torch ran with AVX-512 hidden from them: bench/hide_avx512.c makes CPUID, through Linux's "
+                    "CPUID faulting, report no AVX-512 to their processes, so they ran their %s kernels too)") % isa.upper()
+        else:
+            how += ("(onnxruntime picks its own kernels, AVX-512 ones here: the ratios set gnconv's %s path against "
+                    "onnxruntime's AVX-512 one)") % name
     elif kern.get("requested") and not kern.get("error"):
         how = "forced with `GNCONV_KERNEL=%s`" % kern["requested"]
     else:

@@ -36,6 +36,25 @@ go test -c -o "$work/interop.test" ./interop
 have_torch=0
 $PY -c "import torch, torchvision" 2>/dev/null && have_torch=1
 
+# GNCONV_KERNEL=avx2 on an AVX-512 CPU: onnxruntime and torch pick their
+# kernels from CPUID, so their processes run with AVX-512 hidden from it
+# (bench/hide_avx512.c, through Linux's CPUID faulting) and every engine
+# runs what it runs on an AVX2-only CPU. HIDE_AVX512=0 leaves it visible.
+preload=
+others_isa=
+grep -qw avx512f /proc/cpuinfo && others_isa=avx512
+if [ "${GNCONV_KERNEL:-}" = avx2 ] && [ "$others_isa" = avx512 ] && [ "${HIDE_AVX512:-1}" != 0 ]; then
+  if command -v cc >/dev/null &&
+    cc -O2 -shared -fPIC -o "$work/hide_avx512.so" bench/hide_avx512.c -ldl &&
+    cc -O2 -DCHECK -o "$work/cpuid_check" bench/hide_avx512.c &&
+    [ "$(LD_PRELOAD="$work/hide_avx512.so" "$work/cpuid_check" 2>/dev/null)" = "no avx512f" ]; then
+    preload="$work/hide_avx512.so"
+    others_isa=avx2
+  else
+    echo "bench: AVX-512 cannot be hidden here (no C compiler or no CPUID faulting); onnxruntime and torch keep it" >&2
+  fi
+fi
+
 res="$work/results.tsv" # what, round, value
 meta="$work/meta.tsv"   # key, value
 : >"$res"
@@ -54,6 +73,7 @@ put mem_gib "$(free -g | awk '/Mem:/{print $2}')"
 put go "$(go version | cut -d' ' -f3)"
 put ort "$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["version"])' interop/node_modules/onnxruntime-node/package.json)"
 put rounds "$ROUNDS"
+put others_isa "$others_isa"
 put date "$(date -u +%Y-%m-%d)"
 [ $have_torch = 1 ] && put torch "$($PY -c 'import torch; print(torch.__version__)')"
 
@@ -72,20 +92,20 @@ for r in $(seq 1 "$ROUNDS"); do
   # forward passes, batches 1, 2 and 8, 3x224x224, 30 passes each (the
   # mean of each engine in this round): onnxruntime, the interpreter, the
   # reference, for each layout and batch in turn, in one process
-  "$work/interop.test" -test.run '^$' -test.bench 'BenchmarkORT' -test.benchtime 30x -test.count 1 >"$work/go.txt"
+  LD_PRELOAD="$preload" "$work/interop.test" -test.run '^$' -test.bench 'BenchmarkORT' -test.benchtime 30x -test.count 1 >"$work/go.txt"
   # BenchmarkORT/<engine>/<fixture>/batch<N>-<procs>
   awk -v r="$r" '$1 ~ /^BenchmarkORT\// {
       split($1, p, "/"); sub(/_aux\.pth$/, "", p[3]); sub(/-[0-9]+$/, "", p[4]); sub(/^batch/, "", p[4])
       printf "fwd/%s/%s/%s\t%s\t%s\n", p[2], p[3], p[4], r, $3 / 1e6 }' "$work/go.txt" >>"$res"
   if [ $have_torch = 1 ]; then
     for layout in tutorial torchvision; do
-      read -r ms threads < <($PY bench/torch_bench.py forward $layout 2>/dev/null | tail -1)
+      read -r ms threads < <(LD_PRELOAD="$preload" $PY bench/torch_bench.py forward $layout 2>/dev/null | tail -1)
       printf 'fwd/torch/%s/2\t%s\t%s\n' $layout "$r" "$ms" >>"$res"
       put torch_threads "$threads"
     done
     # whole process against whole process: Python's start-up and torch's
     # import are part of torch's time, as Go's start-up is of gnconv's
-    /usr/bin/time -f "%e %M" -o "$work/t" $PY bench/torch_bench.py export "$work/tv1000.pth" "$work/torch.onnx" >/dev/null 2>"$work/torch.err"
+    LD_PRELOAD="$preload" /usr/bin/time -f "%e %M" -o "$work/t" $PY bench/torch_bench.py export "$work/tv1000.pth" "$work/torch.onnx" >/dev/null 2>"$work/torch.err"
     read -r s kb <"$work/t"
     printf 'torch_export_s\t%s\t%s\ntorch_export_kb\t%s\t%s\n' "$r" "$s" "$r" "$kb" >>"$res"
     /usr/bin/time -f "%e %M" -o "$work/t" bin/gnconv import "$work/tv1000.pth" -o "$work/g.onnx" --force >/dev/null 2>>"$log"
