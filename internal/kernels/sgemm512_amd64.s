@@ -9,6 +9,19 @@
 	VFMADD231PS  Z16, zb, z0 \
 	VFMADD231PS  Z17, zb, z1
 
+// one step of k: B's row in Z16, Z17 times A's eight values
+#define KSTEP8X32 \
+	KROW(0, Z18, Z0, Z1) \
+	KROW(4, Z19, Z2, Z3) \
+	KROW(8, Z20, Z4, Z5) \
+	KROW(12, Z21, Z6, Z7) \
+	KROW(16, Z22, Z8, Z9) \
+	KROW(20, Z23, Z10, Z11) \
+	KROW(24, Z24, Z12, Z13) \
+	KROW(28, Z25, Z14, Z15) \
+	ADDQ $32, SI \
+	ADDQ R12, DI
+
 // C's values of the row at R11 added to the accumulators, masked so that
 // columns past the tile's edge are never read
 #define ADDROW(z0, z1) \
@@ -96,28 +109,32 @@ TEXT ·kernel8x32(SB), NOSPLIT, $0-84
 	VPXORD Z13, Z13, Z13
 	VPXORD Z14, Z14, Z14
 	VPXORD Z15, Z15, Z15
+	MOVQ  flags+56(FP), BX
 	TESTQ CX, CX
 	JE    store
+	TESTQ $4, BX
+	JNE   maskedloop
 
+	// B's 32 columns all readable (a packed panel, or a whole tile of B
+	// in place): plain loads, which issue faster than masked ones
 loop:
-	VMOVUPS.Z (DI), K1, Z16
-	VMOVUPS.Z 64(DI), K2, Z17
+	VMOVUPS    (DI), Z16
+	VMOVUPS    64(DI), Z17
 	PREFETCHT0 512(SI)
-	KROW(0, Z18, Z0, Z1)
-	KROW(4, Z19, Z2, Z3)
-	KROW(8, Z20, Z4, Z5)
-	KROW(12, Z21, Z6, Z7)
-	KROW(16, Z22, Z8, Z9)
-	KROW(20, Z23, Z10, Z11)
-	KROW(24, Z24, Z12, Z13)
-	KROW(28, Z25, Z14, Z15)
-	ADDQ $32, SI
-	ADDQ R12, DI
+	KSTEP8X32
 	DECQ CX
 	JNE  loop
+	JMP  store
+
+maskedloop:
+	VMOVUPS.Z  (DI), K1, Z16
+	VMOVUPS.Z  64(DI), K2, Z17
+	PREFETCHT0 512(SI)
+	KSTEP8X32
+	DECQ CX
+	JNE  maskedloop
 
 store:
-	MOVQ  flags+56(FP), BX
 	TESTQ $1, BX
 	JE    noadd
 	MOVQ  DX, R11
@@ -162,6 +179,18 @@ noep:
 	VBROADCASTSS off(SI), zb \
 	VFMADD231PS  Z16, zb, z0
 
+#define KSTEP8X16 \
+	KROW16(0, Z18, Z0) \
+	KROW16(4, Z19, Z1) \
+	KROW16(8, Z20, Z2) \
+	KROW16(12, Z21, Z3) \
+	KROW16(16, Z22, Z4) \
+	KROW16(20, Z23, Z5) \
+	KROW16(24, Z24, Z6) \
+	KROW16(28, Z25, Z7) \
+	ADDQ $32, SI \
+	ADDQ R12, DI
+
 #define EPROW16(off, z0) \
 	VBROADCASTSS off(R9), Z27 \
 	VBROADCASTSS off(R10), Z28 \
@@ -192,26 +221,26 @@ TEXT ·kernel8x16(SB), NOSPLIT, $0-84
 	VPXORD Z5, Z5, Z5
 	VPXORD Z6, Z6, Z6
 	VPXORD Z7, Z7, Z7
+	MOVQ  flags+56(FP), BX
 	TESTQ CX, CX
 	JE    store16
+	TESTQ $4, BX
+	JNE   maskedloop16
 
 loop16:
-	VMOVUPS.Z (DI), K1, Z16
-	KROW16(0, Z18, Z0)
-	KROW16(4, Z19, Z1)
-	KROW16(8, Z20, Z2)
-	KROW16(12, Z21, Z3)
-	KROW16(16, Z22, Z4)
-	KROW16(20, Z23, Z5)
-	KROW16(24, Z24, Z6)
-	KROW16(28, Z25, Z7)
-	ADDQ $32, SI
-	ADDQ R12, DI
+	VMOVUPS (DI), Z16
+	KSTEP8X16
 	DECQ CX
 	JNE  loop16
+	JMP  store16
+
+maskedloop16:
+	VMOVUPS.Z (DI), K1, Z16
+	KSTEP8X16
+	DECQ CX
+	JNE  maskedloop16
 
 store16:
-	MOVQ  flags+56(FP), BX
 	TESTQ $1, BX
 	JE    noadd16
 	MOVQ  DX, R11

@@ -22,7 +22,19 @@ func run8x32(k int, a, b, c *float32, ldb, ldc, rows, cols int, add, ep bool, sc
 		viaTile(run8x32, 8, 32, k, a, b, c, ldb, ldc, rows, cols, add, ep, scale, shift, floor)
 		return
 	}
-	kernel8x32(k, a, b, c, ldb, ldc, uint64(1)<<cols-1, kernelFlags(add, ep), scale, shift, floor)
+	kernel8x32(k, a, b, c, ldb, ldc, uint64(1)<<cols-1, kernelFlags(add, ep)|maskB512(ldb, cols, 32), scale, shift, floor)
+}
+
+// maskB512 is kMaskB for an AVX-512 kernel of width nr when the columns
+// of B past cols may not exist: B read in place (ldb is not the packed
+// panel's nr) and the tile cut short. A packed panel always has nr
+// columns, zero past the last one, so it is read by plain loads, which
+// issue faster.
+func maskB512(ldb, cols, nr int) int {
+	if ldb != 32 && cols < nr {
+		return kMaskB
+	}
+	return 0
 }
 
 func run8x16(k int, a, b, c *float32, ldb, ldc, rows, cols int, add, ep bool, scale, shift *float32, floor float32) {
@@ -30,7 +42,7 @@ func run8x16(k int, a, b, c *float32, ldb, ldc, rows, cols int, add, ep bool, sc
 		viaTile(run8x16, 8, 32, k, a, b, c, ldb, ldc, rows, cols, add, ep, scale, shift, floor)
 		return
 	}
-	kernel8x16(k, a, b, c, ldb, ldc, uint64(1)<<cols-1, kernelFlags(add, ep), scale, shift, floor)
+	kernel8x16(k, a, b, c, ldb, ldc, uint64(1)<<cols-1, kernelFlags(add, ep)|maskB512(ldb, cols, 16), scale, shift, floor)
 }
 
 // kernel8x16 is kernel8x32 for at most 16 columns.
@@ -38,9 +50,9 @@ func run8x16(k int, a, b, c *float32, ldb, ldc, rows, cols int, add, ep bool, sc
 //go:noescape
 func kernel8x16(k int, a, b, c *float32, ldb, ldc int, mask uint64, flags int, scale, shift *float32, floor float32)
 
-// flags of the AVX2 kernels beyond kAdd and kEpilogue
+// flags of the assembly kernels beyond kAdd and kEpilogue
 const (
-	kMaskB    = 4 // the AVX2 kernels read only B's first cols columns
+	kMaskB    = 4 // the kernels read only B's first cols columns
 	kStridedB = 8 // B is read in place, its rows far apart
 )
 
@@ -48,7 +60,9 @@ const (
 // 32 columns of B (row stride ldb), adds C's values (flags&kAdd), passes it
 // through max(x·scale[i] + shift[i], floor) (flags&kEpilogue, NaN kept)
 // and stores the columns set in mask (bit j for column j) of each row;
-// columns outside mask are never read from B or C.
+// columns outside mask are never read from C, nor from B when
+// flags&kMaskB (B's other columns are read, and play no part in the
+// columns stored).
 //
 //go:noescape
 func kernel8x32(k int, a, b, c *float32, ldb, ldc int, mask uint64, flags int, scale, shift *float32, floor float32)
