@@ -728,3 +728,53 @@ func TestParallelNested(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxPoolStemPath runs the stem pools' path (windows 3 wide, stride
+// 2 across) with other windows down (taller, shorter, padded, stride 1 or
+// 3), on tall and short planes, with NaN, against a loop.
+func TestMaxPoolStemPath(t *testing.T) {
+	forEachKernel(t, func(t *testing.T) {
+		r := rand.New(rand.NewSource(5))
+		for _, c := range []struct{ h, w, kh, sh, pt, pb int }{
+			{300, 8, 5, 1, 2, 2}, {301, 8, 3, 2, 0, 1}, {97, 16, 1, 3, 0, 0}, {130, 10, 3, 2, 1, 0}, {2, 64, 3, 2, 0, 1},
+		} {
+			p := PoolParams{C: 2, H: c.h, W: c.w, KH: c.kh, KW: 3, StrideH: c.sh, StrideW: 2, PadT: c.pt, PadB: c.pb}
+			p.OH = (c.h+c.pt+c.pb-c.kh)/c.sh + 1
+			p.OW = c.w / 2
+			for _, nan := range []bool{false, true} {
+				x := randSlice(r, 2*c.h*c.w)
+				if nan {
+					x[r.Intn(len(x))] = float32(math.NaN())
+				}
+				got := make([]float32, 2*p.OH*p.OW)
+				MaxPool2D(x, 1, p, got)
+				want := make([]float32, len(got))
+				for pl := 0; pl < 2; pl++ {
+					for oy := 0; oy < p.OH; oy++ {
+						for ox := 0; ox < p.OW; ox++ {
+							m := float32(math.Inf(-1))
+							for ky := 0; ky < c.kh; ky++ {
+								for kx := 0; kx < 3; kx++ {
+									iy, ix := oy*c.sh-c.pt+ky, 2*ox+kx
+									if iy >= 0 && iy < c.h && ix < c.w {
+										m = fmaxNaN(m, x[(pl*c.h+iy)*c.w+ix])
+									}
+								}
+							}
+							want[(pl*p.OH+oy)*p.OW+ox] = m
+						}
+					}
+				}
+				closeTo(t, fmt.Sprintf("MaxPool2D %+v, NaN %v", c, nan), got, want, 0)
+			}
+		}
+	})
+}
+
+// fmaxNaN is the larger of a and b, NaN if either is.
+func fmaxNaN(a, b float32) float32 {
+	if a != a || b != b {
+		return float32(math.NaN())
+	}
+	return max(a, b)
+}
