@@ -544,6 +544,7 @@ func maxPool(x []float32, planes int, p PoolParams, out []float32, rows [][2]int
 	// the stem's pools (3 wide, stride 2, unpadded, rows of even length)
 	// take the column windows over the whole plane first
 	halves := p.KW == 3 && p.StrideW == 2 && p.PadL == 0 && p.W == 2*p.OW && p.W >= 4
+	fast3s2 := halves && pool3s2Fits(p.H, p.OW, rows)
 	// 2x2, stride 2, unpadded, even sides (torchvision's last pool): groups
 	// of planes too
 	quads := p.KH == 2 && p.KW == 2 && p.StrideH == 2 && p.StrideW == 2 && p.PadT == 0 && p.PadL == 0 &&
@@ -577,6 +578,11 @@ func maxPool(x []float32, planes int, p PoolParams, out []float32, rows [][2]int
 		for pl := lo; pl < hi; pl++ {
 			src := x[pl*p.H*p.W : (pl+1)*p.H*p.W]
 			dst := out[pl*p.OH*p.OW : (pl+1)*p.OH*p.OW]
+			// one pass, with the rows' windows in registers, where the
+			// plane holds no NaN
+			if fast3s2 && pool3s2(dst, src, p.OW, rows) {
+				continue
+			}
 			if halves {
 				mx := poolMax(src)
 				cols := planeBuf[:p.H*p.OW]

@@ -735,16 +735,30 @@ func TestParallelNested(t *testing.T) {
 func TestMaxPoolStemPath(t *testing.T) {
 	forEachKernel(t, func(t *testing.T) {
 		r := rand.New(rand.NewSource(5))
+		// rows of 4 to 113 outputs: fewer than the vector path takes (9),
+		// whole steps of eight before the last output (9, 17, 25) and
+		// ragged ones
 		for _, c := range []struct{ h, w, kh, sh, pt, pb int }{
-			{300, 8, 5, 1, 2, 2}, {301, 8, 3, 2, 0, 1}, {97, 16, 1, 3, 0, 0}, {130, 10, 3, 2, 1, 0}, {2, 64, 3, 2, 0, 1},
+			{300, 18, 5, 1, 2, 2}, {301, 20, 3, 2, 0, 1}, {97, 34, 1, 3, 0, 0}, {130, 50, 3, 2, 1, 0}, {2, 64, 3, 2, 0, 1},
+			{40, 8, 3, 2, 0, 0}, {33, 226, 3, 2, 0, 0}, {112, 112, 3, 2, 0, 1}, {9, 36, 2, 2, 0, 0},
 		} {
 			p := PoolParams{C: 2, H: c.h, W: c.w, KH: c.kh, KW: 3, StrideH: c.sh, StrideW: 2, PadT: c.pt, PadB: c.pb}
 			p.OH = (c.h+c.pt+c.pb-c.kh)/c.sh + 1
 			p.OW = c.w / 2
-			for _, nan := range []bool{false, true} {
+			// NaN nowhere, anywhere, or at a row's first, last or last
+			// but one value
+			for nan := 0; nan < 5; nan++ {
 				x := randSlice(r, 2*c.h*c.w)
-				if nan {
+				row := r.Intn(2 * c.h)
+				switch nan {
+				case 1:
 					x[r.Intn(len(x))] = float32(math.NaN())
+				case 2:
+					x[row*c.w] = float32(math.NaN())
+				case 3:
+					x[row*c.w+c.w-1] = float32(math.NaN())
+				case 4:
+					x[row*c.w+c.w-2] = float32(math.NaN())
 				}
 				got := make([]float32, 2*p.OH*p.OW)
 				MaxPool2D(x, 1, p, got)
@@ -765,7 +779,7 @@ func TestMaxPoolStemPath(t *testing.T) {
 						}
 					}
 				}
-				closeTo(t, fmt.Sprintf("MaxPool2D %+v, NaN %v", c, nan), got, want, 0)
+				closeTo(t, fmt.Sprintf("MaxPool2D %+v, NaN case %d", c, nan), got, want, 0)
 			}
 		}
 	})

@@ -49,6 +49,35 @@ func poolMax(x []float32) func(dst, a, b []float32) {
 func maxVecNoNaN(dst, a, b []float32) { maxVecBy(maxVecNoNaNAVX2, dst, a, b) }
 
 //go:noescape
+func maxPool3s2AVX2(dst, src *float32, w, ow int, rows *[2]int, oh int) bool
+
+// pool3s2Fits says whether pool3s2 runs planes of h rows of 2·ow values
+// with the windows of rows down: the CPU has AVX2, there are at least 9
+// outputs a row, and every window holds one to three rows of the plane.
+func pool3s2Fits(h, ow int, rows [][2]int) bool {
+	if !hasAVX2 || ow < 9 || len(rows) == 0 {
+		return false
+	}
+	for _, rw := range rows {
+		if rw[0] < 0 || rw[1] <= rw[0] || rw[1]-rw[0] > 3 || rw[1] > h {
+			return false
+		}
+	}
+	return true
+}
+
+// pool3s2 sets dst (len(rows) rows of ow values) to the stem's max pool
+// of src, a plane of rows of 2·ow values (windows 3 wide, stride 2
+// across, the last clipped; rows down), in one pass over the plane, where
+// pool3s2Fits. It reports false, dst then unfinished, where the plane
+// holds NaN (the maxima it takes do not carry NaN).
+func pool3s2(dst, src []float32, ow int, rows [][2]int) bool {
+	_ = dst[len(rows)*ow-1]
+	_ = src[len(src)-1]
+	return !maxPool3s2AVX2(&dst[0], &src[0], 2*ow, ow, &rows[0], len(rows))
+}
+
+//go:noescape
 func packRowsAVX(dst, src *float32, rows, stride, vecs int)
 
 // packRows copies rows rows of w values, row r from src[r·stride:], to dst

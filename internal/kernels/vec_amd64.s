@@ -349,3 +349,137 @@ deint2loop:
 deint2done:
 	VZEROUPPER
 	RET
+
+// the column maxima of eight windows [2x, 2x+3) of the row at rp, from
+// byte offset R14 (x = R14/8), left in lane order 0 1 4 5 2 3 6 7; its
+// first 16 values' NaN test ORed into Y12, Y13 (the steps' first 16
+// values and the last output's two cover each row)
+#define COLMAX3S2(rp, acc) \
+	VMOVUPS (rp)(R14*1), Y0 \
+	VMOVUPS 32(rp)(R14*1), Y1 \
+	VMOVUPS 8(rp)(R14*1), Y2 \
+	VMOVUPS 40(rp)(R14*1), Y3 \
+	VCMPPS  $3, Y0, Y0, Y4 \
+	VCMPPS  $3, Y1, Y1, Y5 \
+	VORPS   Y4, Y12, Y12 \
+	VORPS   Y5, Y13, Y13 \
+	VSHUFPS $0x88, Y1, Y0, Y4 \
+	VSHUFPS $0xDD, Y1, Y0, Y5 \
+	VSHUFPS $0x88, Y3, Y2, Y6 \
+	VMAXPS  Y5, Y4, Y4 \
+	VMAXPS  Y6, Y4, acc
+
+// eight outputs of the row: the three rows' column maxima, their maximum
+// put in order and stored at byte offset R14/2 of DI
+#define POOL3S2BLOCK \
+	COLMAX3S2(R8, Y7) \
+	COLMAX3S2(R9, Y8) \
+	VMAXPS  Y8, Y7, Y7 \
+	COLMAX3S2(R10, Y8) \
+	VMAXPS  Y8, Y7, Y7 \
+	VPERMPD $0xD8, Y7, Y7 \
+	MOVQ    R14, AX \
+	SHRQ    $1, AX \
+	VMOVUPS Y7, (DI)(AX*1)
+
+// func maxPool3s2AVX2(dst, src *float32, w, ow int, rows *[2]int, oh int) bool
+//
+// The stem's max pool of one plane of rows of w = 2·ow values (ow >= 9):
+// output row i, ow values from dst[i·ow], is the maximum over the input
+// rows [rows[i][0], rows[i][1]) (one to three, within the plane) of the
+// column windows [2x, 2x+3), the last clipped to [2ow-2, 2ow). Eight
+// outputs a step, all three rows' windows in registers; a ragged end runs
+// as the last eight before the last output again, the last output
+// alone. Reports whether any value of the rows read is NaN, where the
+// maxima written are not PyTorch's (VMAXPS does not carry NaN).
+TEXT ·maxPool3s2AVX2(SB), NOSPLIT, $0-49
+	MOVQ   dst+0(FP), DI
+	MOVQ   src+8(FP), SI
+	MOVQ   w+16(FP), DX
+	SHLQ   $2, DX
+	MOVQ   ow+24(FP), CX
+	MOVQ   rows+32(FP), R11
+	MOVQ   oh+40(FP), R12
+	VXORPS Y12, Y12, Y12
+	VXORPS Y13, Y13, Y13
+	VXORPS Y14, Y14, Y14
+	// R13: the whole steps of eight before the last output
+	MOVQ   CX, R13
+	DECQ   R13
+	SHRQ   $3, R13
+
+p3s2row:
+	// the window's rows, the last repeated where it has fewer than three
+	MOVQ  (R11), AX
+	MOVQ  8(R11), BX
+	MOVQ  AX, R8
+	IMULQ DX, R8
+	ADDQ  SI, R8
+	MOVQ  R8, R9
+	INCQ  AX
+	CMPQ  AX, BX
+	JGE   p3s2one
+	ADDQ  DX, R9
+
+p3s2one:
+	MOVQ R9, R10
+	INCQ AX
+	CMPQ AX, BX
+	JGE  p3s2two
+	ADDQ DX, R10
+
+p3s2two:
+	XORQ R14, R14
+	MOVQ R13, BX
+
+p3s2step:
+	POOL3S2BLOCK
+	ADDQ $64, R14
+	DECQ BX
+	JNE  p3s2step
+
+	// a ragged end: the eight outputs before the last again
+	MOVQ CX, AX
+	DECQ AX
+	MOVQ R13, BX
+	SHLQ $3, BX
+	CMPQ BX, AX
+	JGE  p3s2last
+	MOVQ CX, R14
+	SUBQ $9, R14
+	SHLQ $3, R14
+	POOL3S2BLOCK
+
+p3s2last:
+	// the last output: values 2ow-2 and 2ow-1 of each row
+	MOVQ    CX, AX
+	SHLQ    $3, AX
+	SUBQ    $8, AX
+	VMOVSD  (R8)(AX*1), X0
+	VMOVSD  (R9)(AX*1), X1
+	VMOVSD  (R10)(AX*1), X2
+	VCMPPS  $3, X0, X0, X3
+	VCMPPS  $3, X1, X1, X4
+	VCMPPS  $3, X2, X2, X5
+	VORPS   X3, X14, X14
+	VORPS   X4, X14, X14
+	VORPS   X5, X14, X14
+	VMAXPS  X1, X0, X0
+	VMAXPS  X2, X0, X0
+	VPSHUFD $1, X0, X1
+	VMAXSS  X1, X0, X0
+	SHRQ    $1, AX
+	VMOVSS  X0, (DI)(AX*1)
+
+	LEAQ (DI)(CX*4), DI
+	ADDQ $16, R11
+	DECQ R12
+	JNE  p3s2row
+
+	VORPS     Y13, Y12, Y12
+	VORPS     Y14, Y12, Y12
+	VMOVMSKPS Y12, AX
+	TESTL     AX, AX
+	SETNE     ret+48(FP)
+	VZEROUPPER
+	RET
