@@ -792,3 +792,52 @@ func fmaxNaN(a, b float32) float32 {
 	}
 	return max(a, b)
 }
+
+// TestMaxPoolBranchPath runs the branch pools' path (3x3, stride 1,
+// padded 1) on rows of every width up to 17, GoogLeNet's, 64 and 65, one
+// to five rows, with NaN nowhere, anywhere, or at a row's first or last
+// value, against a loop.
+func TestMaxPoolBranchPath(t *testing.T) {
+	forEachKernel(t, func(t *testing.T) {
+		r := rand.New(rand.NewSource(6))
+		widths := []int{28, 14, 7, 64, 65}
+		for w := 1; w <= 17; w++ {
+			widths = append(widths, w)
+		}
+		for _, w := range widths {
+			for h := 1; h <= 5; h++ {
+				const planes = 3
+				p := PoolParams{C: planes, H: h, W: w, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, OH: h, OW: w}
+				for nan := 0; nan < 4; nan++ {
+					x := randSlice(r, planes*h*w)
+					row := r.Intn(planes * h)
+					switch nan {
+					case 1:
+						x[r.Intn(len(x))] = float32(math.NaN())
+					case 2:
+						x[row*w] = float32(math.NaN())
+					case 3:
+						x[row*w+w-1] = float32(math.NaN())
+					}
+					got := make([]float32, len(x))
+					MaxPool2D(x, 1, p, got)
+					want := make([]float32, len(x))
+					for pl := 0; pl < planes; pl++ {
+						for y := 0; y < h; y++ {
+							for xx := 0; xx < w; xx++ {
+								m := float32(math.Inf(-1))
+								for iy := max(0, y-1); iy <= min(h-1, y+1); iy++ {
+									for ix := max(0, xx-1); ix <= min(w-1, xx+1); ix++ {
+										m = fmaxNaN(m, x[(pl*h+iy)*w+ix])
+									}
+								}
+								want[(pl*h+y)*w+xx] = m
+							}
+						}
+					}
+					closeTo(t, fmt.Sprintf("MaxPool2D %dx%d, NaN case %d", h, w, nan), got, want, 0)
+				}
+			}
+		}
+	})
+}
