@@ -57,8 +57,9 @@ man:
 
 # Speed and memory, side by side with onnxruntime and torch, engines in
 # turn round by round; writes the table of the kernel in use into
-# docs/performance.md (GNCONV_KERNEL=avx2 make bench for the AVX2 one; on
-# arm64 the NEON kernel's).
+# docs/performance.md (GNCONV_KERNEL=avx2 make bench for the AVX2 one,
+# with AVX-512 hidden from onnxruntime and torch too; on arm64 the NEON
+# kernel's).
 bench:
 	bash bench/run.sh
 
