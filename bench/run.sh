@@ -8,7 +8,8 @@
 #
 # Every engine runs once per round, and the rounds follow one another
 # (ROUNDS, default 5): a change in the machine's load reaches every engine
-# alike. Each figure is the median of the rounds, with their range. The
+# alike; the forward passes' engines run in one order in odd rounds and in
+# the reverse order in even ones. Each figure is the median of the rounds, with their range. The
 # micro-kernel in use (GNCONV_KERNEL forces one), the CPU's vector
 # features, the load average and the CPU time stolen by the host (from
 # /proc/stat, before and after) are printed with the table.
@@ -91,8 +92,11 @@ for r in $(seq 1 "$ROUNDS"); do
   echo "round $r of $ROUNDS" >&2
   # forward passes, batches 1, 2 and 8, 3x224x224, 30 passes each (the
   # mean of each engine in this round): onnxruntime, the interpreter, the
-  # reference, for each layout and batch in turn, in one process
-  LD_PRELOAD="$preload" "$work/interop.test" -test.run '^$' -test.bench 'BenchmarkORT' -test.benchtime 30x -test.count 1 >"$work/go.txt"
+  # reference, for each layout and batch in turn, in one process; every
+  # other round in the reverse order, so that no engine always runs first
+  order=forward
+  [ $((r % 2)) = 0 ] && order=reversed
+  GNCONV_BENCH_ENGINE_ORDER=$order LD_PRELOAD="$preload" "$work/interop.test" -test.run '^$' -test.bench 'BenchmarkORT' -test.benchtime 30x -test.count 1 >"$work/go.txt"
   # BenchmarkORT/<engine>/<fixture>/batch<N>-<procs>
   awk -v r="$r" '$1 ~ /^BenchmarkORT\// {
       split($1, p, "/"); sub(/_aux\.pth$/, "", p[3]); sub(/-[0-9]+$/, "", p[4]); sub(/^batch/, "", p[4])

@@ -2,6 +2,8 @@ package interop
 
 import (
 	"fmt"
+	"os"
+	"slices"
 	"testing"
 
 	"github.com/gnconv/gnconv/convert"
@@ -11,6 +13,12 @@ import (
 // benchBatches are the batch sizes BenchmarkORT times: one image (each
 // layer's work split over the cores), two and eight (images shared out).
 var benchBatches = []int{1, 2, 8}
+
+// engineOrderEnv set to "reversed" makes BenchmarkORT time the engines
+// in the other order (the reference pass first, onnxruntime last), so
+// that make bench can alternate the order round by round: what runs
+// first or after another engine does not then favour one of them.
+const engineOrderEnv = "GNCONV_BENCH_ENGINE_ORDER"
 
 // BenchmarkORT times onnxruntime (CPU, 2 threads), the interpreter and the
 // reference pass on gnconv's emitted deploy files, 3×224×224, at each of
@@ -45,27 +53,26 @@ func BenchmarkORT(b *testing.B) {
 			}
 			in := map[string]*verify.Value{"input": {Shape: []int{n, 3, 224, 224}, F: x}}
 			suffix := fmt.Sprintf("/%s/batch%d", mf.name, n)
-			b.Run("ort"+suffix, func(b *testing.B) {
-				for i := 0; i < b.N; i++ {
-					if _, err := s.Run(x, int64(n), 3, 224, 224); err != nil {
-						b.Fatal(err)
+			engines := []struct {
+				name string
+				pass func() error
+			}{
+				{"ort", func() error { _, err := s.Run(x, int64(n), 3, 224, 224); return err }},
+				{"interpreter", func() error { _, err := m.Run(in); return err }},
+				{"reference", func() error { _, err := net.Forward(x, n, 224, 224, false); return err }},
+			}
+			if os.Getenv(engineOrderEnv) == "reversed" {
+				slices.Reverse(engines)
+			}
+			for _, e := range engines {
+				b.Run(e.name+suffix, func(b *testing.B) {
+					for i := 0; i < b.N; i++ {
+						if err := e.pass(); err != nil {
+							b.Fatal(err)
+						}
 					}
-				}
-			})
-			b.Run("interpreter"+suffix, func(b *testing.B) {
-				for i := 0; i < b.N; i++ {
-					if _, err := m.Run(in); err != nil {
-						b.Fatal(err)
-					}
-				}
-			})
-			b.Run("reference"+suffix, func(b *testing.B) {
-				for i := 0; i < b.N; i++ {
-					if _, err := net.Forward(x, n, 224, 224, false); err != nil {
-						b.Fatal(err)
-					}
-				}
-			})
+				})
+			}
 		}
 		s.Close()
 	}
