@@ -7,7 +7,8 @@
 # Markdown table per kernel. `make bench` runs it.
 #
 # Every engine runs once per round, and the rounds follow one another
-# (ROUNDS, default 5): a change in the machine's load reaches every engine
+# (ROUNDS, default 6, even so that both orders below run as often): a
+# change in the machine's load reaches every engine
 # alike; the forward passes' engines run in one order in odd rounds and in
 # the reverse order in even ones. Each figure is the median of the rounds, with their range. The
 # micro-kernel in use (GNCONV_KERNEL forces one), the CPU's vector
@@ -20,7 +21,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=/usr/bin/python3
-ROUNDS=${ROUNDS:-5}
+ROUNDS=${ROUNDS:-6}
 DOC=${BENCH_DOC-docs/performance.md}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
