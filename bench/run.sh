@@ -7,10 +7,10 @@
 # Markdown table per kernel. `make bench` runs it.
 #
 # Every engine runs once per round, and the rounds follow one another
-# (ROUNDS, default 6, even so that both orders below run as often): a
-# change in the machine's load reaches every engine
-# alike; the forward passes' engines run in one order in odd rounds and in
-# the reverse order in even ones. Each figure is the median of the rounds, with their range. The
+# (ROUNDS, default 6): a change in the machine's load reaches every engine
+# alike. The forward passes' engines run in one order in odd rounds and in
+# the reverse order in even ones (an even count runs both as often). Each
+# figure is the median of the rounds, with their range. The
 # micro-kernel in use (GNCONV_KERNEL forces one), the CPU's vector
 # features, the load average and the CPU time stolen by the host (from
 # /proc/stat, before and after) are printed with the table.
