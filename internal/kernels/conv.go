@@ -571,10 +571,7 @@ func maxPool(x []float32, planes int, p PoolParams, out []float32, rows [][2]int
 		mx := maxVec
 		vr := make([]float32, p.W)
 		ph := make([]float32, s*phLen)
-		var planeBuf []float32
-		if halves {
-			planeBuf = make([]float32, 3*p.H*p.W)
-		}
+		var planeBuf []float32 // the halves' buffers, made when a plane first needs them
 		for pl := lo; pl < hi; pl++ {
 			src := x[pl*p.H*p.W : (pl+1)*p.H*p.W]
 			dst := out[pl*p.OH*p.OW : (pl+1)*p.OH*p.OW]
@@ -584,6 +581,9 @@ func maxPool(x []float32, planes int, p PoolParams, out []float32, rows [][2]int
 				continue
 			}
 			if halves {
+				if planeBuf == nil {
+					planeBuf = make([]float32, 3*p.H*p.W)
+				}
 				mx := poolMax(src)
 				cols := planeBuf[:p.H*p.OW]
 				maxCols3s2(src, p.H, p.OW, cols, planeBuf[p.H*p.OW:], mx)
