@@ -745,44 +745,59 @@ func TestMaxPoolStemPath(t *testing.T) {
 			p := PoolParams{C: 2, H: c.h, W: c.w, KH: c.kh, KW: 3, StrideH: c.sh, StrideW: 2, PadT: c.pt, PadB: c.pb}
 			p.OH = (c.h+c.pt+c.pb-c.kh)/c.sh + 1
 			p.OW = c.w / 2
-			// NaN nowhere, anywhere, or at a row's first, last or last
-			// but one value
-			for nan := 0; nan < 5; nan++ {
+			for nan := range nanCases {
 				x := randSlice(r, 2*c.h*c.w)
-				row := r.Intn(2 * c.h)
-				switch nan {
-				case 1:
-					x[r.Intn(len(x))] = float32(math.NaN())
-				case 2:
-					x[row*c.w] = float32(math.NaN())
-				case 3:
-					x[row*c.w+c.w-1] = float32(math.NaN())
-				case 4:
-					x[row*c.w+c.w-2] = float32(math.NaN())
-				}
+				placeNaN(r, x, c.w, nan)
 				got := make([]float32, 2*p.OH*p.OW)
 				MaxPool2D(x, 1, p, got)
-				want := make([]float32, len(got))
-				for pl := 0; pl < 2; pl++ {
-					for oy := 0; oy < p.OH; oy++ {
-						for ox := 0; ox < p.OW; ox++ {
-							m := float32(math.Inf(-1))
-							for ky := 0; ky < c.kh; ky++ {
-								for kx := 0; kx < 3; kx++ {
-									iy, ix := oy*c.sh-c.pt+ky, 2*ox+kx
-									if iy >= 0 && iy < c.h && ix < c.w {
-										m = fmaxNaN(m, x[(pl*c.h+iy)*c.w+ix])
-									}
-								}
-							}
-							want[(pl*p.OH+oy)*p.OW+ox] = m
-						}
-					}
-				}
+				want := naiveMaxPool(x, 2, p)
 				closeTo(t, fmt.Sprintf("MaxPool2D %+v, NaN case %d", c, nan), got, want, 0)
 			}
 		}
 	})
+}
+
+// nanCases counts placeNaN's cases.
+const nanCases = 5
+
+// placeNaN puts NaN into x (rows of w values) as case nan says: nowhere
+// (0), anywhere (1), or at a random row's first (2), last (3) or last but
+// one (4) value.
+func placeNaN(r *rand.Rand, x []float32, w, nan int) {
+	row := r.Intn(len(x) / w)
+	switch nan {
+	case 1:
+		x[r.Intn(len(x))] = float32(math.NaN())
+	case 2:
+		x[row*w] = float32(math.NaN())
+	case 3:
+		x[row*w+w-1] = float32(math.NaN())
+	case 4:
+		x[row*w+max(0, w-2)] = float32(math.NaN())
+	}
+}
+
+// naiveMaxPool is MaxPool2D of planes planes as a loop over each
+// window's values, padding never winning and NaN carried.
+func naiveMaxPool(x []float32, planes int, p PoolParams) []float32 {
+	out := make([]float32, planes*p.OH*p.OW)
+	for pl := 0; pl < planes; pl++ {
+		for oy := 0; oy < p.OH; oy++ {
+			for ox := 0; ox < p.OW; ox++ {
+				m := float32(math.Inf(-1))
+				for ky := 0; ky < p.KH; ky++ {
+					for kx := 0; kx < p.KW; kx++ {
+						iy, ix := oy*p.StrideH-p.PadT+ky, ox*p.StrideW-p.PadL+kx
+						if iy >= 0 && iy < p.H && ix >= 0 && ix < p.W {
+							m = fmaxNaN(m, x[(pl*p.H+iy)*p.W+ix])
+						}
+					}
+				}
+				out[(pl*p.OH+oy)*p.OW+ox] = m
+			}
+		}
+	}
+	return out
 }
 
 // fmaxNaN is the larger of a and b, NaN if either is.
@@ -808,33 +823,12 @@ func TestMaxPoolBranchPath(t *testing.T) {
 			for h := 1; h <= 5; h++ {
 				const planes = 3
 				p := PoolParams{C: planes, H: h, W: w, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, OH: h, OW: w}
-				for nan := 0; nan < 4; nan++ {
+				for nan := range nanCases {
 					x := randSlice(r, planes*h*w)
-					row := r.Intn(planes * h)
-					switch nan {
-					case 1:
-						x[r.Intn(len(x))] = float32(math.NaN())
-					case 2:
-						x[row*w] = float32(math.NaN())
-					case 3:
-						x[row*w+w-1] = float32(math.NaN())
-					}
+					placeNaN(r, x, w, nan)
 					got := make([]float32, len(x))
 					MaxPool2D(x, 1, p, got)
-					want := make([]float32, len(x))
-					for pl := 0; pl < planes; pl++ {
-						for y := 0; y < h; y++ {
-							for xx := 0; xx < w; xx++ {
-								m := float32(math.Inf(-1))
-								for iy := max(0, y-1); iy <= min(h-1, y+1); iy++ {
-									for ix := max(0, xx-1); ix <= min(w-1, xx+1); ix++ {
-										m = fmaxNaN(m, x[(pl*h+iy)*w+ix])
-									}
-								}
-								want[(pl*h+y)*w+xx] = m
-							}
-						}
-					}
+					want := naiveMaxPool(x, planes, p)
 					closeTo(t, fmt.Sprintf("MaxPool2D %dx%d, NaN case %d", h, w, nan), got, want, 0)
 				}
 			}
