@@ -219,12 +219,13 @@ func winogradConv(img []float32, p ConvParams, ww *winogradWeights, ep Epilogue,
 		putScratch(v)
 		putScratch(m)
 	}()
-	run := func(n int, f func(lo, hi int)) {
+	// run shares count items out over the cores, or not when serial
+	run := func(count int, body func(lo, hi int)) {
 		if serial {
-			f(0, n)
+			body(0, count)
 			return
 		}
-		Parallel(n, 1, f)
+		Parallel(count, 1, body)
 	}
 	run(p.InC, func(lo, hi int) {
 		row := getScratch(n * qw)

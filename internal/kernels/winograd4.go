@@ -124,11 +124,11 @@ func winograd4Phases(src []float32, h, w, th, qw, plane int, phases, row []float
 	}
 }
 
-// deinterleave4Go sets d[c][i] to src[4i+c] for i from lo to len(d[0]).
-func deinterleave4Go(d *[4][]float32, src []float32, lo int) {
+// deinterleave4Go sets d[c][i] to src[4i+c] for i < len(d[0]).
+func deinterleave4Go(d *[4][]float32, src []float32) {
 	for c := range d {
 		dc := d[c]
-		for i := lo; i < len(dc); i++ {
+		for i := range dc {
 			dc[i] = src[4*i+c]
 		}
 	}

@@ -45,6 +45,11 @@
 	VADDPS Y5, Y0, Y9    \
 	VSUBPS Y5, Y0, Y10
 
+// d_ij of eight tiles into y: the offset at off(R9) from R8
+#define LOADD(off, y) \
+	MOVQ    off(R9), R11 \
+	VMOVUPS (R8)(R11*1), y
+
 // func winograd4InAVX2(base *float32, offs *[36]int, v *float32, kstride, n int)
 //
 // Bᵀ·d·B of tiles [0, n), n a multiple of 8: tile t's d_ij is at
@@ -69,18 +74,12 @@ inBlock:
 	XORQ DI, DI
 
 inCol:
-	MOVQ    0(R9), R11
-	VMOVUPS (R8)(R11*1), Y0
-	MOVQ    8(R9), R11
-	VMOVUPS (R8)(R11*1), Y1
-	MOVQ    16(R9), R11
-	VMOVUPS (R8)(R11*1), Y2
-	MOVQ    24(R9), R11
-	VMOVUPS (R8)(R11*1), Y3
-	MOVQ    32(R9), R11
-	VMOVUPS (R8)(R11*1), Y4
-	MOVQ    40(R9), R11
-	VMOVUPS (R8)(R11*1), Y5
+	LOADD(0, Y0)
+	LOADD(8, Y1)
+	LOADD(16, Y2)
+	LOADD(24, Y3)
+	LOADD(32, Y4)
+	LOADD(40, Y5)
 	BT6
 	VMOVUPS Y6, 0(SP)(DI*1)
 	VMOVUPS Y7, 192(SP)(DI*1)

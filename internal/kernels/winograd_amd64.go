@@ -108,7 +108,7 @@ func deinterleave4AVX2(d0, d1, d2, d3, src *float32, n int)
 func deinterleave4(d *[4][]float32, src []float32) {
 	n := len(d[0])
 	if !hasAVX2 || n < 8 {
-		deinterleave4Go(d, src, 0)
+		deinterleave4Go(d, src)
 		return
 	}
 	_ = src[4*n-1]

@@ -27,4 +27,4 @@ func winograd4OutRows(m []float32, kstride, tiles int, out []float32, w, rows in
 	winograd4OutRowsGo(m, kstride, tiles, out, w, rows, scale, shift, floor)
 }
 
-func deinterleave4(d *[4][]float32, src []float32) { deinterleave4Go(d, src, 0) }
+func deinterleave4(d *[4][]float32, src []float32) { deinterleave4Go(d, src) }

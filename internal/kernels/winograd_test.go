@@ -76,6 +76,15 @@ const winogradBound = 6.9e-7
 // larger constants (4, 5 and 8, and G's sixths) round more.
 const winograd4Bound = 1.3e-5
 
+// winogradBoundOf is the error bound of Winograd with output tiles of
+// side tile (2 or 4).
+func winogradBoundOf(tile int) float64 {
+	if tile == 4 {
+		return winograd4Bound
+	}
+	return winogradBound
+}
+
 // winogradPacked packs w for Winograd with output tiles of side tile (2
 // or 4), whichever Conv2D would choose.
 func winogradPacked(p ConvParams, w []float32, tile int) *PackedMatrix {
@@ -104,7 +113,7 @@ func TestWinogradAgainstDirect(t *testing.T) {
 			Conv2D(x, n, p, winogradPacked(p, w, tile), Epilogue{}, got)
 			e := convError(x, n, p, w, got)
 			worst[tile] = max(worst[tile], e)
-			bound := map[int]float64{2: winogradBound, 4: winograd4Bound}[tile]
+			bound := winogradBoundOf(tile)
 			if !(e <= bound) {
 				t.Errorf("%v batch %d: F(%dx%[3]d, 3x3)'s error %.3g of Σ|x·w|, over %.3g", s, n, tile, e, bound)
 			}
@@ -138,7 +147,7 @@ func TestWinogradTinyPlanes(t *testing.T) {
 			got := make([]float32, 2*p.OutC*p.H*p.W)
 			for _, tile := range []int{2, 4} {
 				Conv2D(x, 2, p, winogradPacked(p, w, tile), Epilogue{}, got)
-				bound := map[int]float64{2: winogradBound, 4: winograd4Bound}[tile]
+				bound := winogradBoundOf(tile)
 				if e := convError(x, 2, p, w, got); !(e <= bound) {
 					t.Errorf("F(%dx%[1]d, 3x3) on %dx%d, %d channels: error %.3g of Σ|x·w|, over %.3g", tile, p.H, p.W, p.InC, e, bound)
 				}
